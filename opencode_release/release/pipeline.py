@@ -1,0 +1,30 @@
+"""The one ordered list of stages. Only this module knows the order."""
+
+from __future__ import annotations
+
+from ..attest.digests import ChecksumStage
+from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage
+from ..stage import Stage
+from .preflight import PreflightStage
+
+
+def release_stages() -> list[Stage]:
+    return [
+        PreflightStage(),  # refuse early: tree, tag, version, toolchain
+        BuildStage(),  # Nuitka onefile for the targets this machine builds
+        InspectStage(),  # binary facts (arch, libc floor) checked against the target
+        SmokeStage(),  # --version and the handshake from an empty environment
+        PackageStage(),  # deterministic tar.gz / zip per target
+        ChecksumStage(),  # SHA256SUMS / SHA512SUMS over the deliverables
+    ]
+
+
+# Named subsets for the tasks that run part of the pipeline.
+SUBSETS: dict[str, tuple[str, ...]] = {
+    "build": ("build", "inspect", "smoke"),
+    "package": ("package", "checksum"),
+}
+
+
+def stages_named(names: tuple[str, ...]) -> list[Stage]:
+    return [s for s in release_stages() if s.name in names]

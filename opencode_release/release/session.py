@@ -1,0 +1,77 @@
+"""Open (or resume) a release's ledger and run stages over it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..artifacts import MANIFEST_NAME, Ledger
+from ..build import targets
+from ..config import Settings
+from ..errors import LedgerError
+from ..stage import Context, Stage
+from ..versions import Version
+from . import source
+from .runner import ConsoleReporter, RunReport, run_stages
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What the caller asked for, already parsed from flags."""
+
+    version: str | None = None
+    channel: str = "stable"
+    snapshot: bool = True
+    dry_run: bool = False
+    targets: tuple[str, ...] | None = None  # None: this machine's target, if the release has it
+    quiet: bool = False
+    options: Mapping[str, Any] | None = None
+
+
+def release_dir(settings: Settings, version: str) -> Path:
+    return settings.path(settings.dist_dir) / version
+
+
+def open_ledger(settings: Settings, version: str, channel: str) -> Ledger:
+    """The release's ledger: resumed when it exists, new otherwise."""
+    root = release_dir(settings, version)
+    described = source.describe(settings.project_dir, settings.repository)
+    if (root / MANIFEST_NAME).is_file():
+        ledger = Ledger.load(root)
+        if ledger.product != settings.name or ledger.version != version:
+            raise LedgerError(
+                f"{ledger.path}: records {ledger.product} {ledger.version}, not {settings.name} {version}; "
+                "remove it with `invoke clean`"
+            )
+        # The tree may have moved on since the last run; fingerprints catch changed inputs.
+        ledger.source = described
+        ledger.channel = channel
+        return ledger
+    return Ledger(root, product=settings.name, version=version, channel=channel, source=described)
+
+
+def build_targets(settings: Settings, requested: Sequence[str] | None) -> tuple[str, ...]:
+    if requested:
+        return tuple(targets.check_buildable_here(t).name for t in requested)
+    host = targets.host().name
+    return (host,) if host in settings.targets else ()
+
+
+def make_context(settings: Settings, request: Request, reporter: ConsoleReporter) -> Context:
+    version = request.version or settings.version
+    Version.parse(version)
+    ledger = open_ledger(settings, version, request.channel)
+    return Context(
+        settings=settings, ledger=ledger, reporter=reporter,
+        build_targets=build_targets(settings, request.targets), snapshot=request.snapshot,
+        dry_run=request.dry_run, options=dict(request.options or {}),
+    )
+
+
+def run(settings: Settings, stages: Sequence[Stage], request: Request) -> tuple[Context, RunReport]:
+    reporter = ConsoleReporter(RunReport(), quiet=request.quiet)
+    ctx = make_context(settings, request, reporter)
+    report = run_stages(stages, ctx, reporter)
+    return ctx, report

@@ -1,0 +1,3 @@
+from opencode_cli.cli import main
+
+raise SystemExit(main())

@@ -37,7 +37,7 @@ def test_malformed_versions_are_refused(text: str) -> None:
 
 
 def test_nightly_needs_a_date_and_commit() -> None:
-    with pytest.raises(VersionError, match="nightly.YYYYMMDD"):
+    with pytest.raises(VersionError, match=r"nightly\.YYYYMMDD"):
         Version.parse("1.5.0-nightly.2026+gabc1234")
     with pytest.raises(VersionError, match="g<shortsha>"):
         Version.parse("1.5.0-nightly.20261123")

@@ -1,0 +1,1 @@
+"""Benchmarks: measured, not asserted (see README.md here)."""

@@ -30,3 +30,51 @@ def write_project(folder: Path, table: str) -> Path:
 def ledger(tmp_path: Path) -> Ledger:
     source = Source("https://example.org/repo", "a" * 40, "refs/tags/v1.4.0", 1767225600)
     return Ledger(tmp_path / "dist" / "1.4.0", product="opencode", version="1.4.0", channel="stable", source=source)
+
+
+# -- one real snapshot build per test run --------------------------------------
+# Nuitka takes ~40-70 s, so the whole suite shares one build of the sample
+# product (through the `build`..`checksum` stages), made by whichever xdist
+# worker gets the lock first. Tests that change it work on a copy.
+
+BUILT_STAGES = ("preflight", "build", "inspect", "smoke", "package", "checksum")
+
+
+def _build_shared(root: Path) -> Path:
+    import fcntl
+    import shutil
+
+    from opencode_release import config
+    from opencode_release.release import pipeline, session
+
+    product = root / "product"
+    done = root / "built.ok"
+    with (root / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if product.exists():
+                shutil.rmtree(product)
+            shutil.copytree(PRODUCT, product, ignore=shutil.ignore_patterns("dist", "build", "*.egg-info"))
+            settings = config.load(product / "pyproject.toml")
+            session.run(settings, pipeline.stages_named(BUILT_STAGES), session.Request(snapshot=True, quiet=True))
+            done.write_text("ok")
+    return product
+
+
+@pytest.fixture(scope="session")
+def built_product(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of product/ whose ../dist/1.4.0 holds a real snapshot build. Read-only."""
+    shared = tmp_path_factory.getbasetemp().parent / "shared-build"
+    shared.mkdir(exist_ok=True)
+    return _build_shared(shared)
+
+
+@pytest.fixture
+def release_copy(built_product: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the built release: returns the copied product folder."""
+    import shutil
+
+    root = tmp_path / "work"
+    shutil.copytree(built_product.parent, root, symlinks=True,
+                    ignore=shutil.ignore_patterns("build.lock", "built.ok", ".work"))
+    return root / "product"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..attest.digests import ChecksumStage
+from ..attest.signing import SignStage
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage
 from ..stage import Stage
 from .preflight import PreflightStage
@@ -16,6 +17,7 @@ def release_stages() -> list[Stage]:
         SmokeStage(),  # --version and the handshake from an empty environment
         PackageStage(),  # deterministic tar.gz / zip per target
         ChecksumStage(),  # SHA256SUMS / SHA512SUMS over the deliverables
+        SignStage(),  # Sigstore bundle per uploadable artifact, each verified right after signing
     ]
 
 

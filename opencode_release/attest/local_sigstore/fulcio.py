@@ -1,0 +1,114 @@
+"""The local Fulcio: short-lived code-signing certificates with one embedded SCT.
+
+The SCT is a precertificate timestamp (RFC 6962 3.2) signed by the CT log key:
+the certificate is issued once with a placeholder SCT extension to learn its
+precertificate TBS bytes, those are signed, and the certificate is issued again
+with the real SCT and everything else identical.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import struct
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
+
+from .keys import InstanceKeys, spki_der
+
+CERT_LIFETIME = dt.timedelta(minutes=10)
+SCT_OID = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
+ISSUER_V1_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+ISSUER_V2_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
+
+
+class CertificateRequestError(ValueError):
+    pass
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def der_octet_string(data: bytes) -> bytes:
+    return b"\x04" + _der_length(len(data)) + data
+
+
+def der_utf8_string(text: str) -> bytes:
+    data = text.encode()
+    return b"\x0c" + _der_length(len(data)) + data
+
+
+def _u24(n: int) -> bytes:
+    return n.to_bytes(3, "big")
+
+
+def sct_signature_input(timestamp_ms: int, issuer_spki: bytes, tbs: bytes) -> bytes:
+    return (b"\x00\x00" + struct.pack(">Q", timestamp_ms) + b"\x00\x01"
+            + hashlib.sha256(issuer_spki).digest() + _u24(len(tbs)) + tbs + b"\x00\x00")
+
+
+def _sct_extension(sct: bytes) -> x509.UnrecognizedExtension:
+    listed = struct.pack(">H", len(sct)) + sct
+    return x509.UnrecognizedExtension(SCT_OID, der_octet_string(struct.pack(">H", len(listed)) + listed))
+
+
+def san_for(identity: str) -> x509.GeneralName:
+    if "://" in identity:
+        return x509.UniformResourceIdentifier(identity)
+    return x509.RFC822Name(identity)
+
+
+def issue(keys: InstanceKeys, csr_pem: bytes, identity: str, issuer: str,
+          now: dt.datetime | None = None) -> x509.Certificate:
+    """A leaf certificate for the CSR's key, naming `identity` issued by `issuer`."""
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError as exc:
+        raise CertificateRequestError(f"certificate signing request is not PEM: {exc}") from exc
+    if not csr.is_signature_valid:
+        raise CertificateRequestError("certificate signing request: proof of possession fails")
+    public = csr.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey):
+        raise CertificateRequestError("certificate signing request: only EC keys are accepted")
+    start = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    serial = x509.random_serial_number()
+    ca_public = keys.ca.public_key()
+
+    def build(sct_ext: x509.UnrecognizedExtension) -> x509.Certificate:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([])).issuer_name(keys.ca_cert.subject).public_key(public)
+            .serial_number(serial).not_valid_before(start).not_valid_after(start + CERT_LIFETIME)
+            .add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public), critical=False)
+            .add_extension(x509.SubjectAlternativeName([san_for(identity)]), critical=True)
+            .add_extension(x509.UnrecognizedExtension(ISSUER_V1_OID, issuer.encode()), critical=False)
+            .add_extension(x509.UnrecognizedExtension(ISSUER_V2_OID, der_utf8_string(issuer)), critical=False)
+            .add_extension(sct_ext, critical=False)
+            .sign(keys.ca, hashes.SHA256())
+        )
+
+    timestamp_ms = int(start.timestamp() * 1000)
+    # The placeholder has the length of a real SCT so both issues share their layout.
+    placeholder = build(_sct_extension(bytes(47 + 72)))
+    tbs = placeholder.tbs_precertificate_bytes
+    signature = keys.ctlog.sign(sct_signature_input(timestamp_ms, spki_der(ca_public), tbs),
+                                ec.ECDSA(hashes.SHA256()))
+    sct = (b"\x00" + keys.ctlog_id + struct.pack(">Q", timestamp_ms) + b"\x00\x00" + b"\x04\x03"
+           + struct.pack(">H", len(signature)) + signature)
+    cert = build(_sct_extension(sct))
+    if cert.tbs_precertificate_bytes != tbs:
+        raise AssertionError("re-issued certificate differs from the one the SCT covers")
+    return cert

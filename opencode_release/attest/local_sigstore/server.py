@@ -1,0 +1,138 @@
+"""HTTP front of the local instance: Fulcio, Rekor v1 and the OIDC token endpoint.
+
+Bound to 127.0.0.1 on an ephemeral port, served from a daemon thread for the
+duration of a signing stage. Only the routes the sigstore client calls exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography.hazmat.primitives import serialization
+
+from . import fulcio, oidc
+from .keys import InstanceKeys
+from .rekor import EntryError, TransparencyLog
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Services:
+    """What the routes do, free of HTTP."""
+
+    def __init__(self, keys: InstanceKeys, log: TransparencyLog, issuer: str, identity: str) -> None:
+        self.keys, self.log, self.issuer, self.identity = keys, log, issuer, identity
+
+    def token(self) -> str:
+        return oidc.mint(self.keys.oidc, self.issuer, self.identity)
+
+    def signing_cert(self, authorization: str, request: dict[str, Any]) -> dict[str, Any]:
+        if not authorization.startswith("Bearer "):
+            raise _HttpError(401, "missing bearer token")
+        try:
+            claims = oidc.check(authorization[7:], self.keys.oidc.public_key(), self.issuer)
+            csr = base64.b64decode(request["certificateSigningRequest"])
+            cert = fulcio.issue(self.keys, csr, claims.identity, claims.issuer)
+        except (oidc.TokenError, fulcio.CertificateRequestError, KeyError, ValueError) as exc:
+            raise _HttpError(400, str(exc)) from exc
+        pem = serialization.Encoding.PEM
+        chain = [cert.public_bytes(pem).decode(), self.keys.ca_cert.public_bytes(pem).decode()]
+        return {"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}}
+
+    def create_entry(self, proposed: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.log.append(proposed)
+        except EntryError as exc:
+            raise _HttpError(400, str(exc)) from exc
+
+
+def _handler(services: Services) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # requests carry tokens in headers; never log them
+
+        def _answer(self, status: int, data: dict[str, Any]) -> None:
+            body = json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _route(self, action: Callable[[], dict[str, Any]], created: int = 200) -> None:
+            try:
+                self._answer(created, action())
+            except _HttpError as exc:
+                self._answer(exc.status, {"code": exc.status, "message": str(exc)})
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                self._answer(400, {"code": 400, "message": f"body is not JSON: {exc}"})
+
+        def _json(self) -> dict[str, Any]:
+            length = int(self.headers.get("Content-Length") or 0)
+            data = json.loads(self.rfile.read(length) or b"{}")
+            if not isinstance(data, dict):
+                raise _HttpError(400, "expected a JSON object")
+            return data
+
+        def do_POST(self) -> None:
+            path = urlsplit(self.path).path
+            if path == "/api/v2/signingCert":
+                self._route(lambda: services.signing_cert(self.headers.get("Authorization", ""), self._json()), 201)
+            elif path == "/api/v1/log/entries":
+                self._route(lambda: services.create_entry(self._json()), 201)
+            elif path == "/oidc/token":
+                self._route(lambda: {"id_token": services.token(), "token_type": "Bearer"})
+            else:
+                self._answer(404, {"code": 404, "message": f"no route {path}"})
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path == "/api/v1/log":
+                self._route(services.log.info)
+            elif url.path == "/api/v1/log/proof":
+                query = parse_qs(url.query)
+
+                def proof() -> dict[str, Any]:
+                    try:
+                        first, last = int(query["firstSize"][0]), int(query["lastSize"][0])
+                        return {"hashes": services.log.consistency_proof(first, last)}
+                    except (KeyError, ValueError) as exc:
+                        raise _HttpError(400, f"firstSize and lastSize: {exc}") from exc
+
+                self._route(proof)
+            else:
+                self._answer(404, {"code": 404, "message": f"no route {url.path}"})
+
+    return Handler
+
+
+class Server:
+    """A ThreadingHTTPServer on 127.0.0.1:<ephemeral>, in a daemon thread."""
+
+    def __init__(self, services: Services) -> None:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(services))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="local-sigstore", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=10)

@@ -80,7 +80,8 @@ class WingetSettings:
 
 @dataclass(frozen=True, slots=True)
 class AptSettings:
-    maintainer: str = "OpenCode Release Team <release@opencode.local>"
+    # A real mail domain: lintian refuses .local/localhost maintainers (bogus-mail-host).
+    maintainer: str = "OpenCode Release Team <release@opencode.example.org>"
     section: str = "devel"
     # Empty: a throwaway key in the state folder (snapshot releases only).
     key_id: str = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..attest.digests import ChecksumStage
 from ..attest.signing import SignStage
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage
+from ..manifests.stages import AptRepoStage, DebStage
 from ..stage import Stage
 from .preflight import PreflightStage
 
@@ -16,6 +17,8 @@ def release_stages() -> list[Stage]:
         InspectStage(),  # binary facts (arch, libc floor) checked against the target
         SmokeStage(),  # --version and the handshake from an empty environment
         PackageStage(),  # deterministic tar.gz / zip per target
+        DebStage(),  # a deterministic .deb per Linux gnu architecture
+        AptRepoStage(),  # the channel suite's apt repository, signed with gpg
         ChecksumStage(),  # SHA256SUMS / SHA512SUMS over the deliverables
         SignStage(),  # Sigstore bundle per uploadable artifact, each verified right after signing
     ]
@@ -25,6 +28,7 @@ def release_stages() -> list[Stage]:
 SUBSETS: dict[str, tuple[str, ...]] = {
     "build": ("build", "inspect", "smoke"),
     "package": ("package", "checksum"),
+    "manifests": ("deb", "apt-repo", "checksum"),
 }
 
 

@@ -54,6 +54,8 @@ class LifecycleSettings:
     lts_support_months: int = 18
     nightly_keep: int = 30
     evidence_days: int = 730
+    # Keep a Changelog file (plus an Incidents section), relative to the project.
+    changelog: str = "CHANGELOG.md"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,15 @@ class ChannelSettings:
     storage: str = "filesystem"
     s3_endpoint: str = ""
     lock_timeout_seconds: float = 30.0
+    # TUF metadata lifetimes: a client refuses metadata past its expiry (freeze attacks).
+    timestamp_expiry_days: int = 7
+    snapshot_expiry_days: int = 14
+    targets_expiry_days: int = 365
+    release_expiry_days: int = 365  # stable and lts/<line> roles
+    nightly_expiry_days: int = 14
+    # Each channel's targets are spread over 2**bits hash bins, so a publish
+    # re-signs the few bins it touches, not the whole channel.
+    hash_bin_bits: int = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +179,19 @@ def _check(settings: Settings, pyproject: Path) -> None:
         ("lifecycle.stable-cadence-weeks", settings.lifecycle.stable_cadence_weeks),
         ("lifecycle.lts-support-months", settings.lifecycle.lts_support_months),
         ("lifecycle.nightly-keep", settings.lifecycle.nightly_keep),
+        ("channels.timestamp-expiry-days", settings.channels.timestamp_expiry_days),
+        ("channels.snapshot-expiry-days", settings.channels.snapshot_expiry_days),
+        ("channels.targets-expiry-days", settings.channels.targets_expiry_days),
+        ("channels.release-expiry-days", settings.channels.release_expiry_days),
+        ("channels.nightly-expiry-days", settings.channels.nightly_expiry_days),
     ):
         if value <= 0:
             raise ConfigError(f"{pyproject}: {TABLE}.{key}: found {value}; expected a positive integer")
+    if not 0 <= settings.channels.hash_bin_bits <= 16:
+        raise ConfigError(
+            f"{pyproject}: {TABLE}.channels.hash-bin-bits: found {settings.channels.hash_bin_bits}; "
+            "expected 0-16"
+        )
     if not 1 <= settings.lifecycle.lts_month <= 12:
         raise ConfigError(
             f"{pyproject}: {TABLE}.lifecycle.lts-month: found {settings.lifecycle.lts_month}; "

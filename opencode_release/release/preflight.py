@@ -12,7 +12,7 @@ from collections.abc import Callable
 from ..errors import CheckFailed, ToolMissingError
 from ..stage import Context, Stage
 from ..versions import Version
-from . import source
+from . import policy, source
 
 
 def check_version(ctx: Context) -> None:
@@ -48,7 +48,11 @@ def check_toolchain(ctx: Context) -> None:
             raise ToolMissingError(f"{tool} is not installed; run ./setup.sh")
 
 
-CHECKS: list[Callable[[Context], None]] = [check_version, check_clean_tree, check_tag_free, check_toolchain]
+CHECKS: list[Callable[[Context], None]] = [
+    check_version, check_clean_tree, check_tag_free, check_toolchain,
+    # lifecycle policy (real releases): calendar order, LTS support, changelog, deprecations
+    policy.check_stable_follows_last, policy.check_lts_patch, policy.check_changelog,
+]
 
 
 class PreflightStage(Stage):

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..artifacts import ArtifactKind
 from ..errors import CheckFailed
 from ..stage import Context, Stage
-from . import archives, elf, nuitka, smoke, targets
+from . import archives, inspection, macho, nuitka, smoke, targets
 
 WORK = ".work"
 
@@ -64,65 +64,61 @@ class BuildStage(Stage):
             ctx.reporter.note(f"{target.name}: {binary.relative_to(ctx.dist_dir)} ({built.size:,} bytes)")
 
 
+class UniversalStage(Stage):
+    name = "universal"
+    description = "merge the thin macOS builds (arm64, x86_64) into darwin-universal"
+    consumes = (ArtifactKind.BINARY,)
+
+    def skip(self, ctx: Context) -> str | None:
+        universal = targets.get("darwin-universal")
+        if universal.name not in ctx.settings.targets:
+            return "darwin-universal is not a target of this release"
+        missing = [t for t in universal.merged_from if not ctx.ledger.by_kind(ArtifactKind.BINARY, target=t)]
+        if missing:
+            return f"waiting for the thin builds of {', '.join(missing)} (`invoke collect`)"
+        return None
+
+    def run(self, ctx: Context) -> None:
+        universal = targets.get("darwin-universal")
+        thin = [ctx.ledger.by_kind(ArtifactKind.BINARY, target=t)[0] for t in universal.merged_from]
+        for artifact in thin:
+            if not ctx.ledger.verify_file(artifact):
+                raise CheckFailed(f"{artifact.path}: differs from its ledger record; collect it again")
+        dest = ctx.dist_dir / universal.name / binary_name(ctx, universal)
+        made = macho.make_universal([ctx.ledger.file(a) for a in thin], dest)
+        archives.ensure_executable(dest)
+        facts = {"merged_from": {a.target: a.sha256 for a in thin}, "archs": list(made.archs)}
+        recorded = ctx.ledger.record(dest, ArtifactKind.BINARY, target=universal.name,
+                                     relations={"merged_from": [a.id for a in thin]}, facts=facts)
+        ctx.reporter.note(f"{recorded.path}: {'+'.join(made.archs)} ({recorded.size:,} bytes)")
+
+
 class InspectStage(Stage):
     name = "inspect"
     description = "read each binary's facts and check them against its target"
     consumes = (ArtifactKind.BINARY,)
 
     def run(self, ctx: Context) -> None:
-        for artifact in ctx.ledger.by_kind(ArtifactKind.BINARY):
+        refused: list[str] = []
+        for artifact in sorted(ctx.ledger.by_kind(ArtifactKind.BINARY), key=lambda a: a.id):
             if artifact.target is None:
                 continue
             target = targets.get(artifact.target)
-            if target.binary_format != "elf":
-                # Mach-O and PE facts travel with partial ledgers from their runners.
-                continue
-            facts = _elf_facts(ctx, artifact.path, artifact.facts.get("payload_dir"))
-            problem = _check_elf(target, facts)
-            if problem and ctx.snapshot:
-                ctx.reporter.warn(f"{artifact.path}: {problem} (snapshot: recorded, not refused)")
-            elif problem:
-                raise CheckFailed(f"{artifact.path}: {problem}")
+            payload_dir = artifact.facts.get("payload_dir")
+            payload = ctx.dist_dir / payload_dir if isinstance(payload_dir, str) else None
+            facts, findings = inspection.inspect(ctx.ledger.file(artifact), target, payload)
+            for finding in findings:
+                if ctx.snapshot and finding.check in inspection.WAIVABLE_IN_SNAPSHOT:
+                    ctx.reporter.warn(f"{artifact.path}: {finding.message} (snapshot: recorded, not refused)")
+                else:
+                    refused.append(f"{artifact.path}: {finding.message}")
+            facts["checks"] = {c: "failed" if any(f.check == c for f in findings) else "passed"
+                               for c in target.checks}
             ctx.ledger.update_facts(artifact.id, {"inspection": facts})
-
-
-def _elf_facts(ctx: Context, path: str, payload_dir: object) -> dict[str, object]:
-    main = elf.inspect(ctx.dist_dir / path)
-    facts: dict[str, object] = main.to_json()
-    # A onefile unpacks a payload (libpython, extension modules, bundled
-    # libraries) whose needs count as the binary's own.
-    floor, symbol, where = main.glibc_floor, main.floor_symbol, path
-    bundled: list[str] = []
-    if isinstance(payload_dir, str) and (ctx.dist_dir / payload_dir).is_dir():
-        for file in sorted((ctx.dist_dir / payload_dir).rglob("*")):
-            if not file.is_file() or not elf.is_elf(file):
-                continue
-            inner = elf.inspect(file)
-            if file.name.startswith("lib") and ".so" in file.name:
-                bundled.append(file.name)
-            if inner.glibc_floor and (floor is None or elf.version_tuple(inner.glibc_floor) > elf.version_tuple(floor)):
-                floor, symbol, where = inner.glibc_floor, inner.floor_symbol, file.name
-    facts.update(glibc_floor=floor, glibc_floor_symbol=symbol, glibc_floor_file=where, bundled_libraries=bundled)
-    return facts
-
-
-def _check_elf(target: targets.Target, facts: dict[str, object]) -> str | None:
-    if facts["arch"] != target.arch:
-        return f"architecture {facts['arch']} does not match target {target.name} ({target.arch})"
-    floor = facts.get("glibc_floor")
-    too_new = (
-        target.libc == "gnu" and target.glibc_floor is not None and isinstance(floor, str)
-        and elf.version_tuple(floor) > elf.version_tuple(target.glibc_floor)
-    )
-    if too_new:
-        return (
-            f"needs glibc {floor} (symbol {facts.get('glibc_floor_symbol')} in "
-            f"{facts.get('glibc_floor_file')}), above the {target.name} floor {target.glibc_floor}; "
-            f"build it in {target.container}"
-        )
-    if target.libc == "musl" and floor is not None:
-        return f"requires glibc {floor} but {target.name} is a musl target"
-    return None
+        if refused:
+            # Every wrong binary at once: a CI matrix that went wrong goes wrong for several.
+            raise CheckFailed("; ".join(refused))
+        ctx.reporter.note(f"{len(ctx.ledger.by_kind(ArtifactKind.BINARY))} binaries match their targets")
 
 
 class SmokeStage(Stage):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..attest.digests import ChecksumStage
 from ..attest.signing import SignStage
-from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage
+from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
 from ..manifests.stages import AptRepoStage, DebStage
 from ..stage import Stage
 from .preflight import PreflightStage
@@ -14,6 +14,7 @@ def release_stages() -> list[Stage]:
     return [
         PreflightStage(),  # refuse early: tree, tag, version, toolchain
         BuildStage(),  # Nuitka onefile for the targets this machine builds
+        UniversalStage(),  # darwin-universal from the thin arm64 + x86_64 builds, once both are in
         InspectStage(),  # binary facts (arch, libc floor) checked against the target
         SmokeStage(),  # --version and the handshake from an empty environment
         PackageStage(),  # deterministic tar.gz / zip per target

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..attest.digests import ChecksumStage
 from ..attest.signing import SignStage
+from ..attest.stages import SbomStage
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
 from ..manifests.stages import AptRepoStage, DebStage
 from ..stage import Stage
@@ -21,6 +22,7 @@ def release_stages() -> list[Stage]:
         DebStage(),  # a deterministic .deb per Linux gnu architecture
         AptRepoStage(),  # the channel suite's apt repository, signed with gpg
         ChecksumStage(),  # SHA256SUMS / SHA512SUMS over the deliverables
+        SbomStage(),  # CycloneDX 1.5 per binary and archive, from the compilation report
         SignStage(),  # Sigstore bundle per uploadable artifact, each verified right after signing
     ]
 
@@ -30,6 +32,7 @@ SUBSETS: dict[str, tuple[str, ...]] = {
     "build": ("build", "inspect", "smoke"),
     "package": ("package", "checksum"),
     "manifests": ("deb", "apt-repo", "checksum"),
+    "attest": ("sbom",),
 }
 
 

@@ -10,6 +10,12 @@ from ._version import __version__
 
 
 def main(argv: list[str] | None = None) -> int:
+    if sys.platform == "win32":
+        # Only Windows consoles need ANSI translation; Nuitka drops this branch
+        # on other targets, so their binaries do not contain colorama.
+        import colorama
+
+        colorama.just_fix_windows_console()
     parser = argparse.ArgumentParser(prog="opencode", description="The OpenCode coding agent.")
     parser.add_argument("--version", action="version", version=f"opencode {__version__}")
     commands = parser.add_subparsers(dest="command")

@@ -17,6 +17,8 @@ import hashlib
 import json
 from typing import IO, Any
 
+import jsonpointer
+
 from ._version import __version__
 
 PROTOCOL = 1
@@ -71,7 +73,15 @@ class Agent:
         return self._ok(message, {"plan": plan_id, "applied": len(self.plans[plan_id])})
 
     def _observe(self, message: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-        return self._ok(message, {"plans": sorted(self.plans), "applied": list(self.applied)})
+        state = {"plans": sorted(self.plans), "applied": list(self.applied)}
+        # An optional RFC 6901 pointer selects one part of the state ("/applied/0").
+        pointer = body.get("pointer")
+        if pointer is None:
+            return self._ok(message, state)
+        try:
+            return self._ok(message, {"pointer": pointer, "value": jsonpointer.resolve_pointer(state, str(pointer))})
+        except jsonpointer.JsonPointerException as exc:
+            return self._error(message, "bad-pointer", str(exc))
 
     def _revert(self, message: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         plan_id = body.get("plan")

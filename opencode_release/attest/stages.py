@@ -1,0 +1,81 @@
+"""The attest area's stages: sbom, provenance, intoto."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..artifacts import Artifact, ArtifactKind, write_atomic
+from ..errors import LedgerError, StageError
+from ..stage import Context, Stage
+from . import buildhost, compilation, sbom
+
+
+def build_report_for(ctx: Context, binary: Artifact) -> Artifact:
+    """The compilation report recorded for a binary (partial ledgers carry theirs)."""
+    reports = [r for r in ctx.ledger.by_kind(ArtifactKind.BUILD_REPORT, target=binary.target)
+               if not r.related("report_of") or binary.id in r.related("report_of")]
+    if not reports:
+        raise LedgerError(f"{binary.path}: no build-report artifact for target {binary.target}; "
+                          "rebuild it (`invoke build`) or merge the partial ledger that has it")
+    report = reports[0]
+    if not ctx.ledger.verify_file(report):
+        raise LedgerError(f"{report.path}: missing or changed since it was recorded; rebuild target {binary.target}")
+    return report
+
+
+def host_details(ctx: Context, binary: Artifact, report: compilation.CompilationReport) -> sbom.HostDetails:
+    if binary.target not in ctx.build_targets:
+        ctx.reporter.note(f"{binary.path}: built on another machine; licenses and Debian packages "
+                          "come only from the machine that built it")
+        return sbom.HostDetails()
+    details = {d.name: buildhost.distribution_details(d.name, d.version) for d in report.distributions}
+    compiler = str(binary.facts.get("c_compiler") or report.c_compiler)
+    return sbom.HostDetails(
+        distributions={k: v for k, v in details.items() if v is not None},
+        debian=buildhost.debian_packages([lib.source_path for lib in report.libraries]),
+        compiler_version=buildhost.compiler_version(compiler),
+    )
+
+
+def product_of(ctx: Context) -> sbom.Product:
+    s = ctx.settings
+    return sbom.Product(s.name, ctx.ledger.version, s.description, s.homepage, s.license)
+
+
+def write_sbom(path: Path, document: str) -> None:
+    """Strict CycloneDX 1.5 validation first: an invalid SBOM stops the release, nothing written."""
+    from .cdx_validate import problem
+
+    reason = problem(document)
+    if reason is not None:
+        raise StageError(f"{path.name}: not valid CycloneDX 1.5 (strict) {reason}; nothing written")
+    write_atomic(path, document.encode())
+
+
+class SbomStage(Stage):
+    name = "sbom"
+    description = "CycloneDX 1.5 SBOM of each binary and archive, from its compilation report"
+    consumes = (ArtifactKind.BINARY, ArtifactKind.ARCHIVE, ArtifactKind.BUILD_REPORT)
+
+    def skip(self, ctx: Context) -> str | None:
+        return None if ctx.ledger.by_kind(ArtifactKind.BINARY) else "no binary in the ledger"
+
+    def run(self, ctx: Context) -> None:
+        product = product_of(ctx)
+        binaries = [b for b in ctx.ledger.by_kind(ArtifactKind.BINARY) if b.target]
+        archives = ctx.ledger.by_kind(ArtifactKind.ARCHIVE)
+        with ctx.reporter.progress("SBOMs", len(binaries) + len(archives)) as bar:
+            for binary in binaries:
+                report_artifact = build_report_for(ctx, binary)
+                report = compilation.parse(ctx.ledger.file(report_artifact))
+                host = host_details(ctx, binary, report)
+                subjects = [binary, *(a for a in archives if binary.id in a.related("archive_of"))]
+                for subject in subjects:
+                    bom = sbom.make_bom(product, subject, binary, report, report_artifact, host, ctx.epoch)
+                    path = ctx.ledger.file(subject).with_name(subject.name + sbom.SBOM_SUFFIX)
+                    write_sbom(path, sbom.serialize(bom))
+                    ctx.ledger.record(path, ArtifactKind.SBOM, target=subject.target,
+                                      relations={"sbom_of": [subject.id]},
+                                      facts={"format": "CycloneDX", "spec_version": "1.5",
+                                             "components": len(bom.components)})
+                    bar.advance()

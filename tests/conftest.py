@@ -61,10 +61,24 @@ def _build_shared(root: Path) -> Path:
     return product
 
 
+def _build_inputs_digest() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    files = [REPO / "pyproject.toml", *sorted((REPO / "opencode_release" / "build").rglob("*.py"))]
+    files += sorted(p for p in PRODUCT.rglob("*") if p.is_file() and not {"dist", "build", "__pycache__"} & set(
+        p.relative_to(PRODUCT).parts) and ".egg-info" not in str(p))
+    for path in files:
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
 def built_product(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of product/ whose ../dist/1.4.0 holds a real snapshot build. Read-only."""
-    shared = tmp_path_factory.getbasetemp().parent / "shared-build"
+    # Keyed by what the build depends on: a build left in /tmp by an earlier run
+    # (or another checkout) of a different product must not be reused.
+    shared = tmp_path_factory.getbasetemp().parent / f"shared-build-{_build_inputs_digest()}"
     shared.mkdir(exist_ok=True)
     return _build_shared(shared)
 

@@ -45,7 +45,7 @@ def distribution_details(name: str, version: str) -> DistributionDetails | None:
     if dist.version != version:
         return None
     meta = dist.metadata
-    license_text = meta.get("License-Expression") or _short(meta.get("License"))
+    license_text = _field(meta, "License-Expression") or _short(_field(meta, "License"))
     if not license_text:
         classifiers = [c[len(_LICENSE_CLASSIFIER):] for c in meta.get_all("Classifier") or []
                        if c.startswith(_LICENSE_CLASSIFIER)]
@@ -61,12 +61,17 @@ def distribution_details(name: str, version: str) -> DistributionDetails | None:
         for algorithm, value in sorted(dict(info.get("hashes", {})).items()):
             if algorithm in _HASH_NAMES:
                 hashes.append((_HASH_NAMES[algorithm], str(value)))
-    homepage = meta.get("Home-page")
+    homepage = _field(meta, "Home-page")
     for url in meta.get_all("Project-URL") or []:
         label, _, link = url.partition(",")
         if label.strip().lower() in ("homepage", "home", "source") and not homepage:
             homepage = link.strip()
     return DistributionDetails(license_text, tuple(hashes), homepage or None)
+
+
+def _field(meta: importlib.metadata.PackageMetadata, name: str) -> str | None:
+    values = meta.get_all(name) or []
+    return str(values[0]) if values else None
 
 
 def _short(text: str | None) -> str | None:

@@ -85,7 +85,7 @@ def artifact_component(product: Product, artifact: Artifact, *, archive: bool) -
     qualifiers = {"checksum": f"sha256:{artifact.sha256}"}
     if artifact.target:
         qualifiers["target"] = artifact.target
-    refs = [ExternalReference(type=ExternalReferenceType.WEBSITE, url=XsUri(product.homepage))] if product.homepage else []
+    refs = [ExternalReference(type=ExternalReferenceType.WEBSITE, url=XsUri(product.homepage))]
     return Component(
         name=product.name, version=product.version, bom_ref=artifact.id,
         type=ComponentType.FILE if archive else ComponentType.APPLICATION,
@@ -93,7 +93,7 @@ def artifact_component(product: Product, artifact: Artifact, *, archive: bool) -
         hashes=_hashes(artifact), purl=PackageURL("generic", name=product.name, version=product.version,
                                                   qualifiers=qualifiers),
         licenses=[LicenseFactory().make_from_string(product.license)] if product.license else [],
-        external_references=refs,
+        external_references=refs if product.homepage else [],
         properties=_props([*target_properties(artifact.target or ""), ("file", artifact.name)]),
     )
 
@@ -117,7 +117,8 @@ def tools(binary: Artifact, report: CompilationReport, host: HostDetails) -> Too
     return ToolRepository(components=[
         _tool("opencode-release", __version__, "the release pipeline that wrote this SBOM"),
         _tool("cyclonedx-python-lib", _library_version("cyclonedx-python-lib"), "serializer and strict validator"),
-        _tool("nuitka", str(facts.get("nuitka_version") or report.nuitka_version), "Python compiler that built the binary"),
+        _tool("nuitka", str(facts.get("nuitka_version") or report.nuitka_version),
+              "Python compiler that built the binary"),
         _tool(compiler, str(compiler_version) if compiler_version else None, "C compiler Nuitka drove"),
     ])
 
@@ -216,7 +217,7 @@ def make_bom(product: Product, subject: Artifact, binary: Artifact, report: Comp
     components = [python, *distributions.values(), *(c for c, _ in libraries.values())]
     components += [libc] if libc else []
     components += [program] if is_archive else []
-    bom.components = components  # type: ignore[assignment]
+    bom.components = components
 
     if is_archive:
         bom.register_dependency(root, [program])

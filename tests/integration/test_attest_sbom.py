@@ -51,6 +51,7 @@ def test_python_components_are_exactly_the_distributions_compiled_in(release_cop
     (binary,) = ledger.by_kind(ArtifactKind.BINARY)
     (report,) = ledger.by_kind(ArtifactKind.BUILD_REPORT, target=binary.target)
     root = ET.parse(ledger.file(report)).getroot()
+    assert root is not None
     compiled = {(d.get("name"), d.get("version")) for d in root.iterfind("distributions/distribution")}
     assert ("jsonpointer", importlib.metadata.version("jsonpointer")) in compiled
     for sbom in ledger.by_kind(ArtifactKind.SBOM):

@@ -74,6 +74,9 @@ class ChannelSettings:
     # Each channel's targets are spread over 2**bits hash bins, so a publish
     # re-signs the few bins it touches, not the whole channel.
     hash_bin_bits: int = 8
+    # Where distributors (Homebrew, winget) download a release file. Placeholders:
+    # {homepage}, {channel} (stable | lts/<major.minor> | nightly), {version}, {file}.
+    download_url: str = "{homepage}/releases/{channel}/{version}/{file}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ stable: same epoch, same source, same bytes every run.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from opencode_release import config
@@ -21,20 +22,26 @@ EPOCH = 1767225600  # 2026-01-01T00:00:00Z
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def fake_project(root: Path, extra_toml: str = "") -> Settings:
-    """A copy of product/pyproject.toml and LICENSE under `root/product`, plus `extra_toml`."""
+def fake_project(root: Path, settings: Mapping[str, str] | None = None) -> Settings:
+    """A copy of product/pyproject.toml and LICENSE under `root/product`.
+
+    `settings` maps a section (e.g. "channels") to TOML lines added to its table.
+    """
     product = root / "product"
     product.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "product" / "LICENSE", product / "LICENSE")
     text = (REPO / "product" / "pyproject.toml").read_text(encoding="utf-8")
-    (product / "pyproject.toml").write_text(text + extra_toml, encoding="utf-8")
+    for section, lines in (settings or {}).items():
+        header = f"[tool.opencode-release.{section}]\n"
+        text = text.replace(header, header + lines + "\n") if header in text else text + f"\n{header}{lines}\n"
+    (product / "pyproject.toml").write_text(text, encoding="utf-8")
     return config.load(product / "pyproject.toml")
 
 
-def fake_release(root: Path, version: str = "1.4.0", channel: str = "stable", extra_toml: str = "",
-                 only: tuple[str, ...] = ALL_TARGETS) -> Context:
+def fake_release(root: Path, version: str = "1.4.0", channel: str = "stable",
+                 toml: Mapping[str, str] | None = None, only: tuple[str, ...] = ALL_TARGETS) -> Context:
     """A release folder with one small archive per target in `only`, recorded in a fresh ledger."""
-    settings = fake_project(root, extra_toml)
+    settings = fake_project(root, toml)
     dist = settings.path(settings.dist_dir) / version
     source = Source("https://github.com/opencode/opencode", COMMIT, f"refs/tags/v{version}", EPOCH)
     ledger = Ledger(dist, product=settings.name, version=version, channel=channel, source=source)

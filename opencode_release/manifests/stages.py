@@ -1,4 +1,4 @@
-"""The manifests area's stages: .deb packages and the signed apt repository.
+"""The manifests area's stages: .deb packages, the signed apt repository, Homebrew, winget.
 
 Everything is made from the ledger's archives and recorded back into the
 ledger, under `<release>/manifests/`. Targets whose archive this release does
@@ -7,44 +7,21 @@ not hold (built on another runner, not merged yet) are skipped with a note.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-import tarfile
-import zipfile
-from pathlib import Path
 
-from ..artifacts import Artifact, ArtifactKind
+from ..artifacts import Artifact, ArtifactKind, write_atomic
 from ..errors import CheckFailed
 from ..stage import Context, Stage
 from ..versions import Version
-from . import apt_repo, deb, gpg
+from . import apt_repo, deb, gpg, homebrew, winget
+from .common import MANIFESTS, archive_for, download_url, member_path, read_member, synopsis
 
-MANIFESTS = "manifests"
 APT = f"{MANIFESTS}/apt"
 # Linux gnu targets and their Debian architectures (musl builds are not for Debian).
 DEB_ARCHES = {"linux-x86_64-gnu": "amd64", "linux-aarch64-gnu": "arm64"}
 # The floor of the gnu targets' build containers (manylinux_2_28), when no inspection says more.
 GLIBC_FLOOR = "2.28"
-
-
-def archive_for(ctx: Context, target: str) -> Artifact | None:
-    found = ctx.ledger.by_kind(ArtifactKind.ARCHIVE, target=target)
-    return found[0] if found else None
-
-
-def read_member(path: Path, basename: str) -> bytes | None:
-    """The bytes of the archive member named `basename` (in whatever folder), or None."""
-    if path.name.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            for name in archive.namelist():
-                if name.rsplit("/", 1)[-1] == basename:
-                    return archive.read(name)
-        return None
-    with tarfile.open(path, "r:*") as tar:
-        for member in tar.getmembers():
-            if member.isfile() and member.name.rsplit("/", 1)[-1] == basename:
-                handle = tar.extractfile(member)
-                return handle.read() if handle else None
-    return None
 
 
 def _glibc_floor(ctx: Context, archive: Artifact) -> str:
@@ -59,13 +36,6 @@ def _glibc_floor(ctx: Context, archive: Artifact) -> str:
 def _copyright_holder(license_text: str, fallback: str) -> str:
     match = re.search(r"^Copyright (?:\([cC]\) )?(.+)$", license_text, flags=re.M)
     return match.group(1).strip() if match else fallback
-
-
-def _synopsis(description: str, name: str) -> str:
-    # Debian policy: a noun phrase without a leading article, the package name or a final period.
-    text = re.sub(r"^(?:The|A|An) ", "", description.strip().rstrip("."))
-    text = re.sub(rf"^{re.escape(name)}(?:'s)?\b\s*", "", text, flags=re.I)
-    return text or "command-line interface"
 
 
 class DebStage(Stage):
@@ -105,7 +75,7 @@ class DebStage(Stage):
             info = deb.PackageInfo(
                 package=settings.name, version=version.debian(), architecture=arch,
                 maintainer=settings.apt.maintainer, section=settings.apt.section,
-                synopsis=_synopsis(settings.description, settings.name),
+                synopsis=synopsis(settings.description, settings.name),
                 description=(f"{settings.description.strip().rstrip('.')}. A single self-contained "
                              f"binary, {settings.name}, built from {settings.repository or 'source'}."),
                 homepage=settings.homepage, depends=f"libc6 (>= {_glibc_floor(ctx, archive)})",
@@ -197,3 +167,89 @@ def _pool_entry(ctx: Context, artifact: Artifact) -> apt_repo.PoolEntry:
     return apt_repo.PoolEntry(pool_path, artifact.size, artifact.sha256, sha512,
                               {str(k): str(v) for k, v in control.items()})
 
+
+
+class HomebrewStage(Stage):
+    name = "homebrew"
+    description = "the Homebrew formula (tap layout) from the macOS and Linux archives"
+    consumes = (ArtifactKind.ARCHIVE,)
+
+    def fingerprint(self, ctx: Context) -> str:
+        s = ctx.settings
+        return "|".join((s.homebrew.formula, s.channels.download_url, s.homepage, s.description, s.license,
+                         ctx.ledger.channel))
+
+    def run(self, ctx: Context) -> None:
+        settings = ctx.settings
+        downloads: dict[str, homebrew.Download] = {}
+        used: list[str] = []
+        for platform, target in homebrew.PLATFORMS.items():
+            archive = archive_for(ctx, target)
+            if archive is None:
+                ctx.reporter.note(f"{target}: no archive in this release; the formula has no {platform} block")
+                continue
+            downloads[platform] = homebrew.Download(download_url(ctx, archive.name), archive.sha256)
+            used.append(archive.id)
+        if not downloads:
+            ctx.reporter.note("no macOS or Linux gnu archive in this release; no Homebrew formula")
+            return
+        info = homebrew.FormulaInfo(
+            name=settings.homebrew.formula, desc=synopsis(settings.description, settings.name),
+            homepage=settings.homepage, version=ctx.ledger.version, license=settings.license,
+            binary=settings.name, downloads=downloads,
+        )
+        dest = ctx.dist_dir / MANIFESTS / "homebrew" / "Formula" / f"{info.name}.rb"
+        write_atomic(dest, homebrew.formula(info).encode())
+        missing = sorted(set(homebrew.PLATFORMS) - set(downloads))
+        ctx.ledger.record(dest, ArtifactKind.HOMEBREW_FORMULA, relations={"manifest_of": used},
+                          facts={"tap": settings.homebrew.tap, "platforms": sorted(downloads), "missing": missing})
+        ctx.reporter.note(f"{dest.relative_to(ctx.dist_dir)}: {', '.join(sorted(downloads))}"
+                          + (f"; missing {', '.join(missing)}" if missing else ""))
+
+
+class WingetStage(Stage):
+    name = "winget"
+    description = "winget manifests (version, installer, defaultLocale) from the Windows zip archives"
+    consumes = (ArtifactKind.ARCHIVE,)
+
+    def fingerprint(self, ctx: Context) -> str:
+        s = ctx.settings
+        return "|".join((s.winget.identifier, s.winget.publisher, s.winget.manifest_version,
+                         s.channels.download_url, s.homepage, s.description, s.license, ctx.ledger.channel))
+
+    def run(self, ctx: Context) -> None:
+        settings = ctx.settings
+        manifest_version = winget.check_manifest_version(settings.winget.manifest_version, str(settings.source_file))
+        installers: list[winget.Installer] = []
+        used: list[str] = []
+        for target, arch in winget.ARCHES.items():
+            archive = archive_for(ctx, target)
+            if archive is None:
+                ctx.reporter.note(f"{target}: no archive in this release; no {arch} installer")
+                continue
+            exe = member_path(ctx.ledger.file(archive), f"{settings.name}.exe")
+            if exe is None:
+                raise CheckFailed(f"{archive.path}: has no {settings.name}.exe; rerun the package stage")
+            installers.append(winget.Installer(arch, download_url(ctx, archive.name), archive.sha256,
+                                               exe.replace("/", "\\")))
+            used.append(archive.id)
+        if not installers:
+            ctx.reporter.note("no Windows archive in this release; no winget manifest")
+            return
+        identifier = settings.winget.identifier
+        info = winget.PackageInfo(
+            identifier=identifier, version=ctx.ledger.version, publisher=settings.winget.publisher,
+            name=identifier.split(".")[-1], license=settings.license,
+            short_description=settings.description or settings.name, homepage=settings.homepage,
+            moniker=settings.name, installers=tuple(installers), manifest_version=manifest_version,
+            release_date=dt.datetime.fromtimestamp(ctx.epoch, dt.UTC).date().isoformat(),
+        )
+        files = winget.manifests(info)
+        winget.check_consistency(files)
+        folder = ctx.dist_dir / MANIFESTS / "winget" / winget.folder(identifier, ctx.ledger.version)
+        for file_name, text in files.items():
+            write_atomic(folder / file_name, text.encode())
+            ctx.ledger.record(folder / file_name, ArtifactKind.WINGET_MANIFEST, relations={"manifest_of": used},
+                              facts={"manifest_version": manifest_version, "identifier": identifier})
+        ctx.reporter.note(f"{folder.relative_to(ctx.dist_dir)}: {len(files)} files, "
+                          f"{', '.join(i.architecture for i in installers)}")

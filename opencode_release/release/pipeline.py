@@ -6,7 +6,7 @@ from ..attest.digests import ChecksumStage
 from ..attest.signing import SignStage
 from ..attest.stages import SbomStage
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
-from ..manifests.stages import AptRepoStage, DebStage
+from ..manifests.stages import AptRepoStage, DebStage, HomebrewStage, WingetStage
 from ..stage import Stage
 from .preflight import PreflightStage
 
@@ -21,6 +21,8 @@ def release_stages() -> list[Stage]:
         PackageStage(),  # deterministic tar.gz / zip per target
         DebStage(),  # a deterministic .deb per Linux gnu architecture
         AptRepoStage(),  # the channel suite's apt repository, signed with gpg
+        HomebrewStage(),  # Formula/<name>.rb from the macOS universal and Linux gnu archives
+        WingetStage(),  # winget-pkgs manifests from the Windows zip archives
         ChecksumStage(),  # SHA256SUMS / SHA512SUMS over the deliverables
         SbomStage(),  # CycloneDX 1.5 per binary and archive, from the compilation report
         SignStage(),  # Sigstore bundle per uploadable artifact, each verified right after signing
@@ -31,7 +33,7 @@ def release_stages() -> list[Stage]:
 SUBSETS: dict[str, tuple[str, ...]] = {
     "build": ("build", "inspect", "smoke"),
     "package": ("package", "checksum"),
-    "manifests": ("deb", "apt-repo", "checksum"),
+    "manifests": ("deb", "apt-repo", "homebrew", "winget", "checksum"),
     "attest": ("sbom",),
 }
 

@@ -1,0 +1,73 @@
+"""What the manifest generators share: finding archives, download URLs, one-line descriptions."""
+
+from __future__ import annotations
+
+import re
+import tarfile
+import zipfile
+from pathlib import Path
+
+from ..artifacts import Artifact, ArtifactKind
+from ..errors import ConfigError
+from ..stage import Context
+from ..versions import Version
+
+MANIFESTS = "manifests"
+_PLACEHOLDERS = ("homepage", "channel", "version", "file")
+
+
+def archive_for(ctx: Context, target: str) -> Artifact | None:
+    found = ctx.ledger.by_kind(ArtifactKind.ARCHIVE, target=target)
+    return found[0] if found else None
+
+
+def read_member(path: Path, basename: str) -> bytes | None:
+    """The bytes of the archive member named `basename` (in whatever folder), or None."""
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if name.rsplit("/", 1)[-1] == basename:
+                    return archive.read(name)
+        return None
+    with tarfile.open(path, "r:*") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.rsplit("/", 1)[-1] == basename:
+                handle = tar.extractfile(member)
+                return handle.read() if handle else None
+    return None
+
+
+def member_path(path: Path, basename: str) -> str | None:
+    """The path inside a zip archive of the member named `basename`."""
+    with zipfile.ZipFile(path) as archive:
+        return next((n for n in archive.namelist() if n.rsplit("/", 1)[-1] == basename), None)
+
+
+def channel_path(channel: str, version: Version) -> str:
+    """The channel's folder in the channel repository: stable, lts/<major.minor>, nightly."""
+    return f"lts/{version.line}" if channel.startswith("lts") else channel
+
+
+def download_url(ctx: Context, file_name: str) -> str:
+    settings = ctx.settings
+    template = settings.channels.download_url
+    names = set(re.findall(r"{([^{}]*)}", template))
+    unknown = sorted(names - set(_PLACEHOLDERS))
+    if unknown or "file" not in names:
+        raise ConfigError(
+            f"{settings.source_file}: tool.opencode-release.channels.download-url: found {template!r}; "
+            "expected a URL with {file} and only the placeholders {homepage}, {channel}, {version}"
+        )
+    version = Version.parse(ctx.ledger.version)
+    return template.format(homepage=settings.homepage.rstrip("/"), channel=channel_path(ctx.ledger.channel, version),
+                           version=ctx.ledger.version, file=file_name)
+
+
+def synopsis(description: str, name: str) -> str:
+    """A one-line summary without a leading article, the product's name or a final period.
+
+    Debian (lintian) and Homebrew (brew audit) both refuse those.
+    """
+    text = re.sub(r"^(?:The|A|An) ", "", description.strip().rstrip("."))
+    text = re.sub(rf"^{re.escape(name)}(?:'s)?\b\s*", "", text, flags=re.I)
+    return text or "command-line interface"

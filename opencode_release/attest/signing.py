@@ -12,6 +12,7 @@ is kept. Identity tokens are held in memory only: never logged, recorded or writ
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from ..artifacts import UPLOADABLE, Artifact, ArtifactKind, write_atomic
 from ..errors import StageError, UsageError
 from ..stage import Context, Stage
 from .local_sigstore import LocalSigstore
+from .local_sigstore.rekor import TransparencyLog
 
 BUNDLE_SUFFIX = ".sigstore.json"
 TRUST_ROOT_NAME = "sigstore-trusted-root.json"
@@ -49,6 +51,8 @@ class Instance:
     trust_config: ClientTrustConfig
     trusted_root_json: str
     token: IdentityToken
+    # The local log, to give every bundle of a release the same checkpoint.
+    log: TransparencyLog | None = None
 
     @property
     def identity(self) -> str:
@@ -85,7 +89,7 @@ def open_instance(ctx: Context) -> Iterator[Instance]:
         with local.running() as session:
             config = ClientTrustConfig.from_json(session.trust_config_path.read_text(encoding="utf-8"))
             yield Instance(name, config, session.trusted_root_path.read_text(encoding="utf-8"),
-                           IdentityToken(session.identity_token()))
+                           IdentityToken(session.identity_token()), session.log)
         return
     if name in ("production", "staging"):
         config = ClientTrustConfig.production() if name == "production" else ClientTrustConfig.staging()
@@ -167,21 +171,25 @@ class SignStage(Stage):
             signing = SigningContext.from_trust_config(instance.trust_config)
             verifier = Verifier(trusted_root=instance.trust_config.trusted_root)
             expected = policy.Identity(identity=instance.identity, issuer=instance.issuer)
-            signed: list[tuple[Artifact, Bundle, Path]] = []
+            made: list[tuple[Artifact, Bundle]] = []
             with signing.signer(instance.token) as signer, \
                     ctx.reporter.progress(f"signing with {instance.name}", len(targets)) as bar:
                 for artifact in targets:
                     source = ctx.ledger.file(artifact)
                     if artifact.kind in STATEMENT_KINDS:
-                        bundle = signer.sign_dsse(_statement(source, artifact))
+                        made.append((artifact, signer.sign_dsse(_statement(source, artifact))))
                     else:
-                        bundle = signer.sign_artifact(_hashed(artifact))
-                    verify_bundle(verifier, bundle, artifact, source, expected)
-                    out = bundle_path(ctx, artifact)
-                    write_atomic(out, bundle.to_json().encode())
-                    written.append(out)
-                    signed.append((artifact, bundle, out))
+                        made.append((artifact, signer.sign_artifact(_hashed(artifact))))
                     bar.advance()
+            if instance.log is not None:
+                made = refresh_inclusion_proofs(instance.log, made)
+            signed: list[tuple[Artifact, Bundle, Path]] = []
+            for artifact, bundle in made:
+                verify_bundle(verifier, bundle, artifact, ctx.ledger.file(artifact), expected)
+                out = bundle_path(ctx, artifact)
+                write_atomic(out, bundle.to_json().encode())
+                written.append(out)
+                signed.append((artifact, bundle, out))
             root_path = ctx.dist_dir / TRUST_ROOT_NAME
             write_atomic(root_path, _pretty(instance.trusted_root_json))
             written.append(root_path)
@@ -197,6 +205,32 @@ class SignStage(Stage):
         ctx.ledger.record(root_path, ArtifactKind.TRUST_ROOT, facts=facts)
         ctx.reporter.note(f"{len(signed)} bundles signed with {instance.name} as {instance.identity} "
                           f"and verified; trusted root in {TRUST_ROOT_NAME}")
+
+
+Signed = list[tuple[Artifact, Bundle]]
+
+
+def refresh_inclusion_proofs(log: TransparencyLog, made: Signed) -> Signed:
+    """Prove every entry against the log's tree after the last one, as a Rekor client may
+    refetch proofs: the release's bundles then share one signed checkpoint, which a
+    verifier checks once per release instead of once per bundle."""
+    size = log.size
+    checkpoint = log.checkpoint(size)
+    refreshed = []
+    for artifact, bundle in made:
+        data = json.loads(bundle.to_json())
+        (entry,) = data["verificationMaterial"]["tlogEntries"]
+        index = int(entry["logIndex"])
+        root, path = log.inclusion(index, size)
+        entry["inclusionProof"] = {
+            "logIndex": str(index), "treeSize": str(size), "rootHash": _b64(root),
+            "hashes": [_b64(h) for h in path], "checkpoint": {"envelope": checkpoint}}
+        refreshed.append((artifact, Bundle.from_json(json.dumps(data))))
+    return refreshed
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def _pretty(raw: str) -> bytes:

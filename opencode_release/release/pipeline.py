@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..attest.digests import ChecksumStage
 from ..attest.signing import SignStage
 from ..attest.stages import SbomStage
+from ..attest.verify_stage import VerifyStage
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
 from ..manifests.stages import AptRepoStage, DebStage, HomebrewStage, WingetStage
 from ..stage import Stage
@@ -26,6 +27,7 @@ def release_stages() -> list[Stage]:
         ChecksumStage(),  # SHA256SUMS / SHA512SUMS over the deliverables
         SbomStage(),  # CycloneDX 1.5 per binary and archive, from the compilation report
         SignStage(),  # Sigstore bundle per uploadable artifact, each verified right after signing
+        VerifyStage(),  # the distributor's verify-release over the ledger; a failure stops before publishing
     ]
 
 

@@ -191,6 +191,12 @@ class TransparencyLog:
         signature = self.keys.rekor.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
         return f"{note}\n\u2014 {LOG_NAME} {_b64(self.log_id[:4] + signature)}\n"
 
+    def inclusion(self, index: int, size: int) -> tuple[bytes, list[bytes]]:
+        """Root hash and audit path of entry `index` in the tree of `size` leaves."""
+        with self._lock:
+            self._catch_up()
+            return self._tree.root(size), self._tree.inclusion_proof(index, size)
+
     def consistency_proof(self, old: int, new: int | None = None) -> list[str]:
         with self._lock:
             self._catch_up()

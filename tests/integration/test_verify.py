@@ -1,0 +1,289 @@
+"""verify-release on a real signed snapshot release: it passes, and each tamper fails its own check."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from opencode_release import config
+from opencode_release.artifacts import ArtifactKind, Ledger, canonical_json
+from opencode_release.attest import trust_policy
+from opencode_release.attest.local_sigstore import LocalSigstore
+from opencode_release.attest.local_sigstore.keys import key_id
+from opencode_release.attest.signing import SignStage
+from opencode_release.attest.verify import Report, verify_release
+from opencode_release.release import session
+from tests.integration import signed_release
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def signed(built_product: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One signed release (with SBOM statements and provenance) for the module: read-only."""
+    product = signed_release.copy_release(built_product, tmp_path_factory.mktemp("signed"))
+    signed_release.sign(product)
+    return product
+
+
+@pytest.fixture
+def copy(signed: Path, tmp_path: Path) -> Path:
+    """A private copy of the signed release (product folder), to tamper with."""
+    shutil.copytree(signed.parent, tmp_path / "work", symlinks=True)
+    return tmp_path / "work" / "product"
+
+
+def _root(product: Path) -> Path:
+    return signed_release.release_root(product)
+
+
+def _verify(product: Path, trusted_root: Path | None = None, **overrides: str) -> Report:
+    state_root = product.parent / ".opencode-release" / "sigstore" / "trusted_root.json"
+    root = trust_policy.load_trusted_root("local", str(trusted_root or state_root), None)
+    return verify_release(_root(product), root, trust_policy.load_policy("local", None, dict(overrides)), workers=1)
+
+
+def _failure(report: Report) -> tuple[str, str, str]:
+    failed = [r for r in report.rows if not r.ok]
+    assert len(failed) == 1, [r.to_json() for r in failed]
+    return failed[0].artifact, failed[0].check or "", failed[0].reason or ""
+
+
+def _archive(product: Path) -> str:
+    (archive,) = Ledger.load(_root(product)).by_kind(ArtifactKind.ARCHIVE)
+    return archive.path
+
+
+def _edit_bundle(product: Path, name: str, change: Callable[[dict[str, Any]], None]) -> None:
+    path = _root(product) / (name + ".sigstore.json")
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def _entry(data: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = data["verificationMaterial"]["tlogEntries"][0]
+    return entry
+
+
+def _flip(b64: str) -> str:
+    raw = bytearray(base64.b64decode(b64))
+    raw[len(raw) // 2] ^= 1
+    return base64.b64encode(bytes(raw)).decode()
+
+
+def test_signed_release_passes_every_check(signed: Path) -> None:
+    report = _verify(signed)
+    assert report.ok, [r.to_json() for r in report.rows if not r.ok]
+    by_name = {r.artifact: r for r in report.rows}
+    archive = by_name[_archive(signed)]
+    assert {"digest", "certificate-chain", "sct", "identity", "issuer", "tlog-key", "set", "inclusion-proof",
+            "checkpoint", "signature", "tlog-entry", "provenance-subject", "sbom-statement"} <= set(archive.passed)
+    assert {"provenance-type", "provenance-builder", "provenance-source", "dsse-payload"} <= set(
+        by_name["provenance.intoto.json"].passed)
+    ledger = Ledger.load(_root(signed))
+    signed_ids = {a.related("signature_of")[0] for a in ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE)}
+    assert {r.artifact for r in report.rows} == {ledger.get(i).path for i in signed_ids}
+
+
+def test_console_script_verifies_without_a_checkout(signed: Path, tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "opencode-release"
+    trusted = _root(signed) / "sigstore-trusted-root.json"
+    ok = subprocess.run([str(script), "verify-release", str(_root(signed)), "--instance", "local",
+                         "--trusted-root", str(trusted), "--json"], cwd=tmp_path, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["ok"] is True
+    one = subprocess.run([str(script), "verify", str(_root(signed) / _archive(signed)), "--instance", "local",
+                          "--trusted-root", str(trusted)], cwd=tmp_path, capture_output=True, text=True)
+    assert one.returncode == 0, one.stderr
+    wrong = subprocess.run([str(script), "verify-release", str(_root(signed)), "--instance", "local",
+                            "--trusted-root", str(trusted), "--identity", "mallory@example.org"],
+                           cwd=tmp_path, capture_output=True, text=True)
+    assert wrong.returncode == 1
+    assert "identity: signed by release@opencode.local, expected mallory@example.org" in wrong.stderr
+    usage = subprocess.run([str(script), "verify-release", str(tmp_path / "nothing"), "--instance", "local",
+                            "--trusted-root", str(trusted)], cwd=tmp_path, capture_output=True, text=True)
+    assert usage.returncode == 2 and "no release here" in usage.stderr
+
+
+def test_altered_artifact_fails_the_digest_check(copy: Path) -> None:
+    with (_root(copy) / _archive(copy)).open("ab") as handle:
+        handle.write(b"\0")
+    artifact, check, reason = _failure(_verify(copy))
+    assert (artifact, check) == (_archive(copy), "digest") and "does not match SHA256SUMS" in reason
+
+
+def test_bundle_of_another_artifact_fails_the_subject_check(copy: Path) -> None:
+    root = _root(copy)
+    shutil.copy(root / "SHA512SUMS.sigstore.json", root / (_archive(copy) + ".sigstore.json"))
+    artifact, check, reason = _failure(_verify(copy))
+    assert (artifact, check) == (_archive(copy), "subject") and "another artifact's bundle" in reason
+
+
+def test_wrong_identity_and_wrong_issuer_fail_their_checks(signed: Path) -> None:
+    report = _verify(signed, identity="https://github.com/opencode/opencode/.github/workflows/release.yml@refs/tags/v*")
+    assert {(r.check, r.reason) for r in report.rows} == {("identity", "signed by release@opencode.local, expected "
+                                                           "https://github.com/opencode/opencode/.github/workflows/"
+                                                           "release.yml@refs/tags/v*")}
+    report = _verify(signed, issuer="https://token.actions.githubusercontent.com")
+    assert {(r.check, r.reason) for r in report.rows} == {("issuer", "identity issued by http://127.0.0.1/oidc, "
+                                                           "expected https://token.actions.githubusercontent.com")}
+
+
+def test_foreign_trusted_root_fails_the_certificate_chain(signed: Path, tmp_path: Path) -> None:
+    foreign = LocalSigstore(tmp_path, "http://127.0.0.1/oidc", "release@opencode.local").write_trusted_root()
+    report = _verify(signed, trusted_root=foreign)
+    assert {r.check for r in report.rows} == {"certificate-chain"}
+    assert all("does not chain to a CA of" in (r.reason or "") for r in report.rows)
+
+
+def test_log_signed_by_an_untrusted_key_fails_the_log_key_check(copy: Path) -> None:
+    rogue = ec.generate_private_key(ec.SECP256R1())
+    log_id = key_id(rogue.public_key())
+
+    def resign(data: dict[str, Any]) -> None:
+        entry = _entry(data)
+        entry["logId"]["keyId"] = base64.b64encode(log_id).decode()
+        payload = {"body": entry["canonicalizedBody"], "integratedTime": int(entry["integratedTime"]),
+                   "logID": log_id.hex(), "logIndex": int(entry["logIndex"])}
+        sig = rogue.sign(canonical_json(payload), ec.ECDSA(hashes.SHA256()))
+        entry["inclusionPromise"]["signedEntryTimestamp"] = base64.b64encode(sig).decode()
+        proof = entry["inclusionProof"]
+        note = f"rogue.example/log\n{proof['treeSize']}\n{proof['rootHash']}\n"
+        cp_sig = rogue.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
+        proof["checkpoint"]["envelope"] = (f"{note}\n\u2014 rogue.example/log "
+                                           f"{base64.b64encode(log_id[:4] + cp_sig).decode()}\n")
+
+    _edit_bundle(copy, _archive(copy), resign)
+    artifact, check, reason = _failure(_verify(copy))
+    assert (artifact, check) == (_archive(copy), "tlog-key") and "is not a transparency log of" in reason
+
+
+def test_altered_inclusion_proof_fails_its_check(copy: Path) -> None:
+    def alter(data: dict[str, Any]) -> None:
+        hashes_ = _entry(data)["inclusionProof"]["hashes"]
+        hashes_[0] = _flip(hashes_[0])
+
+    _edit_bundle(copy, _archive(copy), alter)
+    assert _failure(_verify(copy)) == (_archive(copy), "inclusion-proof",
+                                       "inclusion proof does not lead to its root hash")
+
+
+def test_altered_checkpoint_fails_its_check(copy: Path) -> None:
+    def alter(data: dict[str, Any]) -> None:
+        checkpoint = _entry(data)["inclusionProof"]["checkpoint"]
+        lines = checkpoint["envelope"].split("\n")
+        lines[1] = str(int(lines[1]) + 1)  # claim a bigger tree under the same signature
+        checkpoint["envelope"] = "\n".join(lines)
+
+    _edit_bundle(copy, _archive(copy), alter)
+    assert _failure(_verify(copy)) == (_archive(copy), "checkpoint",
+                                       "checkpoint signature does not verify with the log's key")
+
+
+def test_altered_set_fails_its_check(copy: Path) -> None:
+    def alter(data: dict[str, Any]) -> None:
+        promise = _entry(data)["inclusionPromise"]
+        promise["signedEntryTimestamp"] = _flip(promise["signedEntryTimestamp"])
+
+    _edit_bundle(copy, _archive(copy), alter)
+    assert _failure(_verify(copy)) == (_archive(copy), "set",
+                                       "signed entry timestamp does not verify with the log's key")
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMat', "bundle is not valid JSON"),
+    (b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}',
+     "not a Sigstore bundle: missing field 'verificationMaterial'"),
+])
+def test_truncated_or_malformed_bundle_fails_the_format_check(copy: Path, content: bytes, reason: str) -> None:
+    (_root(copy) / (_archive(copy) + ".sigstore.json")).write_bytes(content)
+    artifact, check, got = _failure(_verify(copy))
+    assert (artifact, check) == (_archive(copy), "bundle-format") and got.startswith(reason)
+
+
+def _rewrite_statement(product: Path, kind: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Change a statement and sign the release again: the signatures are good, the content is wrong."""
+    ledger = Ledger.load(_root(product))
+    (artifact,) = ledger.by_kind(kind)
+    path = ledger.file(artifact)
+    data = json.loads(path.read_bytes())
+    change(data)
+    path.write_bytes(canonical_json(data))
+    ledger.record(path, kind, target=artifact.target, relations=artifact.relations, facts=artifact.facts)
+    ledger.save()
+    settings = config.load(product / "pyproject.toml")
+    session.run(settings, [SignStage()], session.Request(snapshot=True, quiet=True))
+
+
+def test_provenance_for_another_digest_fails_the_subject_check(copy: Path) -> None:
+    def other(data: dict[str, Any]) -> None:
+        data["subject"][0]["digest"]["sha256"] = "0" * 64
+
+    _rewrite_statement(copy, ArtifactKind.PROVENANCE, other)
+    artifact, check, reason = _failure(_verify(copy))
+    assert (artifact, check) == (_archive(copy), "provenance-subject") and "made for another artifact" in reason
+
+
+@pytest.mark.parametrize("path, value, check, reason", [
+    (("runDetails", "builder", "id"), "https://evil.example/builder", "provenance-builder",
+     f"built by https://evil.example/builder, expected {signed_release.BUILDER_ID}"),
+    (("buildDefinition", "externalParameters", "repository"), "https://github.com/mallory/opencode",
+     "provenance-source", f"built from https://github.com/mallory/opencode, expected {signed_release.REPOSITORY}"),
+])
+def test_provenance_from_another_builder_or_repository_fails(copy: Path, path: tuple[str, ...], value: str,
+                                                             check: str, reason: str) -> None:
+    def change(data: dict[str, Any]) -> None:
+        holder = data["predicate"]
+        for key in path[:-1]:
+            holder = holder[key]
+        holder[path[-1]] = value
+
+    _rewrite_statement(copy, ArtifactKind.PROVENANCE, change)
+    report = _verify(copy)
+    (provenance,) = [r for r in report.rows if r.artifact == "provenance.intoto.json"]
+    assert (provenance.check, provenance.reason) == (check, reason)
+    # The artifacts it covers fail with it: their provenance could not be trusted.
+    assert {(r.artifact, r.check) for r in report.rows if not r.ok and r is not provenance} == {
+        (_archive(copy), "provenance-subject")}
+
+
+def test_sbom_statement_for_another_digest_fails_its_check(copy: Path) -> None:
+    def other(data: dict[str, Any]) -> None:
+        data["subject"][0]["digest"]["sha256"] = "1" * 64
+
+    _rewrite_statement(copy, ArtifactKind.ATTESTATION, other)
+    artifact, check, reason = _failure(_verify(copy))
+    assert (artifact, check) == (_archive(copy), "sbom-statement") and f"{'1' * 64}, not sha256:" in reason
+
+
+def test_npm_sigstore_verify_accepts_the_same_bundles(signed: Path) -> None:
+    ledger = Ledger.load(_root(signed))
+    pairs = []
+    for bundle in ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE):
+        subject = ledger.get(bundle.related("signature_of")[0])
+        dsse = bundle.facts["content"] == "dsse"
+        pairs.append(f"{ledger.file(bundle)}={'-' if dsse else ledger.file(subject)}")
+    proc = subprocess.run(["node", str(REPO / "tests/js/verify_bundles.js"),
+                           str(_root(signed) / "sigstore-trusted-root.json"), "release@opencode.local",
+                           "http://127.0.0.1/oidc", *pairs], cwd=REPO, capture_output=True, text=True)
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0, results
+    assert len(results) == len(pairs) >= 6 and all(r["ok"] for r in results)
+    # ... and refuses a bundle checked against the wrong file.
+    wrong = subprocess.run(["node", str(REPO / "tests/js/verify_bundles.js"),
+                            str(_root(signed) / "sigstore-trusted-root.json"), "release@opencode.local",
+                            "http://127.0.0.1/oidc", f"{_root(signed) / 'SHA256SUMS.sigstore.json'}="
+                            f"{_root(signed) / 'SHA512SUMS'}"], cwd=REPO, capture_output=True, text=True)
+    assert wrong.returncode == 1 and "SIGNATURE_ERROR" in wrong.stdout

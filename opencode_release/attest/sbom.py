@@ -190,49 +190,80 @@ def _libc_component(binary: Artifact) -> Component | None:
     )
 
 
-def make_bom(product: Product, subject: Artifact, binary: Artifact, report: CompilationReport,
-             report_artifact: Artifact, host: HostDetails, epoch: int) -> Bom:
-    """The SBOM of `subject`: the binary itself, or an archive that holds `binary`."""
-    is_archive = subject.id != binary.id
-    root = artifact_component(product, subject, archive=is_archive)
-    root.properties.add(Property(name=f"{PROP}:build-report:sha256", value=report_artifact.sha256))
+@dataclass(frozen=True, slots=True)
+class Program:
+    """One compiled binary with the report of its compilation."""
+
+    binary: Artifact
+    report: CompilationReport
+    report_artifact: Artifact
+    host: HostDetails = field(default_factory=HostDetails)
+
+
+def make_bom(product: Product, subject: Artifact, programs: list[Program], epoch: int,
+             via: Artifact | None = None) -> Bom:
+    """The SBOM of `subject`: a compiled binary, a binary merged from `programs` (macOS
+    universal), or an archive holding one of those (`via`, when it is merged)."""
+    first = programs[0]
+    root = artifact_component(product, subject, archive=subject.kind == "archive")
     bom = Bom(
         serial_number=uuid.UUID(int=0),
         metadata=BomMetaData(
-            component=root, tools=tools(binary, report, host),
+            component=root, tools=tools(first.binary, first.report, first.host),
             timestamp=dt.datetime.fromtimestamp(epoch, tz=dt.UTC),
         ),
     )
-    program = artifact_component(product, binary, archive=False) if is_archive else root
-    python = _python_component(report, binary)
+    components: dict[str, Component] = {}
+    parent = root
+    if via is not None:
+        parent = components.setdefault(via.id,
+                                       artifact_component(product, via, archive=False))
+        bom.register_dependency(root, [parent])
+    program_components = []
+    for program in programs:
+        if program.binary.id == subject.id:
+            component = root
+        else:
+            component = components.setdefault(program.binary.id,
+                                              artifact_component(product, program.binary, archive=False))
+        component.properties.add(Property(name=f"{PROP}:build-report:sha256", value=program.report_artifact.sha256))
+        program_components.append(component)
+        _add_program(bom, component, program, components)
+    if parent is not root or program_components != [root]:
+        bom.register_dependency(parent, [c for c in program_components if c is not parent])
+    bom.components = list(components.values())
+    return bom
+
+
+def _add_program(bom: Bom, program_component: Component, program: Program,
+                 components: dict[str, Component]) -> None:
+    report, binary, host = program.report, program.binary, program.host
+
+    def add(component: Component) -> Component:
+        return components.setdefault(str(component.bom_ref.value), component)
+
+    python = add(_python_component(report, binary))
     distributions = {
-        d.name: _distribution_component(d.name, d.version, d.installer, host.distributions.get(d.name))
+        d.name: add(_distribution_component(d.name, d.version, d.installer, host.distributions.get(d.name)))
         for d in report.distributions
     }
-    libraries = {
-        lib.name: (_library_component(report, lib.name, host.debian.get(lib.source_path)), lib.used_by_stdlib)
+    libraries = [
+        (add(_library_component(report, lib.name, host.debian.get(lib.source_path))), lib.used_by_stdlib)
         for lib in report.libraries
-    }
-    libc = _libc_component(binary)
-    components = [python, *distributions.values(), *(c for c, _ in libraries.values())]
-    components += [libc] if libc else []
-    components += [program] if is_archive else []
-    bom.components = components
-
-    if is_archive:
-        bom.register_dependency(root, [program])
-    program_needs = [distributions[name] for name in report.uses.get(ROOT, ())]
-    program_needs += [python, *(c for c, stdlib in libraries.values() if not stdlib)]
-    program_needs += [libc] if libc else []
-    bom.register_dependency(program, program_needs)
-    bom.register_dependency(python, [c for c, stdlib in libraries.values() if stdlib])
+    ]
+    libc_made = _libc_component(binary)
+    libc = add(libc_made) if libc_made else None
+    needs = [distributions[name] for name in report.uses.get(ROOT, ())]
+    needs += [python, *(c for c, stdlib in libraries if not stdlib)]
+    needs += [libc] if libc else []
+    bom.register_dependency(program_component, needs)
+    bom.register_dependency(python, [c for c, stdlib in libraries if stdlib])
     for name, component in distributions.items():
         bom.register_dependency(component, [distributions[u] for u in report.uses.get(name, ())])
-    for component, _ in libraries.values():
+    for component, _ in libraries:
         bom.register_dependency(component, [])
     if libc:
         bom.register_dependency(libc, [])
-    return bom
 
 
 def serialize(bom: Bom) -> str:

@@ -64,14 +64,18 @@ class SbomStage(Stage):
         product = product_of(ctx)
         binaries = [b for b in ctx.ledger.by_kind(ArtifactKind.BINARY) if b.target]
         archives = ctx.ledger.by_kind(ArtifactKind.ARCHIVE)
+        programs: dict[str, sbom.Program] = {}
         with ctx.reporter.progress("SBOMs", len(binaries) + len(archives)) as bar:
-            for binary in binaries:
-                report_artifact = build_report_for(ctx, binary)
-                report = compilation.parse(ctx.ledger.file(report_artifact))
-                host = host_details(ctx, binary, report)
-                subjects = [binary, *(a for a in archives if binary.id in a.related("archive_of"))]
-                for subject in subjects:
-                    bom = sbom.make_bom(product, subject, binary, report, report_artifact, host, ctx.epoch)
+            for binary in sorted(binaries, key=lambda b: (bool(b.related("merged_from")), b.id)):
+                if binary.related("merged_from"):
+                    # A universal binary holds the thin builds: their reports say what is inside.
+                    parts = [programs[i] if i in programs else program_of(ctx, ctx.ledger.get(i))
+                             for i in binary.related("merged_from")]
+                else:
+                    parts = [programs.setdefault(binary.id, program_of(ctx, binary))]
+                for subject in [binary, *(a for a in archives if binary.id in a.related("archive_of"))]:
+                    merged_inside = subject is not binary and bool(binary.related("merged_from"))
+                    bom = sbom.make_bom(product, subject, parts, ctx.epoch, via=binary if merged_inside else None)
                     path = ctx.ledger.file(subject).with_name(subject.name + sbom.SBOM_SUFFIX)
                     write_sbom(path, sbom.serialize(bom))
                     ctx.ledger.record(path, ArtifactKind.SBOM, target=subject.target,
@@ -79,3 +83,9 @@ class SbomStage(Stage):
                                       facts={"format": "CycloneDX", "spec_version": "1.5",
                                              "components": len(bom.components)})
                     bar.advance()
+
+
+def program_of(ctx: Context, binary: Artifact) -> sbom.Program:
+    report_artifact = build_report_for(ctx, binary)
+    report = compilation.parse(ctx.ledger.file(report_artifact))
+    return sbom.Program(binary, report, report_artifact, host_details(ctx, binary, report))

@@ -34,7 +34,7 @@ HOST = sbom.HostDetails(
 
 def _document(subject: Artifact = BINARY, host: sbom.HostDetails = HOST) -> dict:  # type: ignore[type-arg]
     report = compilation.parse(REPORT)
-    text = sbom.serialize(sbom.make_bom(PRODUCT, subject, BINARY, report, REPORT_ARTIFACT, host, 1767225600))
+    text = sbom.serialize(sbom.make_bom(PRODUCT, subject, [sbom.Program(BINARY, report, REPORT_ARTIFACT, host)], 1767225600))
     assert cdx_validate.problem(text) is None
     return json.loads(text)  # type: ignore[no-any-return]
 
@@ -113,9 +113,9 @@ def test_without_build_host_details_nothing_is_invented() -> None:
 def test_same_inputs_same_bytes_and_serial_follows_content() -> None:
     assert _document() == _document()
     report = compilation.parse(REPORT)
-    one = sbom.serialize(sbom.make_bom(PRODUCT, BINARY, BINARY, report, REPORT_ARTIFACT, HOST, 1767225600))
-    two = sbom.serialize(sbom.make_bom(PRODUCT, BINARY, BINARY, report, REPORT_ARTIFACT, HOST, 1767225600))
-    other = sbom.serialize(sbom.make_bom(PRODUCT, BINARY, BINARY, report, REPORT_ARTIFACT, HOST, 1767225601))
+    one = sbom.serialize(sbom.make_bom(PRODUCT, BINARY, [sbom.Program(BINARY, report, REPORT_ARTIFACT, HOST)], 1767225600))
+    two = sbom.serialize(sbom.make_bom(PRODUCT, BINARY, [sbom.Program(BINARY, report, REPORT_ARTIFACT, HOST)], 1767225600))
+    other = sbom.serialize(sbom.make_bom(PRODUCT, BINARY, [sbom.Program(BINARY, report, REPORT_ARTIFACT, HOST)], 1767225601))
     assert one == two
     assert json.loads(one)["serialNumber"] != json.loads(other)["serialNumber"]
 
@@ -127,3 +127,25 @@ def test_invalid_sbom_is_refused_and_not_written(tmp_path: Path) -> None:
     with pytest.raises(StageError, match=r"app.cdx.json: not valid CycloneDX 1.5 \(strict\) at \$.metadata.component"):
         write_sbom(path, json.dumps(doc))
     assert not path.exists()
+
+
+def test_universal_binary_lists_its_thin_builds_and_their_contents() -> None:
+    report = compilation.parse(REPORT)
+    thin = [Artifact(id=f"binary:darwin-{a}/app", kind="binary", path=f"darwin-{a}/app", target=f"darwin-{a}",
+                     size=1, sha256=c * 64, facts={"nuitka_version": "4.3.3"}) for a, c in (("arm64", "1"), ("x86_64", "2"))]
+    universal = Artifact(id="binary:darwin-universal/app", kind="binary", path="darwin-universal/app",
+                         target="darwin-universal", size=2, sha256="3" * 64,
+                         relations={"merged_from": tuple(t.id for t in thin)})
+    archive = Artifact(id="archive:app-2.0.0-darwin-universal.tar.gz", kind="archive",
+                       path="app-2.0.0-darwin-universal.tar.gz", target="darwin-universal", size=1, sha256="4" * 64)
+    programs = [sbom.Program(t, report, REPORT_ARTIFACT) for t in thin]
+    for subject, via in ((universal, None), (archive, universal)):
+        text = sbom.serialize(sbom.make_bom(PRODUCT, subject, programs, 1767225600, via=via))
+        assert cdx_validate.problem(text) is None
+        doc = json.loads(text)
+        graph = {d["ref"]: set(d.get("dependsOn", [])) for d in doc["dependencies"]}
+        assert graph[universal.id] == {t.id for t in thin}
+        assert graph[thin[0].id] >= {"pkg:pypi/app@2.0.0", "cpython@3.11.2"}
+        assert not any(c["name"] == "glibc" for c in doc["components"])
+        if via is not None:
+            assert graph[archive.id] == {universal.id}

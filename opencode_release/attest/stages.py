@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 
 from ..artifacts import Artifact, ArtifactKind, write_atomic
 from ..errors import LedgerError, StageError
 from ..stage import Context, Stage
-from . import buildhost, compilation, sbom
+from . import buildhost, compilation, provenance, sbom, statements
 
 
 def build_report_for(ctx: Context, binary: Artifact) -> Artifact:
@@ -54,11 +57,15 @@ def write_sbom(path: Path, document: str) -> None:
 
 class SbomStage(Stage):
     name = "sbom"
-    description = "CycloneDX 1.5 SBOM of each binary and archive, from its compilation report"
+    description = "CycloneDX 1.5 SBOM of each binary and archive (from its compilation report) and its statement"
     consumes = (ArtifactKind.BINARY, ArtifactKind.ARCHIVE, ArtifactKind.BUILD_REPORT)
 
     def skip(self, ctx: Context) -> str | None:
         return None if ctx.ledger.by_kind(ArtifactKind.BINARY) else "no binary in the ledger"
+
+    def fingerprint(self, ctx: Context) -> str:
+        # What the documents depend on besides the consumed artifacts: their layout and the product table.
+        return f"sbom/2 {product_of(ctx)} {sorted(ctx.build_targets)}"
 
     def run(self, ctx: Context) -> None:
         product = product_of(ctx)
@@ -77,15 +84,62 @@ class SbomStage(Stage):
                     merged_inside = subject is not binary and bool(binary.related("merged_from"))
                     bom = sbom.make_bom(product, subject, parts, ctx.epoch, via=binary if merged_inside else None)
                     path = ctx.ledger.file(subject).with_name(subject.name + sbom.SBOM_SUFFIX)
-                    write_sbom(path, sbom.serialize(bom))
-                    ctx.ledger.record(path, ArtifactKind.SBOM, target=subject.target,
-                                      relations={"sbom_of": [subject.id]},
-                                      facts={"format": "CycloneDX", "spec_version": "1.5",
-                                             "components": len(bom.components)})
+                    document = sbom.serialize(bom)
+                    write_sbom(path, document)
+                    recorded = ctx.ledger.record(path, ArtifactKind.SBOM, target=subject.target,
+                                                 relations={"sbom_of": [subject.id]},
+                                                 facts={"format": "CycloneDX", "spec_version": "1.5",
+                                                        "components": len(bom.components)})
+                    write_sbom_statement(ctx, subject, recorded, document)
                     bar.advance()
+
+
+def write_sbom_statement(ctx: Context, subject: Artifact, sbom_artifact: Artifact, document: str) -> None:
+    """`<subject>.sbom.intoto.json`: the SBOM as the predicate of a statement about the subject's digest."""
+    data = statements.encode(statements.sbom_statement(subject, json.loads(document)))
+    path = ctx.ledger.file(subject).with_name(subject.name + statements.SBOM_STATEMENT_SUFFIX)
+    statements.check_sbom_statement(data, path.name, subject, document.encode())
+    write_atomic(path, data)
+    ctx.ledger.record(path, ArtifactKind.ATTESTATION, target=subject.target,
+                      relations={"attests": [subject.id], "sbom": [sbom_artifact.id]},
+                      facts={"predicate_type": statements.CYCLONEDX_PREDICATE})
 
 
 def program_of(ctx: Context, binary: Artifact) -> sbom.Program:
     report_artifact = build_report_for(ctx, binary)
     report = compilation.parse(ctx.ledger.file(report_artifact))
     return sbom.Program(binary, report, report_artifact, host_details(ctx, binary, report))
+
+
+class ProvenanceStage(Stage):
+    name = "provenance"
+    description = "SLSA v1.0 provenance (in-toto statement) over every deliverable"
+    consumes = (*provenance.DELIVERABLE_KINDS, ArtifactKind.BUILD_REPORT, ArtifactKind.BINARY)
+
+    def skip(self, ctx: Context) -> str | None:
+        return None if provenance.deliverables(ctx.ledger) else "no deliverable in the ledger"
+
+    def fingerprint(self, ctx: Context) -> str:
+        run = provenance.current_run(ctx.ledger, dt.datetime.now(dt.UTC), snapshot=ctx.snapshot)
+        lock = hashlib.sha256(provenance.build_lock()).hexdigest()
+        return (f"provenance/1 {run.builder_id} {ctx.snapshot} {ctx.ledger.channel} {sorted(ctx.settings.targets)} "
+                f"{sorted(ctx.build_targets)} {ctx.ledger.source} {lock}")
+
+    def run(self, ctx: Context) -> None:
+        started = dt.datetime.now(dt.UTC)
+        subjects = provenance.deliverables(ctx.ledger)
+        for artifact in subjects:
+            if not ctx.ledger.verify_file(artifact):
+                raise LedgerError(f"{artifact.path}: missing or changed since it was recorded; rerun its stage")
+        document = provenance.make_provenance(
+            ctx.ledger, targets=ctx.settings.targets, build_targets=ctx.build_targets, snapshot=ctx.snapshot,
+            run=provenance.current_run(ctx.ledger, started, snapshot=ctx.snapshot),
+        )
+        data = statements.encode(document)
+        provenance.verify_against_ledger(data, provenance.PROVENANCE_NAME, ctx.ledger)
+        path = ctx.dist_dir / provenance.PROVENANCE_NAME
+        write_atomic(path, data)
+        builder = document["predicate"]["runDetails"]["builder"]["id"]
+        ctx.ledger.record(path, ArtifactKind.PROVENANCE, relations={"provenance_of": [a.id for a in subjects]},
+                          facts={"predicate_type": provenance.SLSA_PREDICATE, "builder_id": builder})
+        ctx.reporter.note(f"{path.name}: {len(subjects)} subjects, builder {builder}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..attest.digests import ChecksumStage
 from ..attest.signing import SignStage
-from ..attest.stages import SbomStage
+from ..attest.stages import ProvenanceStage, SbomStage
 from ..attest.verify_stage import VerifyStage
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
 from ..manifests.stages import AptRepoStage, DebStage, HomebrewStage, WingetStage
@@ -26,6 +26,7 @@ def release_stages() -> list[Stage]:
         WingetStage(),  # winget-pkgs manifests from the Windows zip archives
         ChecksumStage(),  # SHA256SUMS / SHA512SUMS over the deliverables
         SbomStage(),  # CycloneDX 1.5 per binary and archive, from the compilation report
+        ProvenanceStage(),  # SLSA v1.0 statement over every deliverable
         SignStage(),  # Sigstore bundle per uploadable artifact, each verified right after signing
         VerifyStage(),  # the distributor's verify-release over the ledger; a failure stops before publishing
     ]
@@ -36,7 +37,7 @@ SUBSETS: dict[str, tuple[str, ...]] = {
     "build": ("build", "inspect", "smoke"),
     "package": ("package", "checksum"),
     "manifests": ("deb", "apt-repo", "homebrew", "winget", "checksum"),
-    "attest": ("sbom",),
+    "attest": ("sbom", "provenance"),
 }
 
 

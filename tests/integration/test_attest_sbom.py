@@ -88,3 +88,32 @@ def test_two_runs_write_the_same_bytes(release_copy: Path) -> None:
     _, report = session.run(settings, stages, request)
     assert [r.status for r in report.results] == ["ran"]
     assert {path: (ledger.root / path).read_bytes() for path in first} == first
+
+
+def test_provenance_covers_exactly_the_ledger_deliverables_and_sbom_statements_bind(release_copy: Path) -> None:
+    from opencode_release.artifacts import UPLOADABLE
+    from opencode_release.attest import provenance, statements
+
+    result = _attest_cli(release_copy)
+    assert [s["name"] for s in result["stages"]] == ["sbom", "provenance"]
+    ledger = Ledger.load(release_copy.parent / "dist" / "1.4.0")
+    (prov,) = ledger.by_kind(ArtifactKind.PROVENANCE)
+    assert prov.path == "provenance.intoto.json"
+    doc = provenance.verify_against_ledger(ledger.file(prov).read_bytes(), prov.path, ledger)
+    later = {"provenance", "intoto-link", "intoto-layout", "sigstore-bundle", "trust-root"}
+    expected = {(a.path, a.sha256) for a in ledger.artifacts if a.kind in UPLOADABLE and a.kind not in later}
+    assert {(s["name"], s["digest"]["sha256"]) for s in doc["subject"]} == expected
+    assert {a.kind for a in ledger.artifacts if (a.path, a.sha256) in expected} >= {"archive", "checksums", "sbom",
+                                                                                     "attestation"}
+    assert set(prov.related("provenance_of")) == {a.id for a in ledger.artifacts if (a.path, a.sha256) in expected}
+    byproducts = {b["name"]: b["digest"]["sha256"] for b in doc["predicate"]["runDetails"]["byproducts"]}
+    assert byproducts == {r.path: r.sha256 for r in ledger.by_kind(ArtifactKind.BUILD_REPORT)}
+    attestations = ledger.by_kind(ArtifactKind.ATTESTATION)
+    assert len(attestations) == len(ledger.by_kind(ArtifactKind.SBOM))
+    for attestation in attestations:
+        subject = ledger.get(attestation.related("attests")[0])
+        sbom = ledger.get(attestation.related("sbom")[0])
+        assert attestation.name == subject.name + ".sbom.intoto.json"
+        assert attestation.facts["predicate_type"] == "https://cyclonedx.org/bom"
+        statements.check_sbom_statement(ledger.file(attestation).read_bytes(), attestation.path, subject,
+                                        ledger.file(sbom).read_bytes())

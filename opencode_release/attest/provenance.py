@@ -30,7 +30,8 @@ from . import statements
 
 SLSA_PREDICATE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "https://opencode.example.org/opencode-release/build-types/nuitka-onefile/v1"
-LOCAL_BUILDER = "https://opencode.example.org/opencode-release/builders/local/v1"
+# The [local] builder-id of opencode_release/trust/policy.toml, which `verify` expects.
+LOCAL_BUILDER = "https://opencode.example.org/builders/local-snapshot@v1"
 PROVENANCE_NAME = "provenance.intoto.json"
 # Evidence written after the provenance (or about it) is not one of its subjects.
 AFTER_PROVENANCE = frozenset({

@@ -205,7 +205,7 @@ def make_bom(product: Product, subject: Artifact, programs: list[Program], epoch
     """The SBOM of `subject`: a compiled binary, a binary merged from `programs` (macOS
     universal), or an archive holding one of those (`via`, when it is merged)."""
     first = programs[0]
-    root = artifact_component(product, subject, archive=subject.kind == "archive")
+    root = artifact_component(product, subject, archive=subject.kind != "binary")
     bom = Bom(
         serial_number=uuid.UUID(int=0),
         metadata=BomMetaData(

@@ -57,8 +57,8 @@ def write_sbom(path: Path, document: str) -> None:
 
 class SbomStage(Stage):
     name = "sbom"
-    description = "CycloneDX 1.5 SBOM of each binary and archive (from its compilation report) and its statement"
-    consumes = (ArtifactKind.BINARY, ArtifactKind.ARCHIVE, ArtifactKind.BUILD_REPORT)
+    description = "CycloneDX 1.5 SBOM of each binary, archive and .deb (from the compilation report) and its statement"
+    consumes = (ArtifactKind.BINARY, ArtifactKind.ARCHIVE, ArtifactKind.DEB, ArtifactKind.BUILD_REPORT)
 
     def skip(self, ctx: Context) -> str | None:
         return None if ctx.ledger.by_kind(ArtifactKind.BINARY) else "no binary in the ledger"
@@ -71,8 +71,9 @@ class SbomStage(Stage):
         product = product_of(ctx)
         binaries = [b for b in ctx.ledger.by_kind(ArtifactKind.BINARY) if b.target]
         archives = ctx.ledger.by_kind(ArtifactKind.ARCHIVE)
+        debs = ctx.ledger.by_kind(ArtifactKind.DEB)
         programs: dict[str, sbom.Program] = {}
-        with ctx.reporter.progress("SBOMs", len(binaries) + len(archives)) as bar:
+        with ctx.reporter.progress("SBOMs", len(binaries) + len(archives) + len(debs)) as bar:
             for binary in sorted(binaries, key=lambda b: (bool(b.related("merged_from")), b.id)):
                 if binary.related("merged_from"):
                     # A universal binary holds the thin builds: their reports say what is inside.
@@ -80,7 +81,10 @@ class SbomStage(Stage):
                              for i in binary.related("merged_from")]
                 else:
                     parts = [programs.setdefault(binary.id, program_of(ctx, binary))]
-                for subject in [binary, *(a for a in archives if binary.id in a.related("archive_of"))]:
+                holders = [a for a in archives if binary.id in a.related("archive_of")]
+                # A .deb is made from an archive: it holds the same binary.
+                holders += [d for d in debs if set(d.related("deb_of")) & {a.id for a in holders}]
+                for subject in [binary, *holders]:
                     merged_inside = subject is not binary and bool(binary.related("merged_from"))
                     bom = sbom.make_bom(product, subject, parts, ctx.epoch, via=binary if merged_inside else None)
                     path = ctx.ledger.file(subject).with_name(subject.name + sbom.SBOM_SUFFIX)

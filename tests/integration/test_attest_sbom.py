@@ -94,9 +94,16 @@ def test_provenance_covers_exactly_the_ledger_deliverables_and_sbom_statements_b
     from opencode_release.artifacts import UPLOADABLE
     from opencode_release.attest import provenance, statements
 
+    settings = config.load(release_copy / "pyproject.toml")
+    session.run(settings, pipeline.stages_named(("deb", "checksum")), session.Request(snapshot=True, quiet=True))
     result = _attest_cli(release_copy)
     assert [s["name"] for s in result["stages"]] == ["sbom", "provenance"]
     ledger = Ledger.load(release_copy.parent / "dist" / "1.4.0")
+    (deb,) = ledger.by_kind(ArtifactKind.DEB)
+    (deb_sbom,) = [s for s in ledger.by_kind(ArtifactKind.SBOM) if s.related("sbom_of") == (deb.id,)]
+    deb_doc = json.loads(ledger.file(deb_sbom).read_text())
+    (binary,) = ledger.by_kind(ArtifactKind.BINARY)
+    assert {d["ref"]: d.get("dependsOn") for d in deb_doc["dependencies"]}[deb.id] == [binary.id]
     (prov,) = ledger.by_kind(ArtifactKind.PROVENANCE)
     assert prov.path == "provenance.intoto.json"
     doc = provenance.verify_against_ledger(ledger.file(prov).read_bytes(), prov.path, ledger)
@@ -104,7 +111,7 @@ def test_provenance_covers_exactly_the_ledger_deliverables_and_sbom_statements_b
     expected = {(a.path, a.sha256) for a in ledger.artifacts if a.kind in UPLOADABLE and a.kind not in later}
     assert {(s["name"], s["digest"]["sha256"]) for s in doc["subject"]} == expected
     assert {a.kind for a in ledger.artifacts if (a.path, a.sha256) in expected} >= {"archive", "checksums", "sbom",
-                                                                                     "attestation"}
+                                                                                     "attestation", "deb"}
     assert set(prov.related("provenance_of")) == {a.id for a in ledger.artifacts if (a.path, a.sha256) in expected}
     byproducts = {b["name"]: b["digest"]["sha256"] for b in doc["predicate"]["runDetails"]["byproducts"]}
     assert byproducts == {r.path: r.sha256 for r in ledger.by_kind(ArtifactKind.BUILD_REPORT)}

@@ -29,3 +29,14 @@ def manifests(c: InvokeContext, project: str | None = None, version: str | None 
     request = Request(version=version, channel=channel, snapshot=snapshot, targets=(), dry_run=dry_run, quiet=json)
     ctx, report = session.run(cfg, pipeline.stages_named(pipeline.SUBSETS["manifests"]), request)
     finish(report, json, {"release": str(ctx.dist_dir), "manifests": str(ctx.dist_dir / "manifests")})
+
+
+@task(name="upload-index", help={k: _HELP[k] for k in ("project", "version", "dry_run", "json")})
+@handles_errors
+def upload_index(c: InvokeContext, project: str | None = None, version: str | None = None,
+                 dry_run: bool = False, json: bool = False) -> None:
+    """Upload the release's wheel and sdist to index.url with twine (password: $OPENCODE_INDEX_PASSWORD)."""
+    cfg = settings(project)
+    request = Request(version=version, targets=(), dry_run=dry_run, quiet=json)
+    _, report = session.run(cfg, pipeline.stages_named(pipeline.SUBSETS["index"]), request)
+    finish(report, json, {"index": cfg.index.url or "(none configured)"})

@@ -1,4 +1,4 @@
-"""The manifests area's stages: .deb packages, the signed apt repository, Homebrew, winget.
+"""The manifests area's stages: .deb, the signed apt repository, Homebrew, winget, wheel/sdist and their upload.
 
 Everything is made from the ledger's archives and recorded back into the
 ledger, under `<release>/manifests/`. Targets whose archive this release does
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import tomllib
 
 from ..artifacts import Artifact, ArtifactKind, write_atomic
 from ..errors import CheckFailed
 from ..stage import Context, Stage
 from ..versions import Version
-from . import apt_repo, deb, gpg, homebrew, winget
+from . import apt_repo, deb, gpg, homebrew, index_upload, winget
 from .common import MANIFESTS, archive_for, download_url, member_path, read_member, synopsis
 
 APT = f"{MANIFESTS}/apt"
@@ -253,3 +254,56 @@ class WingetStage(Stage):
                               facts={"manifest_version": manifest_version, "identifier": identifier})
         ctx.reporter.note(f"{folder.relative_to(ctx.dist_dir)}: {len(files)} files, "
                           f"{', '.join(i.architecture for i in installers)}")
+
+
+def _project_version(ctx: Context) -> str | None:
+    data = tomllib.loads(ctx.settings.source_file.read_text(encoding="utf-8"))
+    version = data.get("project", {}).get("version")
+    return version if isinstance(version, str) else None
+
+
+class PythonDistsStage(Stage):
+    name = "python-dists"
+    description = "the product's wheel and sdist (python -m build)"
+
+    def skip(self, ctx: Context) -> str | None:
+        project_version = _project_version(ctx)
+        if project_version != ctx.ledger.version:
+            return (f"the product's [project] version {project_version} is not the release version "
+                    f"{ctx.ledger.version}; no wheel")
+        return None
+
+    def fingerprint(self, ctx: Context) -> str:
+        return ctx.settings.source_file.read_text(encoding="utf-8")
+
+    def run(self, ctx: Context) -> None:
+        with ctx.reporter.progress("python -m build (isolated environment)", None):
+            dists = index_upload.build(ctx.settings.project_dir, ctx.dist_dir / "python", ctx.epoch)
+        ctx.ledger.record(dists.wheel, ArtifactKind.WHEEL)
+        ctx.ledger.record(dists.sdist, ArtifactKind.SDIST)
+        ctx.reporter.note(f"{dists.wheel.name}, {dists.sdist.name}")
+
+
+class IndexUploadStage(Stage):
+    name = "index-upload"
+    description = "upload the wheel and sdist to the configured package index (twine)"
+    consumes = (ArtifactKind.WHEEL, ArtifactKind.SDIST)
+
+    def skip(self, ctx: Context) -> str | None:
+        if not ctx.settings.index.url:
+            return "no package index configured (index.url)"
+        if not ctx.ledger.by_kind(ArtifactKind.WHEEL):
+            return "no wheel in this release"
+        return None
+
+    def fingerprint(self, ctx: Context) -> str:
+        return f"{ctx.settings.index.url}|{ctx.settings.index.username}"
+
+    def run(self, ctx: Context) -> None:
+        dists = (*ctx.ledger.by_kind(ArtifactKind.WHEEL), *ctx.ledger.by_kind(ArtifactKind.SDIST))
+        for artifact in dists:
+            if not ctx.ledger.verify_file(artifact):
+                raise CheckFailed(f"{artifact.path}: changed since it was recorded; rerun the python-dists stage")
+        files = [ctx.ledger.file(a) for a in dists]
+        index_upload.upload(ctx.settings.index.url, ctx.settings.index.username, files)
+        ctx.reporter.note(f"uploaded {', '.join(p.name for p in files)} to {ctx.settings.index.url}")

@@ -7,7 +7,14 @@ from ..attest.signing import SignStage
 from ..attest.stages import ProvenanceStage, SbomStage
 from ..attest.verify_stage import VerifyStage
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
-from ..manifests.stages import AptRepoStage, DebStage, HomebrewStage, WingetStage
+from ..manifests.stages import (
+    AptRepoStage,
+    DebStage,
+    HomebrewStage,
+    IndexUploadStage,
+    PythonDistsStage,
+    WingetStage,
+)
 from ..stage import Stage
 from .preflight import PreflightStage
 
@@ -24,11 +31,13 @@ def release_stages() -> list[Stage]:
         AptRepoStage(),  # the channel suite's apt repository, signed with gpg
         HomebrewStage(),  # Formula/<name>.rb from the macOS universal and Linux gnu archives
         WingetStage(),  # winget-pkgs manifests from the Windows zip archives
+        PythonDistsStage(),  # the product's wheel and sdist (python -m build)
         ChecksumStage(),  # SHA256SUMS / SHA512SUMS over the deliverables
         SbomStage(),  # CycloneDX 1.5 per binary and archive, from the compilation report
         ProvenanceStage(),  # SLSA v1.0 statement over every deliverable
         SignStage(),  # Sigstore bundle per uploadable artifact, each verified right after signing
         VerifyStage(),  # the distributor's verify-release over the ledger; a failure stops before publishing
+        IndexUploadStage(),  # wheel and sdist to the configured package index (skipped without index.url)
     ]
 
 
@@ -36,7 +45,8 @@ def release_stages() -> list[Stage]:
 SUBSETS: dict[str, tuple[str, ...]] = {
     "build": ("build", "inspect", "smoke"),
     "package": ("package", "checksum"),
-    "manifests": ("deb", "apt-repo", "homebrew", "winget", "checksum"),
+    "manifests": ("deb", "apt-repo", "homebrew", "winget", "python-dists", "checksum"),
+    "index": ("index-upload",),
     "attest": ("sbom", "provenance"),
 }
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import json
 import lzma
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +30,7 @@ def apt_release(built_product: Path, tmp_path_factory: pytest.TempPathFactory) -
     shutil.copytree(built_product.parent, root, dirs_exist_ok=True, symlinks=True,
                     ignore=shutil.ignore_patterns("build.lock", "built.ok", ".work"))
     settings = config.load(root / "product" / "pyproject.toml")
-    session.run(settings, pipeline.stages_named(pipeline.SUBSETS["manifests"]),
+    session.run(settings, pipeline.stages_named(("deb", "apt-repo", "checksum")),
                 session.Request(snapshot=True, quiet=True, targets=()))
     return root / "dist" / "1.4.0"
 
@@ -143,3 +145,20 @@ def test_refuses_an_unsigned_repository(apt_release: Path, tmp_path: Path) -> No
     result = _client(tmp_path, repo).update()
     assert result.returncode == 100
     assert "is not signed" in result.stdout + result.stderr
+
+
+def test_invoke_manifests_from_an_existing_release(release_copy: Path) -> None:
+    proc = subprocess.run([str(Path(sys.executable).parent / "opencode-release"), "manifests", "--snapshot",
+                           "--project", str(release_copy), "--json"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert [(s["name"], s["status"]) for s in report["stages"]] == [
+        ("deb", "ran"), ("apt-repo", "ran"), ("homebrew", "ran"), ("winget", "ran"), ("python-dists", "ran"),
+        ("checksum", "ran")]
+    assert "homebrew: darwin-universal: no archive in this release; the formula has no macos block" in report["notes"]
+    assert "winget: no Windows archive in this release; no winget manifest" in report["notes"]
+    ledger = Ledger.load(release_copy.parent / "dist" / "1.4.0")
+    kinds = {a.kind for a in ledger.artifacts}
+    assert {"deb", "apt-index", "homebrew-formula", "wheel", "sdist"} <= kinds
+    sums = (ledger.root / "SHA256SUMS").read_text()
+    assert f"manifests/apt/{DEB}" in sums and "python/opencode_cli-1.4.0-py3-none-any.whl" in sums

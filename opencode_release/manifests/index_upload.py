@@ -1,0 +1,83 @@
+"""The product's wheel and sdist (`python -m build`) and their upload to a package index (twine).
+
+The build runs on a copy of the project, so the source tree gains no build/
+or egg-info folders, with SOURCE_DATE_EPOCH set. The upload is twine's own:
+an index refuses a file it already holds (PyPI and pypiserver alike); that
+refusal is reported as what it is, with what to do, not as a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CheckFailed, ConfigError
+
+PASSWORD_ENV = ("OPENCODE_INDEX_PASSWORD", "TWINE_PASSWORD")
+_ALREADY = re.compile(r"409 Conflict|already exists|already been uploaded", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Dists:
+    wheel: Path
+    sdist: Path
+
+
+def build(project: Path, outdir: Path, epoch: int) -> Dists:
+    """Wheel and sdist of `project` into `outdir`, built in an isolated environment."""
+    with tempfile.TemporaryDirectory(prefix="opencode-build-") as tmp:
+        source = Path(tmp) / project.name
+        shutil.copytree(project, source, ignore=shutil.ignore_patterns(
+            "build", "dist", "*.egg-info", "__pycache__", ".venv"))
+        out = Path(tmp) / "out"
+        env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
+        proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)],
+                              capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
+            raise CheckFailed(f"{project}: python -m build failed:\n{tail}")
+        wheels, sdists = sorted(out.glob("*.whl")), sorted(out.glob("*.tar.gz"))
+        if len(wheels) != 1 or len(sdists) != 1:
+            raise CheckFailed(f"{project}: python -m build made {[p.name for p in out.iterdir()]}; "
+                              "expected one wheel and one sdist")
+        outdir.mkdir(parents=True, exist_ok=True)
+        wheel, sdist = outdir / wheels[0].name, outdir / sdists[0].name
+        shutil.copyfile(wheels[0], wheel)
+        shutil.copyfile(sdists[0], sdist)
+    return Dists(wheel, sdist)
+
+
+def password() -> str:
+    for name in PASSWORD_ENV:
+        value = os.environ.get(name)
+        if value:
+            return value
+    raise ConfigError(f"no package index password: set {' or '.join(PASSWORD_ENV)} (an API token for "
+                      "index.username __token__)")
+
+
+def upload(url: str, username: str, files: list[Path]) -> str:
+    """Upload with twine; returns twine's report. A file the index already holds is a clear error."""
+    env = {**os.environ, "TWINE_PASSWORD": password(), "TWINE_USERNAME": username, "NO_COLOR": "1",
+           "COLUMNS": "200"}
+    proc = subprocess.run(
+        # --verbose: the index's reason (e.g. "already exists") is only printed then.
+        [sys.executable, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar", "--verbose",
+         "--repository-url", url, *map(str, files)],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    output = proc.stdout + proc.stderr
+    if proc.returncode == 0:
+        return output
+    if _ALREADY.search(output):
+        names = ", ".join(f.name for f in files)
+        raise CheckFailed(f"{url}: already holds {names} (an index never takes the same version twice); "
+                          "bump the version to publish new bytes")
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    raise CheckFailed(f"{url}: twine upload failed: {' '.join(lines[-3:])}")

@@ -91,6 +91,7 @@ def open_instance(ctx: Context) -> Iterator[Instance]:
             yield Instance(name, config, session.trusted_root_path.read_text(encoding="utf-8"),
                            IdentityToken(session.identity_token()), session.log)
         return
+    token = _ambient_token(name)  # before any network: no credential, no point fetching trust
     if name in ("production", "staging"):
         config = ClientTrustConfig.production() if name == "production" else ClientTrustConfig.staging()
     else:
@@ -100,7 +101,7 @@ def open_instance(ctx: Context) -> Iterator[Instance]:
         except (OSError, ValueError, SigstoreError) as exc:
             raise UsageError(f"{path}: not a readable Sigstore client trust config: {exc}") from exc
     root_json = config.trusted_root._inner.to_json()
-    yield Instance(name, config, root_json, _ambient_token(name))
+    yield Instance(name, config, root_json, token)
 
 
 def bundle_path(ctx: Context, artifact: Artifact) -> Path:

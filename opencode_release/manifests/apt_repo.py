@@ -14,12 +14,12 @@ import email.utils
 import gzip
 import hashlib
 import lzma
+import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..artifacts import write_atomic
 from ..errors import CheckFailed
 
 COMPONENT = "main"
@@ -85,25 +85,30 @@ def _parse_stanzas(text: str) -> list[str]:
 
 
 def _stanza_field(stanza: str, name: str) -> str | None:
-    prefix = name + ": "
-    for line in stanza.splitlines():
-        if line.startswith(prefix):
-            return line[len(prefix):]
-    return None
+    text = "\n" + stanza
+    start = text.find(f"\n{name}: ")
+    if start < 0:
+        return None
+    start += len(name) + 3
+    end = text.find("\n", start)
+    return text[start:end if end >= 0 else None]
 
 
 def _existing(root: Path, packages: Path) -> dict[str, str]:
     """Stanzas of an existing index whose pool file is still there with the recorded size."""
-    if not packages.is_file():
+    try:
+        text = packages.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return {}
     kept: dict[str, str] = {}
-    for stanza in _parse_stanzas(packages.read_text(encoding="utf-8")):
+    prefix = f"{root}/"
+    for stanza in _parse_stanzas(text):
         filename, size = _stanza_field(stanza, "Filename"), _stanza_field(stanza, "Size")
         if filename is None or size is None:
             raise CheckFailed(f"{packages}: a stanza has no Filename or Size; remove the file to rebuild the index")
-        pool_file = root / filename
         try:
-            if pool_file.stat().st_size == int(size):
+            # A stat, not a read: the digests were recorded when the package was indexed.
+            if os.stat(prefix + filename).st_size == int(size):  # noqa: PTH116 - no Path per package
                 kept[filename] = stanza
         except FileNotFoundError:
             continue
@@ -141,12 +146,21 @@ def index_suite(root: Path, info: SuiteInfo, entries: Iterable[PoolEntry | str])
     files = _compressed(indexes)
     for relative, data in files.items():
         path = suite_dir / relative
-        write_atomic(path, data)
+        _replace(path, data)
         result.written.append(path)
     release = suite_dir / "Release"
-    write_atomic(release, release_text(info, files).encode())
+    _replace(release, release_text(info, files).encode())
     result.written.append(release)
     return result
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Temp file and rename, without fsync: a reader never sees half a file, and a file torn
+    by a crash fails its ledger digest, so the stage reruns (the ledger itself is fsynced)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def _entry_from_file(root: Path, filename: str) -> PoolEntry:
@@ -163,14 +177,18 @@ def _entry_from_file(root: Path, filename: str) -> PoolEntry:
 
 
 def _compressed(indexes: Mapping[str, bytes]) -> dict[str, bytes]:
-    """Each index plain, .gz and .xz; zlib and lzma release the GIL, so both cores work."""
+    """Each index plain, .gz and .xz; zlib and lzma release the GIL, so both cores work.
+
+    An index is mostly hex digests, which compress poorly at any level: xz preset 0
+    is 8x faster than preset 6 for about 20% more bytes, and gzip 6 matches 9.
+    """
     out: dict[str, bytes] = {}
     with ThreadPoolExecutor(2) as pool:
         jobs = {}
         for name, data in indexes.items():
             out[name] = data
-            jobs[name + ".gz"] = pool.submit(gzip.compress, data, 9, mtime=0)
-            jobs[name + ".xz"] = pool.submit(lzma.compress, data, preset=6)
+            jobs[name + ".xz"] = pool.submit(lzma.compress, data, preset=0)
+            jobs[name + ".gz"] = pool.submit(gzip.compress, data, 6, mtime=0)
         for name, job in jobs.items():
             out[name] = job.result()
     return dict(sorted(out.items()))

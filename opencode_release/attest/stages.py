@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from ..artifacts import Artifact, ArtifactKind, write_atomic
 from ..errors import LedgerError, StageError
 from ..stage import Context, Stage
-from . import buildhost, compilation, provenance, sbom, statements
+from . import buildhost, compilation, intoto, provenance, sbom, statements
 
 
 def build_report_for(ctx: Context, binary: Artifact) -> Artifact:
@@ -147,3 +148,48 @@ class ProvenanceStage(Stage):
         ctx.ledger.record(path, ArtifactKind.PROVENANCE, relations={"provenance_of": [a.id for a in subjects]},
                           facts={"predicate_type": provenance.SLSA_PREDICATE, "builder_id": builder})
         ctx.reporter.note(f"{path.name}: {len(subjects)} subjects, builder {builder}")
+
+
+class InTotoStage(Stage):
+    name = "intoto"
+    description = "in-toto links (build, package, sbom, provenance) signed by step keys, and the owner's layout"
+    consumes = tuple(sorted(set().union(*intoto.STEP_PRODUCTS.values())))
+
+    def skip(self, ctx: Context) -> str | None:
+        return None if ctx.ledger.by_kind(ArtifactKind.PROVENANCE) else "no provenance yet"
+
+    def fingerprint(self, ctx: Context) -> str:
+        sources = intoto.source_materials(ctx.settings.project_dir, ctx.settings.package)
+        configured = os.environ.get(intoto.KEYS_ENV) or ctx.settings.signing.keys_dir
+        return (f"intoto/1 {ctx.snapshot} {json.dumps(sources, sort_keys=True)} {configured} "
+                f"{ctx.settings.lifecycle.evidence_days}")
+
+    def run(self, ctx: Context) -> None:
+        s = ctx.settings
+        folder = intoto.configured_keys(s.signing.keys_dir, s.project_dir)
+        if folder is None and not ctx.snapshot:
+            raise intoto.no_keys_error()
+        keys = intoto.load_keys(folder or ctx.state_dir / "in-toto-keys", generate=folder is None)
+        sources = intoto.source_materials(s.project_dir, s.package)
+        links = {step: intoto.make_link(ctx.ledger, step, sources) for step in intoto.STEPS}
+        expires = dt.datetime.fromtimestamp(ctx.epoch, dt.UTC) + dt.timedelta(days=s.lifecycle.evidence_days)
+        layout = intoto.make_layout(ctx.ledger, keys, links, s.package, expires)
+        out = ctx.dist_dir / intoto.FOLDER
+        link_ids = []
+        for step in intoto.STEPS:
+            path = out / intoto.link_name(step, keys[step])
+            write_atomic(path, intoto.sign(links[step], keys[step]))
+            made = [a.id for a in intoto.step_products(ctx.ledger, step)]
+            link_ids.append(ctx.ledger.record(path, ArtifactKind.INTOTO_LINK, relations={"link_of": made},
+                                              facts={"step": step, "keyid": keys[step].keyid}).id)
+        layout_path = out / intoto.LAYOUT_NAME
+        write_atomic(layout_path, intoto.sign(layout, keys[intoto.OWNER]))
+        recorded = ctx.ledger.record(layout_path, ArtifactKind.INTOTO_LAYOUT, relations={"layout_of": link_ids},
+                                     facts={"keyid": keys[intoto.OWNER].keyid, "expires": layout.expires})
+        key_path = out / intoto.OWNER_KEY_NAME
+        write_atomic(key_path, keys[intoto.OWNER].public_pem())
+        ctx.ledger.record(key_path, ArtifactKind.INTOTO_LAYOUT, relations={"key_of": [recorded.id]},
+                          facts={"role": "layout-owner-public-key", "keyid": keys[intoto.OWNER].keyid})
+        command = intoto.verify_command(layout_path.relative_to(ctx.dist_dir), key_path.relative_to(ctx.dist_dir))
+        ctx.reporter.note(f"{intoto.FOLDER}/: {len(link_ids)} links and {intoto.LAYOUT_NAME}; "
+                          f"check with `cd {ctx.dist_dir} && {' '.join(command)}`")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..attest.digests import ChecksumStage
 from ..attest.signing import SignStage
-from ..attest.stages import ProvenanceStage, SbomStage
+from ..attest.stages import InTotoStage, ProvenanceStage, SbomStage
 from ..attest.verify_stage import VerifyStage
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
 from ..manifests.stages import (
@@ -35,6 +35,7 @@ def release_stages() -> list[Stage]:
         ChecksumStage(),  # SHA256SUMS / SHA512SUMS over the deliverables
         SbomStage(),  # CycloneDX 1.5 per binary and archive, from the compilation report
         ProvenanceStage(),  # SLSA v1.0 statement over every deliverable
+        InTotoStage(),  # in-toto links per step (step keys) and the layout (owner key)
         SignStage(),  # Sigstore bundle per uploadable artifact, each verified right after signing
         VerifyStage(),  # the distributor's verify-release over the ledger; a failure stops before publishing
         IndexUploadStage(),  # wheel and sdist to the configured package index (skipped without index.url)
@@ -47,7 +48,7 @@ SUBSETS: dict[str, tuple[str, ...]] = {
     "package": ("package", "checksum"),
     "manifests": ("deb", "apt-repo", "homebrew", "winget", "python-dists", "checksum"),
     "index": ("index-upload",),
-    "attest": ("sbom", "provenance"),
+    "attest": ("sbom", "provenance", "intoto"),
 }
 
 

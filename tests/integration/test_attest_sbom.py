@@ -97,7 +97,7 @@ def test_provenance_covers_exactly_the_ledger_deliverables_and_sbom_statements_b
     settings = config.load(release_copy / "pyproject.toml")
     session.run(settings, pipeline.stages_named(("deb", "checksum")), session.Request(snapshot=True, quiet=True))
     result = _attest_cli(release_copy)
-    assert [s["name"] for s in result["stages"]] == ["sbom", "provenance"]
+    assert [s["name"] for s in result["stages"]] == ["sbom", "provenance", "intoto"]
     ledger = Ledger.load(release_copy.parent / "dist" / "1.4.0")
     (deb,) = ledger.by_kind(ArtifactKind.DEB)
     (deb_sbom,) = [s for s in ledger.by_kind(ArtifactKind.SBOM) if s.related("sbom_of") == (deb.id,)]

@@ -10,6 +10,7 @@ test or CI folders are often deeper than that; the agent is stopped after.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -94,7 +95,12 @@ def configured_signer(key_id: str, where: str) -> Signer:
         raise ConfigError(f"{where}: apt.key-id is empty; a real release signs the apt repository with a "
                           "configured key (or cut a --snapshot, which uses a throwaway key)")
     # The user's own keyring (GNUPGHOME or ~/.gnupg): an unknown id fails here, before anything is written.
-    return Signer(fingerprint(None, key_id), None)
+    try:
+        return Signer(fingerprint(None, key_id), None)
+    except CheckFailed as exc:
+        raise ConfigError(f"{where}: apt.key-id {key_id}: no such secret key in "
+                          f"{os.environ.get('GNUPGHOME') or '~/.gnupg'}; import the repository key or fix "
+                          f"apt.key-id ({exc})") from exc
 
 
 def sign_release(signer: Signer, release: Path) -> tuple[Path, Path]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from opencode_release.artifacts import ArtifactKind
 from opencode_release.errors import CheckFailed, ConfigError
-from opencode_release.manifests import apt_repo, deb
+from opencode_release.manifests import apt_repo, deb, gpg
 from opencode_release.manifests.stages import AptRepoStage, DebStage
 from tests.fake_release import EPOCH, fake_release
 
@@ -92,7 +94,8 @@ def test_a_package_of_a_foreign_architecture_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "dists").exists()
 
 
-@pytest.mark.parametrize(("channel", "suite"), [("stable", "stable"), ("nightly", "nightly"), ("lts", "lts-1.4")])
+@pytest.mark.parametrize(("channel", "suite"), [("stable", "stable"), ("nightly", "nightly"), ("lts", "lts-1.4"),
+                                                  ("lts/1.4", "lts-1.4")])
 def test_suite_per_channel(channel: str, suite: str) -> None:
     assert apt_repo.suite_for(channel, "1.4") == suite
 
@@ -130,3 +133,47 @@ def test_real_release_without_a_configured_key_is_refused(tmp_path: Path) -> Non
                                              r"repository with a configured key"):
         AptRepoStage().run(ctx)
     assert not (ctx.dist_dir / "manifests/apt/dists").exists()
+
+
+def test_real_release_signs_with_the_configured_key_from_gnupghome(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # A short home: gpg-agent's socket path must fit in 108 bytes.
+    home = Path(tempfile.mkdtemp(prefix="ocg-", dir="/tmp"))
+    try:
+        home.chmod(0o700)
+        monkeypatch.setenv("GNUPGHOME", str(home))
+        subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key",
+                        "Release Key <release@example.org>", "ed25519", "sign", "never"],
+                       capture_output=True, check=True)
+        key = gpg.fingerprint(None)
+        ctx = fake_release(tmp_path, only=("linux-x86_64-gnu",), toml={"apt": f'key-id = "{key}"'})
+        ctx.snapshot = False
+        DebStage().run(ctx)
+        AptRepoStage().run(ctx)
+        repo = ctx.dist_dir / "manifests/apt"
+        proc = subprocess.run(["sqv", "--keyring", str(repo / "opencode-archive-keyring.gpg"),
+                               str(repo / "dists/stable/Release.gpg"), str(repo / "dists/stable/Release")],
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0 and proc.stdout.strip() == key, proc.stderr
+        assert not (tmp_path / ".opencode-release" / "apt-gnupg").exists()
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_an_unknown_configured_key_is_refused_before_anything_is_written(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    home = Path(tempfile.mkdtemp(prefix="ocg-", dir="/tmp"))
+    try:
+        home.chmod(0o700)
+        monkeypatch.setenv("GNUPGHOME", str(home))
+        ctx = fake_release(tmp_path, only=("linux-x86_64-gnu",), toml={"apt": 'key-id = "0xDEADBEEF"'})
+        ctx.snapshot = False
+        DebStage().run(ctx)
+        with pytest.raises(ConfigError, match=rf"pyproject.toml: apt.key-id 0xDEADBEEF: no such secret key in "
+                                              rf"{home}; import the repository key or fix apt.key-id"):
+            AptRepoStage().run(ctx)
+        assert not (ctx.dist_dir / "manifests/apt/dists").exists()
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
+        shutil.rmtree(home, ignore_errors=True)

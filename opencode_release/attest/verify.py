@@ -39,6 +39,8 @@ from .trust_policy import Policy, TrustedRoot
 BUNDLE_SUFFIX = ".sigstore.json"
 STATEMENT_KINDS = frozenset({ArtifactKind.PROVENANCE, ArtifactKind.ATTESTATION})
 NOT_SIGNED = frozenset({ArtifactKind.SIGSTORE_BUNDLE, ArtifactKind.TRUST_ROOT})
+# Deliverables that carry the compiled binary have an SBOM; a wheel or sdist's statement is checked when present.
+SBOM_REQUIRED = frozenset({ArtifactKind.ARCHIVE, ArtifactKind.DEB})
 PARALLEL_FROM = 64  # below this many artifacts, starting workers costs more than it saves
 
 
@@ -244,8 +246,8 @@ def plan_release(ledger: Ledger, require_attestations: bool = True) -> tuple[Ite
         path = ledger.file(a)
         return Item(a.path, a.kind, str(path), str(path.with_name(path.name + BUNDLE_SUFFIX)),
                     expected_sha256=sums.get(a.path, "(not listed)") if deliverable else None,
-                    in_provenance=strict, sbom_statements=tuple(sboms.get(a.id, ())) if strict else (),
-                    needs_sbom=strict)
+                    in_provenance=strict, sbom_statements=tuple(sboms.get(a.id, ())),
+                    needs_sbom=strict and a.kind in SBOM_REQUIRED)
 
     sums_item = item(sums_artifact) if sums_artifact else None
     provenance_item = item(provenance[0]) if provenance else None

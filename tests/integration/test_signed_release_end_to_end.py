@@ -19,13 +19,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_attested_signed_release_passes_verify_stage_cli_and_npm(release_copy: Path, tmp_path: Path) -> None:
     settings = config.load(release_copy / "pyproject.toml")
-    stages = pipeline.stages_named(("sbom", "provenance", "sign", "verify"))
-    _, report = session.run(settings, stages, session.Request(snapshot=True, quiet=True))
-    assert {r.name: r.status for r in report.results} == {
-        "sbom": "ran", "provenance": "ran", "sign": "ran", "verify": "ran"}
+    # Every kind of deliverable a snapshot release has: archive, .deb, wheel and sdist.
+    names = ("deb", "python-dists", "checksum", "sbom", "provenance", "sign", "verify")
+    _, report = session.run(settings, pipeline.stages_named(names), session.Request(snapshot=True, quiet=True))
+    assert {r.name: r.status for r in report.results} == dict.fromkeys(names, "ran")
     root = release_copy.parent / "dist" / "1.4.0"
     ledger = Ledger.load(root)
     assert ledger.by_kind(ArtifactKind.PROVENANCE) and ledger.by_kind(ArtifactKind.ATTESTATION)
+    assert ledger.by_kind(ArtifactKind.DEB) and ledger.by_kind(ArtifactKind.WHEEL) and ledger.by_kind(ArtifactKind.SDIST)
 
     # A distributor, elsewhere, with only the release and the trusted root it was given.
     script = Path(sys.executable).parent / "opencode-release"

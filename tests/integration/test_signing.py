@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from sigstore.models import Bundle
 from opencode_release import config
 from opencode_release.artifacts import ArtifactKind, Ledger
 from opencode_release.attest import merkle
-from opencode_release.attest.local_sigstore import LocalSigstore, oidc
+from opencode_release.attest.local_sigstore import LocalSigstore, oidc, rekor
 from opencode_release.attest.signing import SignStage
 from opencode_release.errors import StageError
 from opencode_release.release import session
@@ -87,3 +88,25 @@ def test_a_statement_that_is_not_in_toto_stops_signing_and_leaves_no_bundle(rele
         session.run(settings, [SignStage()], session.Request(snapshot=True, quiet=True))
     assert not list(root.rglob("*.sigstore.json"))
     assert not (root / "sigstore-trusted-root.json").exists()
+
+
+def test_a_log_answer_that_does_not_verify_stops_signing_before_anything_is_kept(
+        release_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The client checks only the certificate's SCT when it signs; a bad SET from the log
+    # must be caught by the verification right after signing.
+    real_entry = rekor.TransparencyLog.entry
+
+    def bad_set(self: rekor.TransparencyLog, index: int, tree_size: int | None = None) -> dict[str, Any]:
+        answer = real_entry(self, index, tree_size)
+        signature = bytearray(base64.b64decode(answer["verification"]["signedEntryTimestamp"]))
+        signature[-1] ^= 1
+        answer["verification"]["signedEntryTimestamp"] = base64.b64encode(bytes(signature)).decode()
+        return answer
+
+    monkeypatch.setattr(rekor.TransparencyLog, "entry", bad_set)
+    root = signed_release.release_root(release_copy)
+    settings = config.load(release_copy / "pyproject.toml")
+    with pytest.raises(StageError, match="bundle failed verification right after signing: .*SET"):
+        session.run(settings, [SignStage()], session.Request(snapshot=True, quiet=True))
+    assert not list(root.rglob("*.sigstore.json")) and not (root / "sigstore-trusted-root.json").exists()
+    assert not Ledger.load(root).by_kind(ArtifactKind.SIGSTORE_BUNDLE)

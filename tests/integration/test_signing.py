@@ -106,7 +106,7 @@ def test_a_log_answer_that_does_not_verify_stops_signing_before_anything_is_kept
     monkeypatch.setattr(rekor.TransparencyLog, "entry", bad_set)
     root = signed_release.release_root(release_copy)
     settings = config.load(release_copy / "pyproject.toml")
-    with pytest.raises(StageError, match="bundle failed verification right after signing: .*SET"):
+    with pytest.raises(StageError, match=r"bundle failed verification right after signing: .*SET"):
         session.run(settings, [SignStage()], session.Request(snapshot=True, quiet=True))
     assert not list(root.rglob("*.sigstore.json")) and not (root / "sigstore-trusted-root.json").exists()
     assert not Ledger.load(root).by_kind(ArtifactKind.SIGSTORE_BUNDLE)

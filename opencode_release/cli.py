@@ -6,12 +6,12 @@ from invoke.collection import Collection
 from invoke.program import Program
 
 from . import __version__
-from .commands import attest, channels, core, manifests, verify
+from .commands import attest, channels, ci, core, manifests, verify
 
 
 def collection() -> Collection:
     ns = Collection()
-    for module in (core, manifests, channels, attest, verify):
+    for module in (core, manifests, channels, attest, verify, ci):
         for name in getattr(module, "__all_tasks__", None) or _tasks_of(module):
             ns.add_task(getattr(module, name))
     return ns

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 from invoke.context import Context as InvokeContext
 from invoke.tasks import task
@@ -90,5 +91,7 @@ def test(c: InvokeContext, fast: bool = False, pytest_args: str = "") -> None:
     python = sys.executable  # the tools of this environment, activated or not
     c.run(f"{python} -m ruff check .", echo=True, pty=False)
     c.run(f"{python} -m mypy", echo=True, pty=False)
+    # The committed CI workflows must be what the configuration generates.
+    c.run(f"{Path(python).parent / 'opencode-release'} ci --check", echo=True, pty=False)
     marker = '-m "not integration"' if fast else ""
     c.run(f"{python} -m pytest -n 2 {marker} {pytest_args}", echo=True, pty=False)

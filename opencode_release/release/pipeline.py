@@ -54,3 +54,23 @@ SUBSETS: dict[str, tuple[str, ...]] = {
 
 def stages_named(names: tuple[str, ...]) -> list[Stage]:
     return [s for s in release_stages() if s.name in names]
+
+
+# CI runs the pipeline in pieces (build/ci_workflow.py): each build job runs
+# SUBSETS["build"] for its target; the merge job (`invoke collect`) what comes
+# after the build and before signing; CI's attest job signs with no project
+# code (docs/slsa.md); the publish job runs what comes after signing.
+NOT_AFTER_A_MERGE = ("preflight", "build", "smoke")
+SIGNING = ("provenance", "intoto", "sign")
+
+
+def ci_phase(phase: str) -> list[Stage]:
+    stages = [s for s in release_stages() if s.name not in NOT_AFTER_A_MERGE]
+    names = [s.name for s in stages]
+    signing = [names.index(n) for n in SIGNING if n in names]
+    first, last = (min(signing), max(signing)) if signing else (len(stages), len(stages) - 1)
+    if phase == "merge":
+        return stages[:first]
+    if phase == "publish":
+        return stages[last + 1:]
+    raise ValueError(f"unknown CI phase {phase!r}; expected merge or publish")

@@ -139,3 +139,40 @@ def build_all(root: Path) -> dict[str, Path]:
 
 def shared(factory: pytest.TempPathFactory) -> dict[str, Path]:
     return build_all(factory.getbasetemp().parent / "shared-binaries")
+
+
+_OS_NAMES = {"darwin": "Darwin", "windows": "Windows", "linux": "Linux"}
+
+
+def nuitka_like_report(target: str, os: str, arch: str, version: str = "1.4.0") -> str:
+    """A minimal compilation report in Nuitka 4.3.3's shape, for a fixture built by another toolchain.
+
+    It carries what later stages read from a real one (the SBOM: Python,
+    compiler, the product's distribution, the root module); a real report of
+    the host build is in the shared Nuitka fixture.
+    """
+    return f"""<?xml version='1.0' encoding='utf8'?>
+<nuitka-compilation-report nuitka_version="4.3.3" nuitka_commercial_version="not installed" mode="onefile" \
+completion="yes">
+  <scons_environment c_compiler="clang" the_cc_name="clang" the_compiler="clang" />
+  <module name="__main__" kind="PythonMainModule" usage="root_module" reason="Root module" \
+source_path="${{cwd}}/src/opencode_cli/__main__.py">
+    <distribution-usages>
+      <distribution-usage name="opencode-cli" />
+    </distribution-usages>
+  </module>
+  <module name="opencode_cli" kind="CompiledPythonPackage" usage="import path parent" \
+reason="Instructed by user to follow to all modules." source_path="${{cwd}}/src/opencode_cli/__init__.py" \
+distribution="opencode-cli">
+  </module>
+  <python python_exe="${{sys.prefix}}/bin/python" python_flavor="CPython Official" python_version="3.11.9" \
+os_name="{_OS_NAMES[os]}" os_release="fixture" arch_name="{arch}" filesystem_encoding="utf-8">
+  </python>
+  <distributions>
+    <distribution name="opencode-cli" version="{version}" installer="pip" />
+  </distributions>
+  <user-data>
+    <target>{target}</target>
+  </user-data>
+</nuitka-compilation-report>
+"""

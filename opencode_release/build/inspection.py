@@ -41,8 +41,14 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split("."))
 
 
-def inspect(path: Path, target: Target, payload: Path | None = None) -> tuple[dict[str, Any], list[Finding]]:
-    """The binary's facts and what is wrong with it for `target` (empty: fine)."""
+def inspect(
+    path: Path, target: Target, payload: Path | None = None, carried: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[Finding]]:
+    """The binary's facts and what is wrong with it for `target` (empty: fine).
+
+    `carried`: an earlier inspection of the same bytes, made where the onefile
+    payload was still on disk; its payload floor counts when the payload is gone.
+    """
     found = detect_format(path)
     if found != target.binary_format:
         what = _NAMES[found] if found else "not an executable format we know"
@@ -52,7 +58,7 @@ def inspect(path: Path, target: Target, payload: Path | None = None) -> tuple[di
         return _macho(path, target)
     if found == "pe":
         return _pe(path, target)
-    return _elf(path, target, payload)
+    return _elf(path, target, payload, carried)
 
 
 _NAMES = {"elf": "an ELF executable", "macho": "a Mach-O executable", "pe": "a PE (Windows) executable"}
@@ -92,7 +98,9 @@ def _pe(path: Path, target: Target) -> tuple[dict[str, Any], list[Finding]]:
     return facts.to_json(), findings
 
 
-def _elf(path: Path, target: Target, payload: Path | None) -> tuple[dict[str, Any], list[Finding]]:
+def _elf(
+    path: Path, target: Target, payload: Path | None, carried: dict[str, Any] | None,
+) -> tuple[dict[str, Any], list[Finding]]:
     main = elf.inspect(path)
     facts: dict[str, Any] = main.to_json()
     # A onefile unpacks a payload (libpython, extension modules, bundled
@@ -111,8 +119,14 @@ def _elf(path: Path, target: Target, payload: Path | None) -> tuple[dict[str, An
                 glibc_users.append(file.name)
             if inner.glibc_floor and (floor is None or elf.version_tuple(inner.glibc_floor) > elf.version_tuple(floor)):
                 floor, symbol, where = inner.glibc_floor, inner.floor_symbol, file.name
+    elif carried is not None:
+        bundled = list(carried.get("bundled_libraries") or [])
+        glibc_users += [f for f in carried.get("glibc_users") or [] if f not in glibc_users]
+        old = carried.get("glibc_floor")
+        if isinstance(old, str) and (floor is None or elf.version_tuple(old) > elf.version_tuple(floor)):
+            floor, symbol, where = old, carried.get("glibc_floor_symbol"), str(carried.get("glibc_floor_file"))
     facts.update(glibc_floor=floor, glibc_floor_symbol=symbol, glibc_floor_file=where if floor else None,
-                 bundled_libraries=bundled)
+                 bundled_libraries=bundled, glibc_users=glibc_users)
     findings = _arch_finding((main.arch,), target)
     too_new = (
         "glibc-floor" in target.checks and target.glibc_floor is not None and floor is not None

@@ -90,6 +90,16 @@ class UniversalStage(Stage):
         facts = {"merged_from": {a.target: a.sha256 for a in thin}, "archs": list(made.archs)}
         recorded = ctx.ledger.record(dest, ArtifactKind.BINARY, target=universal.name,
                                      relations={"merged_from": [a.id for a in thin]}, facts=facts)
+        # Later stages (the SBOM) read one compilation report per binary: the
+        # slices compile the same sources, so the first thin build's report
+        # stands for the fat binary, and the facts name every slice's report.
+        reports = [r for a in thin for r in ctx.ledger.by_kind(ArtifactKind.BUILD_REPORT, target=a.target)]
+        if reports:
+            report = dest.parent / reports[0].name
+            shutil.copy2(ctx.ledger.file(reports[0]), report)
+            ctx.ledger.record(report, ArtifactKind.BUILD_REPORT, target=universal.name,
+                              relations={"report_of": [recorded.id]},
+                              facts={"slice_reports": {r.target: r.id for r in reports}})
         ctx.reporter.note(f"{recorded.path}: {'+'.join(made.archs)} ({recorded.size:,} bytes)")
 
 
@@ -106,7 +116,12 @@ class InspectStage(Stage):
             target = targets.get(artifact.target)
             payload_dir = artifact.facts.get("payload_dir")
             payload = ctx.dist_dir / payload_dir if isinstance(payload_dir, str) else None
-            facts, findings = inspection.inspect(ctx.ledger.file(artifact), target, payload)
+            # Built elsewhere, the onefile payload stayed on its runner; that
+            # runner's inspection of the same bytes (in the partial ledger) saw it.
+            earlier = artifact.facts.get("inspection")
+            carried = earlier if isinstance(earlier, dict) and earlier.get("sha256") == artifact.sha256 else None
+            facts, findings = inspection.inspect(ctx.ledger.file(artifact), target, payload, carried)
+            facts["sha256"] = artifact.sha256
             for finding in findings:
                 if ctx.snapshot and finding.check in inspection.WAIVABLE_IN_SNAPSHOT:
                     ctx.reporter.warn(f"{artifact.path}: {finding.message} (snapshot: recorded, not refused)")

@@ -80,7 +80,7 @@ TARGETS: dict[str, Target] = {
         Target("darwin-x86_64", "darwin", "x86_64", None, "macos-15-intel", None,
                "actions/setup-python 3.11 (x64)", "tar.gz", "macho", _MACHO_CHECKS, min_macos=_MACOS_MIN,
                nuitka_options=("--macos-target-arch=x86_64",), setup_python_arch="x64"),
-        Target("darwin-arm64", "darwin", "arm64", None, "macos-15", None,
+        Target("darwin-arm64", "darwin", "arm64", None, "macos-14", None,
                "actions/setup-python 3.11 (arm64)", "tar.gz", "macho", _MACHO_CHECKS, min_macos=_MACOS_MIN,
                nuitka_options=("--macos-target-arch=arm64",), setup_python_arch="arm64"),
         Target("darwin-universal", "darwin", "universal", None, "ubuntu-24.04", None,

@@ -1,0 +1,178 @@
+"""All nine targets: partial ledgers from (simulated) CI runners, merged, then every stage after the build.
+
+The binaries are real, made by real toolchains for each target (tests/binaries.py);
+the partial ledgers are what `invoke build --target T` leaves on its runner.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from opencode_release import config
+from opencode_release.artifacts import ArtifactKind, Ledger
+from opencode_release.build import targets
+from opencode_release.errors import MergeError
+from opencode_release.release import merge, pipeline, session, source
+from opencode_release.release.runner import ConsoleReporter, RunReport, run_stages
+from tests import binaries
+from tests.conftest import PRODUCT
+
+pytestmark = pytest.mark.integration
+SCRIPT = Path(sys.executable).parent / "opencode-release"
+
+
+@pytest.fixture(scope="session")
+def bins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return binaries.shared(tmp_path_factory)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    product = tmp_path / "product"
+    shutil.copytree(PRODUCT, product, ignore=shutil.ignore_patterns("dist", "build", "*.egg-info"))
+    return product
+
+
+def make_partial(project: Path, folder: Path, target_name: str, binary: Path, **source_changes: str) -> Ledger:
+    """What a CI build job uploads: <version>/release-manifest.json, <target>/opencode, its report."""
+    settings = config.load(project / "pyproject.toml")
+    target = targets.get(target_name)
+    described = source.describe(settings.project_dir, settings.repository)
+    version = source_changes.pop("version", settings.version)
+    partial = Ledger(folder / f"partial-{target_name}" / version, product=settings.name, version=version,
+                     channel="stable", source=replace(described, **source_changes))  # type: ignore[arg-type]
+    dest = partial.root / target_name / f"{settings.name}{target.exe_suffix}"
+    dest.parent.mkdir(parents=True)
+    shutil.copy2(binary, dest)
+    report = dest.parent / "nuitka-report.xml"
+    report.write_text(binaries.nuitka_like_report(target_name, target.os, target.arch, version))
+    built = partial.record(dest, ArtifactKind.BINARY, target=target_name, facts={"nuitka_version": "4.3.3"})
+    partial.record(report, ArtifactKind.BUILD_REPORT, target=target_name, relations={"report_of": [built.id]})
+    partial.save()
+    return partial
+
+
+def _all_partials(project: Path, folder: Path, bins: dict[str, Path]) -> None:
+    for target_name, fixture in binaries.FOR_TARGET.items():
+        make_partial(project, folder, target_name, bins[fixture])
+
+
+def test_nine_targets_merge_and_run_every_stage_after_the_build(
+    project: Path, tmp_path: Path, bins: dict[str, Path],
+) -> None:
+    partials = tmp_path / "partials"
+    _all_partials(project, partials, bins)
+    # The merge job: `invoke collect` imports and runs the stages up to signing.
+    proc = subprocess.run([str(SCRIPT), "collect", "--project", str(project), "--from", str(partials),
+                           "--snapshot", "--json"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    merged = json.loads(proc.stdout)
+    assert [s["name"] for s in merged["stages"]] == [s.name for s in pipeline.ci_phase("merge")]
+    assert {s["name"]: s["status"] for s in merged["stages"]}["universal"] == "ran"
+
+    # Then every stage on main except compiling and running the host binary.
+    settings = config.load(project / "pyproject.toml")
+    reporter = ConsoleReporter(RunReport(), quiet=True)
+    ctx = session.make_context(settings, session.Request(snapshot=True, quiet=True, targets=()), reporter)
+    ctx.build_targets = ()
+    stages = [s for s in pipeline.release_stages() if s.name not in ("build", "smoke")]
+    report = run_stages(stages, ctx, reporter)
+    statuses = {r.name: r.status for r in report.results}
+    assert list(statuses) == [s.name for s in stages]
+    assert all(status in ("ran", "up-to-date") for status in statuses.values()), statuses
+
+    ledger = Ledger.load(project.parent / "dist" / "1.4.0")
+    binaries_by_target = {str(a.target): a for a in ledger.by_kind(ArtifactKind.BINARY)}
+    assert sorted(binaries_by_target) == sorted(targets.TARGETS)
+    for target_name, artifact in binaries_by_target.items():
+        checks = artifact.facts["inspection"]["checks"]
+        assert set(checks.values()) == {"passed"} and sorted(checks) == sorted(targets.get(target_name).checks)
+        assert ledger.by_kind(ArtifactKind.BUILD_REPORT, target=target_name), target_name
+    universal = binaries_by_target["darwin-universal"]
+    assert universal.facts["inspection"]["archs"] == ["x86_64", "arm64"]
+    assert universal.related("merged_from") == ("binary:darwin-arm64/opencode", "binary:darwin-x86_64/opencode")
+    archives = {a.target: a.name for a in ledger.by_kind(ArtifactKind.ARCHIVE)}
+    assert archives == {t: f"opencode-1.4.0-{t}.{targets.get(t).archive}" for t in targets.TARGETS}
+    sums = (ledger.root / "SHA256SUMS").read_text()
+    assert all(name in sums for name in archives.values())
+    # Whatever later stages make per target (SBOMs, signatures) covers the targets built elsewhere too.
+    names = {s.name for s in stages}
+    for stage_name, kind, relation in (("sbom", ArtifactKind.SBOM, "sbom_of"),
+                                       ("sign", ArtifactKind.SIGSTORE_BUNDLE, "signature_of")):
+        if stage_name in names:
+            subjects = {ledger.get(i).target for a in ledger.by_kind(kind) for i in a.related(relation)}
+            assert set(targets.TARGETS) <= subjects, (kind, subjects)
+
+
+def test_partial_ledgers_keep_the_build_report_with_its_binary(project: Path, tmp_path: Path,
+                                                                bins: dict[str, Path]) -> None:
+    make_partial(project, tmp_path / "p", "windows-arm64", bins["pe-arm64"])
+    settings = config.load(project / "pyproject.toml")
+    ledger = session.open_ledger(settings, "1.4.0", "stable")
+    added = merge.merge(ledger, merge.find_partials(tmp_path / "p"))
+    assert sorted(a.id for a in added) == ["binary:windows-arm64/opencode.exe",
+                                           "build-report:windows-arm64/nuitka-report.xml"]
+    report = ledger.get("build-report:windows-arm64/nuitka-report.xml")
+    assert report.related("report_of") == ("binary:windows-arm64/opencode.exe",)
+    assert ledger.verify_file(report) and Ledger.load(ledger.root).get(report.id) == report
+    # Collecting the same build again changes nothing.
+    assert merge.merge(ledger, merge.find_partials(tmp_path / "p")) == []
+
+
+@pytest.mark.parametrize(("change", "what", "theirs", "ours"), [
+    ({"version": "1.4.1"}, "version", "'1.4.1'", "'1.4.0'"),
+    ({"ref": "v1.4.1"}, "tag", "'v1.4.1'", None),
+    ({"commit": "f" * 40}, "source commit", f"'{'f' * 40}'", None),
+])
+def test_merge_refuses_a_partial_from_another_release(
+    project: Path, tmp_path: Path, bins: dict[str, Path], change: dict[str, str], what: str, theirs: str,
+    ours: str | None,
+) -> None:
+    make_partial(project, tmp_path / "p", "darwin-arm64", bins["macho-arm64"])
+    make_partial(project, tmp_path / "p", "windows-x86_64", bins["pe-x86_64"], **change)
+    settings = config.load(project / "pyproject.toml")
+    ledger = session.open_ledger(settings, "1.4.0", "stable")
+    expected_ours = ours or repr({"tag": ledger.source.ref, "source commit": ledger.source.commit}[what] or "(none)")
+    version = change.get("version", "1.4.0")
+    side = tmp_path / "p" / "partial-windows-x86_64" / version / "release-manifest.json"
+    with pytest.raises(MergeError) as caught:
+        merge.merge(ledger, merge.find_partials(tmp_path / "p"))
+    assert str(caught.value) == (f"{side} has {what} {theirs} but {ledger.path} has {expected_ours}; "
+                                 "partial ledgers must come from one run over one commit")
+    assert not ledger.root.exists()
+
+
+def test_merge_refuses_one_target_built_twice_with_different_bytes(
+    project: Path, tmp_path: Path, bins: dict[str, Path],
+) -> None:
+    first = make_partial(project, tmp_path / "a", "darwin-arm64", bins["macho-arm64"])
+    second = make_partial(project, tmp_path / "b", "darwin-arm64", bins["macho-arm64-unsigned"])
+    settings = config.load(project / "pyproject.toml")
+    ledger = session.open_ledger(settings, "1.4.0", "stable")
+    with pytest.raises(MergeError, match=(
+        r"^target darwin-arm64: darwin-arm64/opencode in " + str(second.path) + r" \(sha256 \w{12}…\) differs "
+        r"from darwin-arm64/opencode in " + str(first.path) + r" \(sha256 \w{12}…\); the same target was built "
+        r"twice with different bytes: keep one build$")):
+        merge.merge(ledger, [first, second])
+    assert not ledger.root.exists()
+    # Against what the release already holds, too.
+    merge.merge(ledger, [first])
+    with pytest.raises(MergeError, match=r"differs from darwin-arm64/opencode in " + str(ledger.path)):
+        merge.merge(ledger, [second])
+
+
+def test_collect_cli_refuses_with_one_line_and_exit_1(project: Path, tmp_path: Path, bins: dict[str, Path]) -> None:
+    make_partial(project, tmp_path / "p", "darwin-arm64", bins["macho-arm64"], version="1.4.1")
+    proc = subprocess.run([str(SCRIPT), "collect", "--project", str(project), "--from", str(tmp_path / "p"),
+                           "--version", "1.4.0", "--snapshot"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "has version '1.4.1' but" in proc.stderr and "has '1.4.0'" in proc.stderr
+    assert not (project.parent / "dist").exists()

@@ -180,15 +180,16 @@ def _merge(layout: Layout, builds: Sequence[str]) -> dict[str, Any]:
         "needs": ["plan", *builds],
         "runs-on": HOST_RUNNER,
         "permissions": {"contents": "read"},
-        "outputs": {"sha256sums": "${{ steps.digests.outputs.sha256sums }}"},
+        "outputs": {"subjects": "${{ steps.digests.outputs.subjects }}"},
         "steps": [
             *_setup_host(),
             {"uses": DOWNLOAD, "with": {"pattern": "partial-*", "path": "partials"}},
             _run("merge the partial ledgers; universal binary, inspect, package, manifests, checksums",
                  f'.venv/bin/invoke collect --project {layout.project} --from partials --version "$VERSION" --json',
                  _VERSION_ENV),
-            _run("publish the digests for the attest job",
-                 f'echo "sha256sums=$(base64 -w0 "{layout.dist}/$VERSION/SHA256SUMS")" >> "$GITHUB_OUTPUT"',
+            _run("publish the digests of every uploadable file for the attest job",
+                 f'.venv/bin/invoke ci --subjects --project {layout.project} --version "$VERSION" > subjects.sha256\n'
+                 'echo "subjects=$(base64 -w0 subjects.sha256)" >> "$GITHUB_OUTPUT"\n',
                  _VERSION_ENV, id="digests"),
             {"uses": UPLOAD, "with": {"name": "release", "path": _DIST_UPLOAD.format(dist=layout.dist),
                                       "if-no-files-found": "error"}},
@@ -197,19 +198,22 @@ def _merge(layout: Layout, builds: Sequence[str]) -> dict[str, Any]:
 
 
 def _attest() -> dict[str, Any]:
-    subjects_env = {"SUMS": "${{ needs.merge.outputs.sha256sums }}", **_VERSION_ENV}
+    subjects_env = {"SUBJECTS": "${{ needs.merge.outputs.subjects }}", **_VERSION_ENV}
+    # Every uploadable file is signed; the deliverables (SHA256SUMS) get the provenance.
     check = (
-        'printf \'%s\' "$SUMS" | base64 -d > subjects.sha256\n'
+        'printf \'%s\' "$SUBJECTS" | base64 -d > subjects.sha256\n'
         'cd "release/$VERSION"\n'
         "sha256sum --strict --check ../../subjects.sha256\n"
-        'paths="$(awk -v d="release/$VERSION" \'{printf "%s/%s,", d, $2}\' ../../subjects.sha256)"\n'
-        'paths="${paths}release/$VERSION/SHA256SUMS"\n'
-        'echo "paths=$paths" >> "$GITHUB_OUTPUT"\n'
-        'echo "files=$(printf \'%s\' "$paths" | tr \',\' \' \')" >> "$GITHUB_OUTPUT"\n'
+        'deliverables="$(awk -v d="release/$VERSION" \'{printf "%s/%s,", d, $2}\' SHA256SUMS)"\n'
+        'echo "deliverables=${deliverables%,}" >> "$GITHUB_OUTPUT"\n'
+        'echo "files=$(awk -v d="release/$VERSION" \'{printf "%s/%s ", d, $2}\' ../../subjects.sha256)" '
+        '>> "$GITHUB_OUTPUT"\n'
     )
     keep = (
-        'cp "$BUNDLE" "release/$VERSION/provenance.sigstore.json"\n'
-        'mkdir -p signed && cp release/"$VERSION"/*.sigstore.json signed/\n'
+        'mkdir -p signed\n'
+        'cp "$BUNDLE" signed/provenance.sigstore.json\n'
+        'cd "release/$VERSION"\n'
+        "find . -name '*.sigstore.json' -exec cp --parents {} ../../signed/ \\;\n"
     )
     return {
         "needs": ["plan", "merge"],
@@ -220,10 +224,11 @@ def _attest() -> dict[str, Any]:
         "steps": [
             {"uses": DOWNLOAD, "with": {"name": "release", "path": "release"}},
             _run("check the files against the merge job's digests", check, subjects_env, id="subjects"),
-            {"uses": ATTEST, "id": "provenance", "with": {"subject-path": "${{ steps.subjects.outputs.paths }}"}},
+            {"uses": ATTEST, "id": "provenance",
+             "with": {"subject-path": "${{ steps.subjects.outputs.deliverables }}"}},
             {"uses": SIGSTORE, "with": {"inputs": "${{ steps.subjects.outputs.files }}",
                                         "upload-signing-artifacts": False}},
-            _run("gather the bundles", keep,
+            _run("gather the bundles, in the release folder's layout", keep,
                  {"BUNDLE": "${{ steps.provenance.outputs.bundle-path }}", **_VERSION_ENV}),
             {"uses": UPLOAD, "with": {"name": "signed", "path": "signed/", "if-no-files-found": "error"}},
         ],

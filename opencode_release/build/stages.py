@@ -88,18 +88,9 @@ class UniversalStage(Stage):
         made = macho.make_universal([ctx.ledger.file(a) for a in thin], dest)
         archives.ensure_executable(dest)
         facts = {"merged_from": {a.target: a.sha256 for a in thin}, "archs": list(made.archs)}
+        # No build report of its own: `merged_from` leads to the thin builds' reports.
         recorded = ctx.ledger.record(dest, ArtifactKind.BINARY, target=universal.name,
                                      relations={"merged_from": [a.id for a in thin]}, facts=facts)
-        # Later stages (the SBOM) read one compilation report per binary: the
-        # slices compile the same sources, so the first thin build's report
-        # stands for the fat binary, and the facts name every slice's report.
-        reports = [r for a in thin for r in ctx.ledger.by_kind(ArtifactKind.BUILD_REPORT, target=a.target)]
-        if reports:
-            report = dest.parent / reports[0].name
-            shutil.copy2(ctx.ledger.file(reports[0]), report)
-            ctx.ledger.record(report, ArtifactKind.BUILD_REPORT, target=universal.name,
-                              relations={"report_of": [recorded.id]},
-                              facts={"slice_reports": {r.target: r.id for r in reports}})
         ctx.reporter.note(f"{recorded.path}: {'+'.join(made.archs)} ({recorded.size:,} bytes)")
 
 

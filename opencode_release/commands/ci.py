@@ -11,7 +11,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 from rich.console import Console
 
-from ..artifacts import write_atomic
+from ..artifacts import Ledger, write_atomic
 from ..build import ci_workflow, targets
 from ..errors import UsageError, VersionError
 from ..release import merge, pipeline, session, source
@@ -26,6 +26,7 @@ _HELP = {
     "write": "write .github/workflows/{release,nightly}.yml",
     "check": "fail when the committed workflows differ from what would be generated",
     "plan": "print the version and the targets this CI run builds",
+    "subjects": "print `<sha256>  <path>` for every uploadable file of the release (what CI signs)",
     "channel": "stable, lts or nightly",
     "ref": "the Git ref CI runs on (GITHUB_REF_NAME): a tag vX.Y.Z for a release",
     "plan_file": "also write the plan as JSON to this file",
@@ -66,16 +67,22 @@ def _help(*names: str) -> dict[str, str]:
     return {name: _HELP[name] for name in names}
 
 
-@task(help=_help("project", "root", "write", "check", "plan", "channel", "ref", "plan_file", "github_output", "json"))
+@task(help=_help("project", "root", "write", "check", "plan", "subjects", "version", "channel", "ref", "plan_file",
+                 "github_output", "json"))
 @handles_errors
 def ci(c: InvokeContext, project: str | None = None, root: str = ".", write: bool = False, check: bool = False,
-       plan: bool = False, channel: str = "stable", ref: str = "", plan_file: str = "", github_output: str = "",
-       json: bool = False) -> None:
-    """Generate (--write) or check (--check) the CI workflows; --plan prints what a CI run builds."""
-    if [write, check, plan].count(True) != 1:
-        raise UsageError("ci: pass exactly one of --write, --check, --plan")
+       plan: bool = False, subjects: bool = False, version: str | None = None, channel: str = "stable",
+       ref: str = "", plan_file: str = "", github_output: str = "", json: bool = False) -> None:
+    """Generate (--write) or check (--check) the CI workflows; --plan / --subjects for the CI jobs."""
+    if [write, check, plan, subjects].count(True) != 1:
+        raise UsageError("ci: pass exactly one of --write, --check, --plan, --subjects")
     cfg = settings(project)
     repo = Path(root)
+    if subjects:
+        ledger = Ledger.load(session.release_dir(cfg, version or cfg.version))
+        for artifact in sorted(ledger.uploadable(), key=lambda a: a.path):
+            print(f"{artifact.sha256}  {artifact.path}")
+        return
     if plan:
         result = plan_of(project, channel, ref)
         if plan_file:

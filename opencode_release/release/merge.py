@@ -10,7 +10,7 @@ artifact twice with different bytes (two builds of one target that disagree).
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..artifacts import MANIFEST_NAME, Artifact, ArtifactKind, Ledger, file_digest
@@ -103,29 +103,32 @@ def merge(ledger: Ledger, partials: list[Ledger]) -> list[Artifact]:
 def import_signatures(ledger: Ledger, folder: Path) -> list[Artifact]:
     """Record Sigstore bundles made outside the pipeline (CI's attest job) beside their subjects.
 
-    `<name>.sigstore.json` signs the ledger's artifact called `<name>`;
-    `provenance.sigstore.json` is the SLSA provenance over the checksummed deliverables.
+    `folder` mirrors the release folder: `<path>.sigstore.json` signs the ledger's
+    artifact at `<path>`; `provenance.sigstore.json` holds the SLSA provenance
+    over the checksummed deliverables. Unknown subjects are refused before
+    anything is copied.
     """
-    by_name = {a.name: a for a in ledger.artifacts if a.uploadable}
+    if not folder.is_dir():
+        raise MergeError(f"{folder}: no such folder; pass --from the folder the signed artifact was put in")
+    by_path = {a.path: a for a in ledger.artifacts}
     summed = [a.id for a in ledger.artifacts if a.kind in (ArtifactKind.ARCHIVE, ArtifactKind.DEB)]
     planned: list[tuple[Path, str, dict[str, list[str]], dict[str, str]]] = []
     for bundle in sorted(folder.rglob(f"*{SIGNATURE_SUFFIX}")):
-        subject_name = bundle.name[: -len(SIGNATURE_SUFFIX)]
-        if subject_name == "provenance":
-            planned.append((bundle, bundle.name, {"provenance_of": summed}, {"predicate_type": SLSA_PROVENANCE}))
-        elif subject_name in by_name:
-            subject = by_name[subject_name]
-            target_path = str(Path(subject.path).with_name(bundle.name).as_posix())
-            planned.append((bundle, target_path, {"signature_of": [subject.id]}, {}))
+        relative = bundle.relative_to(folder).as_posix()
+        subject_path = relative[: -len(SIGNATURE_SUFFIX)]
+        if subject_path == "provenance":
+            planned.append((bundle, relative, {"provenance_of": summed}, {"predicate_type": SLSA_PROVENANCE}))
+        elif subject_path in by_path:
+            planned.append((bundle, relative, {"signature_of": [by_path[subject_path].id]}, {}))
         else:
-            raise MergeError(f"{bundle}: signs {subject_name!r}, which {ledger.path} does not record")
+            raise MergeError(f"{bundle}: signs {subject_path!r}, which {ledger.path} does not record")
+    if not planned:
+        raise MergeError(f"{folder}: no *{SIGNATURE_SUFFIX} bundles in it")
     added = []
     for bundle, relative, relations, facts in planned:
         dest = ledger.root / relative
         if not dest.exists() or file_digest(dest) != file_digest(bundle):
             shutil.copy2(bundle, dest)
-        recorded = ledger.record(dest, ArtifactKind.SIGSTORE_BUNDLE, relations=relations, facts=facts)
-        added.append(replace(recorded))
-    if added:
-        ledger.save()
+        added.append(ledger.record(dest, ArtifactKind.SIGSTORE_BUNDLE, relations=relations, facts=facts))
+    ledger.save()
     return added

@@ -6,7 +6,9 @@ the partial ledgers are what `invoke build --target T` leaves on its runner.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 from opencode_release import config
 from opencode_release.artifacts import ArtifactKind, Ledger
@@ -22,7 +25,7 @@ from opencode_release.errors import MergeError
 from opencode_release.release import merge, pipeline, session, source
 from opencode_release.release.runner import ConsoleReporter, RunReport, run_stages
 from tests import binaries
-from tests.conftest import PRODUCT
+from tests.conftest import PRODUCT, REPO
 
 pytestmark = pytest.mark.integration
 SCRIPT = Path(sys.executable).parent / "opencode-release"
@@ -77,6 +80,9 @@ def test_nine_targets_merge_and_run_every_stage_after_the_build(
     assert [s["name"] for s in merged["stages"]] == [s.name for s in pipeline.ci_phase("merge")]
     assert {s["name"]: s["status"] for s in merged["stages"]}["universal"] == "ran"
 
+    # The attest job's first step, as generated, over what the merge job hands it.
+    _attest_job_check(project, tmp_path / "attest")
+
     # Then every stage on main except compiling and running the host binary.
     settings = config.load(project / "pyproject.toml")
     reporter = ConsoleReporter(RunReport(), quiet=True)
@@ -94,7 +100,8 @@ def test_nine_targets_merge_and_run_every_stage_after_the_build(
     for target_name, artifact in binaries_by_target.items():
         checks = artifact.facts["inspection"]["checks"]
         assert set(checks.values()) == {"passed"} and sorted(checks) == sorted(targets.get(target_name).checks)
-        assert ledger.by_kind(ArtifactKind.BUILD_REPORT, target=target_name), target_name
+        if targets.get(target_name).built_natively:
+            assert ledger.by_kind(ArtifactKind.BUILD_REPORT, target=target_name), target_name
     universal = binaries_by_target["darwin-universal"]
     assert universal.facts["inspection"]["archs"] == ["x86_64", "arm64"]
     assert universal.related("merged_from") == ("binary:darwin-arm64/opencode", "binary:darwin-x86_64/opencode")
@@ -176,3 +183,47 @@ def test_collect_cli_refuses_with_one_line_and_exit_1(project: Path, tmp_path: P
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "has version '1.4.1' but" in proc.stderr and "has '1.4.0'" in proc.stderr
     assert not (project.parent / "dist").exists()
+
+
+def _attest_job_check(project: Path, work: Path) -> None:
+    """Run the attest job's check step (bash) on the merged release; then once more with one file swapped."""
+    subjects = subprocess.run([str(SCRIPT), "ci", "--subjects", "--project", str(project)],
+                              capture_output=True, text=True, check=True).stdout
+    lines = subjects.splitlines()
+    assert any(line.endswith("  SHA256SUMS") for line in lines) and any(".cdx.json" in line for line in lines)
+    flow = yaml.safe_load((REPO / ".github/workflows/release.yml").read_text())
+    script = next(s["run"] for s in flow["jobs"]["attest"]["steps"] if s.get("id") == "subjects")
+    shutil.copytree(project.parent / "dist", work / "release", ignore=shutil.ignore_patterns(".work"))
+    env = {"PATH": os.environ["PATH"], "VERSION": "1.4.0", "GITHUB_OUTPUT": str(work / "out"),
+           "SUBJECTS": base64.b64encode(subjects.encode()).decode()}
+    subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env, check=True, capture_output=True)
+    outputs = dict(line.split("=", 1) for line in (work / "out").read_text().splitlines())
+    assert outputs["deliverables"].split(",") == [
+        f"release/1.4.0/{line.split()[1]}" for line in (work / "release/1.4.0/SHA256SUMS").read_text().splitlines()]
+    assert outputs["files"].split() == [f"release/1.4.0/{line.split()[1]}" for line in lines]
+    # A file changed between the merge job and the attest job is refused before anything is signed.
+    archive = work / "release/1.4.0/opencode-1.4.0-windows-arm64.zip"
+    archive.write_bytes(archive.read_bytes() + b"\0")
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env, capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode != 0 and "opencode-1.4.0-windows-arm64.zip: FAILED" in proc.stdout
+
+
+def test_signatures_from_ci_are_recorded_beside_their_subjects(project: Path, tmp_path: Path,
+                                                                bins: dict[str, Path]) -> None:
+    make_partial(project, tmp_path / "p", "windows-arm64", bins["pe-arm64"])
+    settings = config.load(project / "pyproject.toml")
+    ledger = session.open_ledger(settings, "1.4.0", "stable")
+    merge.merge(ledger, merge.find_partials(tmp_path / "p"))
+    signed = tmp_path / "signed"
+    (signed / "windows-arm64").mkdir(parents=True)
+    (signed / "windows-arm64/nuitka-report.xml.sigstore.json").write_text("{}")
+    (signed / "provenance.sigstore.json").write_text("{}")
+    added = {a.id: a for a in merge.import_signatures(ledger, signed)}
+    assert added["sigstore-bundle:windows-arm64/nuitka-report.xml.sigstore.json"].related("signature_of") == (
+        "build-report:windows-arm64/nuitka-report.xml",)
+    assert added["sigstore-bundle:provenance.sigstore.json"].facts == {
+        "predicate_type": "https://slsa.dev/provenance/v1"}
+    (signed / "windows-arm64/opencode.zip.sigstore.json").write_text("{}")
+    with pytest.raises(MergeError, match=r"opencode.zip.sigstore.json: signs 'windows-arm64/opencode.zip', which "):
+        merge.import_signatures(ledger, signed)

@@ -153,11 +153,12 @@ def test_invoke_manifests_from_an_existing_release(release_copy: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert [(s["name"], s["status"]) for s in report["stages"]] == [
-        ("deb", "ran"), ("apt-repo", "ran"), ("homebrew", "ran"), ("winget", "ran"), ("python-dists", "skipped"),
+        ("deb", "ran"), ("apt-repo", "ran"), ("homebrew", "ran"), ("winget", "ran"), ("python-dists", "ran"),
         ("checksum", "ran")]
     assert "homebrew: darwin-universal: no archive in this release; the formula has no macos block" in report["notes"]
     assert "winget: no Windows archive in this release; no winget manifest" in report["notes"]
     ledger = Ledger.load(release_copy.parent / "dist" / "1.4.0")
     kinds = {a.kind for a in ledger.artifacts}
-    assert {"deb", "apt-index", "homebrew-formula"} <= kinds and "wheel" not in kinds
-    assert f"manifests/apt/{DEB}" in (ledger.root / "SHA256SUMS").read_text()
+    assert {"deb", "apt-index", "homebrew-formula", "wheel", "sdist"} <= kinds
+    sums = (ledger.root / "SHA256SUMS").read_text()
+    assert f"manifests/apt/{DEB}" in sums and "python/opencode_cli-1.4.0-py3-none-any.whl" in sums

@@ -42,6 +42,7 @@ NOT_SIGNED = frozenset({ArtifactKind.SIGSTORE_BUNDLE, ArtifactKind.TRUST_ROOT})
 # Deliverables that carry the compiled binary have an SBOM; a wheel or sdist's statement is checked when present.
 SBOM_REQUIRED = frozenset({ArtifactKind.ARCHIVE, ArtifactKind.DEB})
 PARALLEL_FROM = 64  # below this many artifacts, starting workers costs more than it saves
+NOT_LISTED = "(not listed)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,8 @@ class ArtifactVerifier:
 
     # -- the checks of one artifact ------------------------------------------------
     def verify_digest(self, item: Item, sha256: str) -> None:
+        if item.expected_sha256 == NOT_LISTED:
+            raise VerificationError(item.name, "digest", "not listed in SHA256SUMS")
         if item.expected_sha256 is not None and item.expected_sha256 != sha256:
             raise VerificationError(item.name, "digest", f"sha256 {sha256} does not match SHA256SUMS "
                                     f"({item.expected_sha256}): the file was altered")
@@ -245,7 +248,7 @@ def plan_release(ledger: Ledger, require_attestations: bool = True) -> tuple[Ite
         strict = deliverable and (require_attestations or has_attestations)
         path = ledger.file(a)
         return Item(a.path, a.kind, str(path), str(path.with_name(path.name + BUNDLE_SUFFIX)),
-                    expected_sha256=sums.get(a.path, "(not listed)") if deliverable else None,
+                    expected_sha256=sums.get(a.path, NOT_LISTED) if deliverable else None,
                     in_provenance=strict, sbom_statements=tuple(sboms.get(a.id, ())),
                     needs_sbom=strict and a.kind in SBOM_REQUIRED)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..artifacts import ArtifactKind
 from ..config import Settings
-from ..errors import UsageError
+from ..errors import UsageError, VerificationError
 from ..stage import Context, Stage
 from . import trust_policy
 from .trust_policy import Policy, TrustedRoot
@@ -50,7 +50,5 @@ class VerifyStage(Stage):
         rows = verify_ledger(ctx.ledger, root, policy, require_attestations=False)
         for row in rows:
             if not row.ok:
-                from ..errors import VerificationError
-
                 raise VerificationError(row.artifact, row.check or "", row.reason or "")
         ctx.reporter.note(f"{len(rows)} artifacts verified against {root.source}")

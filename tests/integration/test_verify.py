@@ -287,3 +287,14 @@ def test_npm_sigstore_verify_accepts_the_same_bundles(signed: Path) -> None:
                             "http://127.0.0.1/oidc", f"{_root(signed) / 'SHA256SUMS.sigstore.json'}="
                             f"{_root(signed) / 'SHA512SUMS'}"], cwd=REPO, capture_output=True, text=True)
     assert wrong.returncode == 1 and "SIGNATURE_ERROR" in wrong.stdout
+
+
+def test_deliverable_missing_from_sha256sums_fails_the_digest_check(copy: Path) -> None:
+    ledger = Ledger.load(_root(copy))
+    (sums,) = [a for a in ledger.by_kind(ArtifactKind.CHECKSUMS) if a.name == "SHA256SUMS"]
+    path = ledger.file(sums)
+    path.write_text("".join(line + "\n" for line in path.read_text().splitlines() if _archive(copy) not in line))
+    ledger.record(path, ArtifactKind.CHECKSUMS, relations=sums.relations, facts=sums.facts)
+    ledger.save()
+    session.run(config.load(copy / "pyproject.toml"), [SignStage()], session.Request(snapshot=True, quiet=True))
+    assert _failure(_verify(copy)) == (_archive(copy), "digest", "not listed in SHA256SUMS")

@@ -7,7 +7,9 @@ the partial ledgers are what `invoke build --target T` leaves on its runner.
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -238,3 +240,30 @@ def test_signatures_from_ci_are_recorded_beside_their_subjects(project: Path, tm
     (signed / "windows-arm64/opencode.zip.sigstore.json").write_text("{}")
     with pytest.raises(MergeError, match=r"opencode.zip.sigstore.json: signs 'windows-arm64/opencode.zip', which "):
         merge.import_signatures(ledger, signed)
+
+
+def test_universal_waits_for_both_thin_builds(project: Path, tmp_path: Path, bins: dict[str, Path]) -> None:
+    from opencode_release.build.stages import UniversalStage
+
+    make_partial(project, tmp_path / "p", "darwin-arm64", bins["macho-arm64"])
+    settings = config.load(project / "pyproject.toml")
+    reporter = ConsoleReporter(RunReport(), quiet=True)
+    ctx = session.make_context(settings, session.Request(snapshot=True, quiet=True, targets=()), reporter)
+    merge.merge(ctx.ledger, merge.find_partials(tmp_path / "p"))
+    assert UniversalStage().skip(ctx) == "waiting for the thin builds of darwin-x86_64 (`invoke collect`)"
+
+
+def test_ci_plan_names_the_version_and_refuses_a_tag_for_another_version(project: Path) -> None:
+    proc = subprocess.run([str(SCRIPT), "ci", "--plan", "--json", "--project", str(project), "--ref", "v1.4.0"],
+                          capture_output=True, text=True, check=True)
+    plan = json.loads(proc.stdout)
+    assert plan["version"] == "1.4.0" and [t["name"] for t in plan["targets"]] == list(targets.TARGETS)
+    nightly = json.loads(subprocess.run(
+        [str(SCRIPT), "ci", "--plan", "--json", "--project", str(project), "--channel", "nightly"],
+        capture_output=True, text=True, check=True).stdout)
+    assert re.fullmatch(r"1\.4\.1-nightly\.\d{8}\+g[0-9a-f]{7}", nightly["version"])
+    wrong = subprocess.run([str(SCRIPT), "ci", "--plan", "--project", str(project), "--ref", "v1.5.0"],
+                           capture_output=True, text=True, check=False)
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip() == (f"error: tag v1.5.0 does not match {project / 'pyproject.toml'}: version 1.4.0; "
+                                    "tag the commit whose version you release")

@@ -140,3 +140,21 @@ def test_stage_waives_only_the_glibc_floor_in_a_snapshot(bins: dict[str, Path], 
     ctx.snapshot = False
     with pytest.raises(CheckFailed, match=r"needs glibc 2\.34"):
         InspectStage().run(ctx)
+
+
+def test_floor_seen_on_the_build_runner_survives_the_merge(bins: dict[str, Path], tmp_path: Path) -> None:
+    # The onefile payload stays on the runner; its inspection there (same bytes) still counts here.
+    ctx = _ledger_with(tmp_path, {"linux-x86_64-gnu": bins["elf-x86_64-gnu-2.28"]})
+    binary = ctx.ledger.get("binary:linux-x86_64-gnu/opencode")
+    ctx.ledger.update_facts(binary.id, {"payload_dir": ".work/linux-x86_64-gnu/out/opencode_cli.dist", "inspection": {
+        "sha256": binary.sha256, "glibc_floor": "2.35", "glibc_floor_symbol": "pthread_key_create@GLIBC_2.34x",
+        "glibc_floor_file": "libpython3.11.so.1.0", "bundled_libraries": ["libpython3.11.so.1.0"]}})
+    ctx.snapshot = False
+    with pytest.raises(CheckFailed, match=r"needs glibc 2\.35 \(symbol pthread_key_create@GLIBC_2\.34x in "
+                                          r"libpython3\.11\.so\.1\.0\), above the linux-x86_64-gnu floor 2\.28"):
+        InspectStage().run(ctx)
+    # Facts about other bytes are not carried over.
+    ctx.ledger.update_facts(binary.id, {"inspection": {"sha256": "0" * 64, "glibc_floor": "2.35"}})
+    InspectStage().run(ctx)
+    facts = ctx.ledger.get(binary.id).facts["inspection"]
+    assert facts["glibc_floor"] == "2.28" and facts["glibc_floor_symbol"] == "statx@GLIBC_2.28"

@@ -98,12 +98,12 @@ def artifact_component(product: Product, artifact: Artifact, *, archive: bool) -
     )
 
 
-def _tool(name: str, version: str | None, description: str) -> Component:
+def tool_component(name: str, version: str | None, description: str) -> Component:
     return Component(name=name, version=version or None, type=ComponentType.APPLICATION,
                      bom_ref=f"tool:{name}", description=description)
 
 
-def _library_version(name: str) -> str | None:
+def library_version(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
@@ -115,11 +115,12 @@ def tools(binary: Artifact, report: CompilationReport, host: HostDetails) -> Too
     compiler = str(facts.get("c_compiler") or report.c_compiler or "cc")
     compiler_version = facts.get("c_compiler_version") or host.compiler_version
     return ToolRepository(components=[
-        _tool("opencode-release", __version__, "the release pipeline that wrote this SBOM"),
-        _tool("cyclonedx-python-lib", _library_version("cyclonedx-python-lib"), "serializer and strict validator"),
-        _tool("nuitka", str(facts.get("nuitka_version") or report.nuitka_version),
+        tool_component("opencode-release", __version__, "the release pipeline that wrote this SBOM"),
+        tool_component("cyclonedx-python-lib", library_version("cyclonedx-python-lib"),
+                       "serializer and strict validator"),
+        tool_component("nuitka", str(facts.get("nuitka_version") or report.nuitka_version),
               "Python compiler that built the binary"),
-        _tool(compiler, str(compiler_version) if compiler_version else None, "C compiler Nuitka drove"),
+        tool_component(compiler, str(compiler_version) if compiler_version else None, "C compiler Nuitka drove"),
     ])
 
 

@@ -8,10 +8,12 @@ import json
 import os
 from pathlib import Path
 
+from cyclonedx.model.bom import Bom
+
 from ..artifacts import Artifact, ArtifactKind, write_atomic
 from ..errors import LedgerError, StageError
 from ..stage import Context, Stage
-from . import buildhost, compilation, intoto, provenance, sbom, statements
+from . import buildhost, compilation, intoto, provenance, pydist, sbom, statements
 
 
 def build_report_for(ctx: Context, binary: Artifact) -> Artifact:
@@ -59,14 +61,16 @@ def write_sbom(path: Path, document: str) -> None:
 class SbomStage(Stage):
     name = "sbom"
     description = "CycloneDX 1.5 SBOM of each binary, archive and .deb (from the compilation report) and its statement"
-    consumes = (ArtifactKind.BINARY, ArtifactKind.ARCHIVE, ArtifactKind.DEB, ArtifactKind.BUILD_REPORT)
+    consumes = (ArtifactKind.BINARY, ArtifactKind.ARCHIVE, ArtifactKind.DEB, ArtifactKind.WHEEL, ArtifactKind.SDIST,
+                ArtifactKind.BUILD_REPORT)
 
     def skip(self, ctx: Context) -> str | None:
-        return None if ctx.ledger.by_kind(ArtifactKind.BINARY) else "no binary in the ledger"
+        kinds = (ArtifactKind.BINARY, ArtifactKind.WHEEL, ArtifactKind.SDIST)
+        return None if any(ctx.ledger.by_kind(k) for k in kinds) else "no binary or Python distribution in the ledger"
 
     def fingerprint(self, ctx: Context) -> str:
         # What the documents depend on besides the consumed artifacts: their layout and the product table.
-        return f"sbom/2 {product_of(ctx)} {sorted(ctx.build_targets)}"
+        return f"sbom/3 {product_of(ctx)} {sorted(ctx.build_targets)}"
 
     def run(self, ctx: Context) -> None:
         product = product_of(ctx)
@@ -88,15 +92,20 @@ class SbomStage(Stage):
                 for subject in [binary, *holders]:
                     merged_inside = subject is not binary and bool(binary.related("merged_from"))
                     bom = sbom.make_bom(product, subject, parts, ctx.epoch, via=binary if merged_inside else None)
-                    path = ctx.ledger.file(subject).with_name(subject.name + sbom.SBOM_SUFFIX)
-                    document = sbom.serialize(bom)
-                    write_sbom(path, document)
-                    recorded = ctx.ledger.record(path, ArtifactKind.SBOM, target=subject.target,
-                                                 relations={"sbom_of": [subject.id]},
-                                                 facts={"format": "CycloneDX", "spec_version": "1.5",
-                                                        "components": len(bom.components)})
-                    write_sbom_statement(ctx, subject, recorded, document)
+                    record_sbom(ctx, subject, bom)
                     bar.advance()
+            for dist in ctx.ledger.by_kind(ArtifactKind.WHEEL) + ctx.ledger.by_kind(ArtifactKind.SDIST):
+                record_sbom(ctx, dist, pydist.make_dist_bom(product, dist, ctx.ledger.file(dist), ctx.epoch))
+
+
+def record_sbom(ctx: Context, subject: Artifact, bom: Bom) -> None:
+    path = ctx.ledger.file(subject).with_name(subject.name + sbom.SBOM_SUFFIX)
+    document = sbom.serialize(bom)
+    write_sbom(path, document)
+    recorded = ctx.ledger.record(path, ArtifactKind.SBOM, target=subject.target, relations={"sbom_of": [subject.id]},
+                                 facts={"format": "CycloneDX", "spec_version": "1.5",
+                                        "components": len(bom.components)})
+    write_sbom_statement(ctx, subject, recorded, document)
 
 
 def write_sbom_statement(ctx: Context, subject: Artifact, sbom_artifact: Artifact, document: str) -> None:

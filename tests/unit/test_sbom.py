@@ -149,3 +149,56 @@ def test_universal_binary_lists_its_thin_builds_and_their_contents() -> None:
         assert not any(c["name"] == "glibc" for c in doc["components"])
         if via is not None:
             assert graph[archive.id] == {universal.id}
+
+
+def _dist_files(tmp_path: Path) -> list[Path]:
+    import io
+    import tarfile
+    import zipfile
+
+    metadata = ("Metadata-Version: 2.4\nName: app\nVersion: 2.0.0\nSummary: a sample\nLicense-Expression: MIT\n"
+                "Requires-Dist: fastlib>=1.2\nRequires-Dist: tinydep; sys_platform == 'win32'\n"
+                "Requires-Dist: extra-thing; extra == 'docs'\n\n")
+    wheel = tmp_path / "app-2.0.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("app/__init__.py", "")
+        archive.writestr("app-2.0.0.dist-info/METADATA", metadata)
+    sdist = tmp_path / "app-2.0.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        data = metadata.encode()
+        info = tarfile.TarInfo("app-2.0.0/PKG-INFO")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return [wheel, sdist]
+
+
+def test_wheel_and_sdist_sboms_list_the_distribution_and_what_it_declares(tmp_path: Path) -> None:
+    from opencode_release.attest import pydist
+
+    for path in _dist_files(tmp_path):
+        kind = "wheel" if path.suffix == ".whl" else "sdist"
+        subject = Artifact(id=f"{kind}:python/{path.name}", kind=kind, path=f"python/{path.name}", target=None,
+                           size=1, sha256="5" * 64)
+        text = sbom.serialize(pydist.make_dist_bom(PRODUCT, subject, path, 1767225600))
+        assert cdx_validate.problem(text) is None
+        doc = json.loads(text)
+        by_name = {c["name"]: c for c in doc["components"]}
+        assert sorted(by_name) == ["app", "fastlib", "tinydep"]
+        assert by_name["app"]["purl"] == "pkg:pypi/app@2.0.0"
+        assert by_name["app"]["licenses"] == [{"license": {"id": "MIT"}}]
+        assert by_name["fastlib"]["scope"] == "required" and "version" not in by_name["fastlib"]
+        assert {p["value"] for p in by_name["tinydep"]["properties"]} == {'tinydep; sys_platform == "win32"'}
+        graph = {d["ref"]: set(d.get("dependsOn", [])) for d in doc["dependencies"]}
+        assert graph[subject.id] == {"pkg:pypi/app@2.0.0"}
+
+
+def test_a_distribution_without_metadata_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    from opencode_release.attest import pydist
+
+    wheel = tmp_path / "bad-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("bad/__init__.py", "")
+    with pytest.raises(LedgerError, match="no readable METADATA/PKG-INFO"):
+        pydist.read_metadata(wheel)

@@ -164,11 +164,17 @@ def file_digest(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see old or new, never half."""
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Temp file in the same folder, fsync, rename: readers see old or new, never half.
+
+    Release files are public, so the default mode is 0644 (mkstemp's 0600 would
+    make a served repository unreadable); keys pass mode=0o600, set before any
+    byte is written so a secret is never readable by others, even briefly.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -105,8 +105,7 @@ def load_keys(folder: Path, *, generate: bool) -> dict[str, KeyPair]:
                                   f"(set {KEYS_ENV} or [signing] keys-dir to the folder that has it)")
             pem = Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
             folder.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, pem)
-            path.chmod(0o600)
+            write_atomic(path, pem, mode=0o600)
         keys[role] = _load(path, role)
     return keys
 

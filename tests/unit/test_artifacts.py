@@ -98,3 +98,11 @@ def test_artifact_json_keeps_relations_sorted_and_lists() -> None:
     artifact = Artifact("i", "sbom", "p", None, 1, "0" * 64, relations={"z": ("b",), "a": ("c", "d")})
     assert list(artifact.to_json()["relations"]) == ["a", "z"]
     assert artifact.to_json()["relations"]["a"] == ["c", "d"]
+
+
+def test_write_atomic_modes_public_by_default_private_on_request(tmp_path: Path) -> None:
+    public, secret = tmp_path / "index.json", tmp_path / "key.pem"
+    write_atomic(public, b"{}")
+    write_atomic(secret, b"-----BEGIN PRIVATE KEY-----", mode=0o600)
+    assert public.stat().st_mode & 0o777 == 0o644
+    assert secret.stat().st_mode & 0o777 == 0o600

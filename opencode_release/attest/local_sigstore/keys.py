@@ -56,8 +56,7 @@ class InstanceKeys:
 def _write_private(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    write_atomic(path, pem)
-    path.chmod(0o600)
+    write_atomic(path, pem, mode=0o600)
 
 
 def _ca_certificate(key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> x509.Certificate:

@@ -31,11 +31,8 @@ from tests.conftest import PRODUCT, REPO
 pytestmark = pytest.mark.integration
 SCRIPT = Path(sys.executable).parent / "opencode-release"
 # Stages left out of the all-targets run, each with the reason; remove a line when its cause is fixed.
-KNOWN_GAPS = {
-    # The wheel and sdist get no SBOM statement from the sbom stage, so the verify stage
-    # refuses them ("sbom-statement: the release has no SBOM statement for this artifact").
-    "python-dists": "attest/stages.py makes no SBOM statement for wheel/sdist; attest/verify.py requires one",
-}
+# Stages this test may leave out, each with the reason; none today.
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")

@@ -85,6 +85,8 @@ class ReleaseEntry:
         return dt.datetime.fromisoformat(self.published)
 
     def downloads(self) -> dict[str, dict[str, Any]]:
+        if self.pruned:
+            return {}
         return {f.target or "any": {"name": f.target_path.rsplit("/", 1)[-1], "url": f.url, "size": f.size,
                                     "sha256": f.sha256, "path": f.target_path}
                 for f in self.files if f.payload and f.kind == "archive"}
@@ -172,8 +174,8 @@ def read_release(storage: Storage, channel: str, version: str) -> ReleaseEntry |
 
 
 def release_dates(index: ChannelIndex) -> dict[str, dt.date]:
-    """version -> build date of every release the channel ever held (yanked ones too)."""
-    return {v: dt.date.fromisoformat(r["date"]) for v, r in index.releases.items()}
+    """version -> release (publish) day of every release the channel holds, yanked ones too."""
+    return {v: dt.datetime.fromisoformat(r["published"]).date() for v, r in index.releases.items()}
 
 
 def with_files(entry: ReleaseEntry, files: Iterable[PublishedFile]) -> ReleaseEntry:

@@ -9,12 +9,15 @@ from invoke.context import Context as InvokeContext
 from invoke.tasks import task
 from rich.console import Console
 from rich.table import Table
+from tuf.api.exceptions import DownloadError, RepositoryError
 
-from ..artifacts import write_atomic
+from ..artifacts import Ledger, write_atomic
+from ..channels import client
 from ..channels import index as channel_index
-from ..errors import UsageError
-from ..release import lifecycle, policy, timeline
-from ._common import emit_json, handles_errors, settings
+from ..errors import UsageError, VerificationError
+from ..release import lifecycle, pipeline, policy, publishing, session, source, timeline
+from ..versions import Version
+from ._common import emit_json, finish, handles_errors, settings
 
 _HELP = {
     "project": "product folder or pyproject.toml (default: ./product)",
@@ -69,3 +72,103 @@ def calendar(c: InvokeContext, project: str | None = None, from_: str | None = N
     console.print(lines)
     if svg:
         console.print(f"timeline: {svg}")
+
+
+_PUBLISH_HELP = {
+    "project": _HELP["project"],
+    "version": "release version in dist/ (default: the product's version)",
+    "channel": "stable, lts, lts/<major.minor> or nightly (default: the ledger's channel)",
+    "snapshot": "local keys created on first use in the state folder (real releases read configured keys)",
+    "dry_run": "show which channels and files would be published; change nothing",
+    "json": _HELP["json"],
+}
+
+
+def _result(data: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        emit_json(data)
+        return
+    Console(stderr=True).print(" ".join(f"{k}: {v}" for k, v in data.items() if v not in ([], (), "", None)))
+
+
+@task(help=_PUBLISH_HELP)
+@handles_errors
+def publish(c: InvokeContext, project: str | None = None, version: str | None = None, channel: str | None = None,
+            snapshot: bool = False, dry_run: bool = False, json: bool = False) -> None:
+    """Publish a built release (from its ledger) to its channels: files, index, TUF metadata, atomically."""
+    cfg = settings(project)
+    ledger = Ledger.load(session.release_dir(cfg, version or cfg.version))
+    if channel:
+        ledger.channel = channel
+    channels = publishing.channels_for(cfg, ledger, dt.datetime.now(dt.UTC).date())
+    if dry_run:
+        files = [a.path for a in ledger.uploadable()]
+        _result({"version": ledger.version, "would_publish_to": channels, "files": files,
+                 "repository": str(cfg.path(cfg.channels.root))}, json)
+        return
+    result = publishing.repository(cfg, snapshot=snapshot).publish(ledger, channels)
+    _result(result.to_json(), json)
+
+
+@task(help={"project": _HELP["project"], "reason": "why (shown to people and update clients); required",
+            "channel": "only this channel (default: every channel holding the version)",
+            "snapshot": _PUBLISH_HELP["snapshot"], "dry_run": "say what would be yanked; change nothing",
+            "json": _HELP["json"]}, positional=["version"])
+@handles_errors
+def yank(c: InvokeContext, version: str, reason: str = "", project: str | None = None, channel: str | None = None,
+         snapshot: bool = False, dry_run: bool = False, json: bool = False) -> None:
+    """Mark a published release yanked with a reason; update clients skip it."""
+    if not reason.strip():
+        raise UsageError(f"yank {version}: --reason is required; say why, people and clients read it")
+    Version.parse(version)
+    cfg = settings(project)
+    repo = publishing.repository(cfg, snapshot=snapshot)
+    if dry_run:
+        _result({"version": version, "would_yank_in": [channel] if channel else repo.channels(), "reason": reason},
+                json)
+        return
+    _result(repo.yank(version, reason, [channel] if channel else None).to_json(), json)
+
+
+@task(help={"project": _HELP["project"], "snapshot": _PUBLISH_HELP["snapshot"],
+            "dry_run": "show the nightly version and the stages; change nothing", "json": _HELP["json"]})
+@handles_errors
+def nightly(c: InvokeContext, project: str | None = None, snapshot: bool = False, dry_run: bool = False,
+            json: bool = False) -> None:
+    """Build HEAD as today's nightly, run the pipeline, publish to nightly, prune old nightlies."""
+    cfg = settings(project)
+    described = source.describe(cfg.project_dir, cfg.repository)
+    version = publishing.nightly_version(cfg, described.commit, dt.datetime.now(dt.UTC).date())
+    if publishing.nightly_published(cfg, version):
+        _result({"version": str(version), "status": "unchanged",
+                 "note": "this commit's nightly of today is already published"}, json)
+        return
+    request = session.Request(version=str(version), channel="nightly", snapshot=snapshot, dry_run=dry_run,
+                              quiet=json)
+    ctx, report = session.run(cfg, pipeline.release_stages(), request)
+    finish(report, json, {"version": str(version), "manifest": str(ctx.ledger.path)})
+
+
+@task(name="update-check", help={
+    "channel": "stable, nightly or lts/<major.minor>", "repo": "the channel repository's URL (http(s):// or file://)",
+    "root": "a trusted root.json to start from (default: trust the repository's first root on first use)",
+    "target": "platform target (default: this machine's)", "current": "the installed version: report only newer",
+    "cache": "where metadata and downloads are kept (default: ~/.cache/opencode/updates/…)", "json": _HELP["json"]})
+@handles_errors
+def update_check(c: InvokeContext, channel: str = "stable", repo: str = "", root: str | None = None,
+                 target: str | None = None, current: str | None = None, cache: str | None = None,
+                 json: bool = False) -> None:
+    """Find and download the newest release of a channel for this platform, verified with TUF."""
+    if not repo:
+        raise UsageError("update-check: --repo URL is required (the channel repository, e.g. http://host/public)")
+    try:
+        found = client.check(repo, channel, Path(cache) if cache else client.default_cache(repo), target=target,
+                             trusted_root=Path(root) if root else None, current=current)
+    except RepositoryError as exc:
+        raise VerificationError(repo, "tuf", f"{type(exc).__name__}: {exc}") from exc
+    except DownloadError as exc:
+        raise VerificationError(repo, "download", f"{type(exc).__name__}: {exc}") from exc
+    if found is None:
+        _result({"channel": channel, "status": "up to date", "current": current}, json)
+        return
+    _result({"status": "update", **found.to_json()}, json)

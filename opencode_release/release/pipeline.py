@@ -17,6 +17,7 @@ from ..manifests.stages import (
 )
 from ..stage import Stage
 from .preflight import PreflightStage
+from .publishing import PublishStage
 
 
 def release_stages() -> list[Stage]:
@@ -39,6 +40,7 @@ def release_stages() -> list[Stage]:
         SignStage(),  # Sigstore bundle per uploadable artifact, each verified right after signing
         VerifyStage(),  # the distributor's verify-release over the ledger; a failure stops before publishing
         IndexUploadStage(),  # wheel and sdist to the configured package index (skipped without index.url)
+        PublishStage(),  # channel repository: files, index, TUF targets, snapshot, timestamp; nightly retention
     ]
 
 
@@ -49,6 +51,7 @@ SUBSETS: dict[str, tuple[str, ...]] = {
     "manifests": ("deb", "apt-repo", "homebrew", "winget", "python-dists", "checksum"),
     "index": ("index-upload",),
     "attest": ("sbom", "provenance", "intoto"),
+    "publish": ("publish",),
 }
 
 

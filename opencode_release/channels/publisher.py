@@ -1,0 +1,319 @@
+"""Publishing a release into channels, yanking one, and nightly retention.
+
+One publish is a transaction under the repository lock, in an order that
+keeps every state a reader can see consistent:
+
+1. `files`     the release's new files (hash-prefixed, so nothing is replaced)
+2. `index`     each channel's release record and index (TUF targets) and their readable copies
+3. `targets`   the bins, channel roles and top-level targets metadata
+4. `snapshot`  the snapshot naming those versions
+5. `timestamp` the timestamp naming that snapshot: the moment clients see the change
+6. `cleanup`   files no metadata names any more (pruned payloads, old indexes)
+
+A killed publisher leaves files nothing names yet; TUF clients still see the
+old timestamp, and publishing again completes the same transaction. What a
+channel holds is read from its TUF metadata (the source of truth), never
+from the readable copies. `on_step` is called at every boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tuf.api.metadata import TargetFile
+
+from ..artifacts import Ledger
+from ..config import ChannelSettings
+from ..errors import LedgerError
+from .index import (
+    ChannelIndex,
+    PublishedFile,
+    ReleaseEntry,
+    check_channel,
+    index_key,
+    release_key,
+)
+from .keys import Keyring
+from .storage import ChannelError, Storage
+from .tuf_repo import TufRepository, target_key
+
+# Installable payloads go with retention; everything else is evidence and stays.
+PAYLOAD_KINDS = frozenset({"archive", "binary", "deb", "wheel", "sdist"})
+STEPS = ("files", "index", "targets", "snapshot", "timestamp", "cleanup")
+# What a transaction will delete once its timestamp is out: a publisher killed
+# between the timestamp and the cleanup finishes the cleanup on the next run.
+JOURNAL = ".publish-journal.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    keep: int  # newest nightlies that keep their payloads
+    evidence_days: int  # how long evidence of a pruned nightly stays
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    version: str
+    status: str  # published | unchanged | yanked
+    channels: tuple[str, ...]
+    written: int = 0
+    pruned: tuple[str, ...] = ()
+    expired: tuple[str, ...] = ()
+    deleted: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "status": self.status, "channels": list(self.channels),
+                "files_written": self.written, "pruned": list(self.pruned), "expired": list(self.expired),
+                "files_deleted": self.deleted}
+
+
+@dataclass
+class _Txn:
+    tuf: TufRepository
+    written: int = 0
+    targets: list[tuple[str, TargetFile]] = field(default_factory=list)
+    readable: dict[str, bytes] = field(default_factory=dict)
+    deletions: set[str] = field(default_factory=set)
+    pruned: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Repository:
+    """A channel repository: storage + TUF metadata + the lock."""
+
+    def __init__(self, storage: Storage, keyring: Keyring, settings: ChannelSettings, *, product: str,
+                 now: dt.datetime | None = None, retention: Retention | None = None,
+                 on_step: Callable[[str], None] | None = None) -> None:
+        self.storage = storage
+        self.keyring = keyring
+        self.settings = settings
+        self.product = product
+        self.now = (now or _now()).replace(microsecond=0)
+        self.retention = retention
+        self.on_step = on_step or (lambda step: None)
+
+    # -- reading ------------------------------------------------------------
+    def _tuf(self) -> TufRepository:
+        tuf = TufRepository(self.storage, self.keyring, self.settings, self.now)
+        tuf.load()
+        return tuf
+
+    def _recover(self, tuf: TufRepository) -> None:
+        """Finish the cleanup of a committed transaction; forget that of one that never committed."""
+        data = self.storage.read(JOURNAL)
+        if data is None:
+            return
+        journal = json.loads(data)
+        current = tuf.timestamp.signed.version if tuf.timestamp else 0
+        if current >= journal["timestamp_version"]:
+            for key in journal["delete"]:
+                self.storage.delete(key)
+        self.storage.delete(JOURNAL)
+
+    def _fetch(self, tuf: TufRepository, channel: str, target_path: str) -> bytes | None:
+        """A target's bytes as the current metadata names them, hash-checked."""
+        info = tuf.get_target(channel, target_path)
+        if info is None:
+            return None
+        sha = info.hashes["sha256"]
+        data = self.storage.read(target_key(target_path, sha))
+        if data is None or hashlib.sha256(data).hexdigest() != sha:
+            raise ChannelError(f"{self.storage.description}/{target_key(target_path, sha)}: missing or changed; "
+                               "the repository is inconsistent")
+        return data
+
+    def _index(self, tuf: TufRepository, channel: str) -> ChannelIndex:
+        data = self._fetch(tuf, channel, index_key(channel))
+        return ChannelIndex.from_bytes(data, index_key(channel)) if data else ChannelIndex(channel, self.product)
+
+    def _record(self, tuf: TufRepository, channel: str, version: str) -> ReleaseEntry | None:
+        data = self._fetch(tuf, channel, release_key(channel, version))
+        return ReleaseEntry.from_record(json.loads(data)) if data else None
+
+    def channels(self) -> list[str]:
+        top = self._tuf().role("targets")
+        roles = top.signed.delegations.roles if top and top.signed.delegations else None
+        return sorted(role.paths[0][: -len("/*")] for role in (roles or {}).values() if role.paths)
+
+    # -- writing --------------------------------------------------------------
+    def _put(self, txn: _Txn, channel: str, target_path: str, data: bytes) -> TargetFile:
+        info = TargetFile.from_data(target_path, data, ["sha256"])
+        if self.storage.create(target_key(target_path, info.hashes["sha256"]), data):
+            txn.written += 1
+        txn.targets.append((channel, info))
+        return info
+
+    def _put_document(self, txn: _Txn, channel: str, target_path: str, data: bytes, readable: str) -> None:
+        previous = txn.tuf.get_target(channel, target_path)
+        info = self._put(txn, channel, target_path, data)
+        if previous is not None and previous.hashes["sha256"] != info.hashes["sha256"]:
+            txn.deletions.add(target_key(target_path, previous.hashes["sha256"]))
+        txn.readable[readable] = data
+
+    def _put_record(self, txn: _Txn, channel: str, entry: ReleaseEntry) -> None:
+        data = (json.dumps(entry.record(channel), indent=1, sort_keys=True) + "\n").encode()
+        key = release_key(channel, entry.version)
+        self._put_document(txn, channel, key, data, key)
+
+    def _put_index(self, txn: _Txn, index: ChannelIndex) -> None:
+        self._put_document(txn, index.channel, index_key(index.channel), index.to_bytes(), index_key(index.channel))
+        txn.readable[f"{index.channel}/index.html"] = index.to_html()
+
+    def _commit(self, txn: _Txn) -> int:
+        """Steps 2-6 once the new files are in place."""
+        if txn.deletions:
+            commit = (txn.tuf.timestamp.signed.version + 1) if txn.tuf.timestamp else 1
+            self.storage.write(JOURNAL, json.dumps({"timestamp_version": commit,
+                                                    "delete": sorted(txn.deletions)}).encode())
+        for key, data in txn.readable.items():
+            self.storage.write(key, data)
+        self.on_step("index")
+        for channel, info in txn.targets:
+            txn.tuf.add_target(channel, info)
+        txn.tuf.refresh_expiring()
+        txn.tuf.write_targets()
+        self.on_step("targets")
+        txn.tuf.write_snapshot()
+        self.on_step("snapshot")
+        txn.tuf.write_timestamp()
+        self.on_step("timestamp")
+        for key in sorted(txn.deletions):
+            self.storage.delete(key)
+        if txn.deletions:
+            self.storage.delete(JOURNAL)
+        self.on_step("cleanup")
+        return len(txn.deletions)
+
+    # -- publish ----------------------------------------------------------------
+    def publish(self, ledger: Ledger, channels: Sequence[str]) -> PublishResult:
+        version = ledger.version
+        for channel in channels:
+            check_channel(channel)
+        with self.storage.lock(self.settings.lock_timeout_seconds):
+            tuf = self._tuf()
+            self._recover(tuf)
+            tuf.ensure_root()
+            todo = [c for c in channels if not self._already(tuf, c, ledger)]
+            if not todo:
+                return PublishResult(version, "unchanged", tuple(channels))
+            txn = _Txn(tuf)
+            built = dt.datetime.fromtimestamp(ledger.source.epoch, dt.UTC).date().isoformat()
+            entries = {c: ReleaseEntry(version, built, self.now.isoformat(), ledger.source.commit,
+                                       tuple(self._upload(txn, c, ledger))) for c in todo}
+            self.on_step("files")
+            for channel, entry in entries.items():
+                tuf.ensure_channel(channel)
+                index = self._index(tuf, channel)
+                index.put(entry)
+                self._put_record(txn, channel, entry)
+                if channel == "nightly" and self.retention is not None:
+                    self._retain(txn, index, self.retention)
+                self._put_index(txn, index)
+            deleted = self._commit(txn)
+            return PublishResult(version, "published", tuple(todo), txn.written, tuple(txn.pruned),
+                                 tuple(txn.expired), deleted)
+
+    def _already(self, tuf: TufRepository, channel: str, ledger: Ledger) -> bool:
+        recorded = self._record(tuf, channel, ledger.version)
+        if recorded is None:
+            return False
+        theirs = {f.artifact_id: f.sha256 for f in recorded.files}
+        ours = {a.id: a.sha256 for a in ledger.uploadable()}
+        if theirs != ours:
+            changed = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
+            raise ChannelError(
+                f"{channel} {ledger.version}: already published with different bytes ({', '.join(changed[:3])}); "
+                "a published version is immutable: publish a new version"
+            )
+        return True
+
+    def _upload(self, txn: _Txn, channel: str, ledger: Ledger) -> Iterable[PublishedFile]:
+        for artifact in sorted(ledger.uploadable(), key=lambda a: a.id):
+            path = ledger.file(artifact)
+            data = path.read_bytes()
+            if hashlib.sha256(data).hexdigest() != artifact.sha256:
+                raise LedgerError(f"{path}: changed since the ledger recorded it; rerun its stage")
+            target_path = f"{channel}/{ledger.version}/{artifact.path}"
+            info = self._put(txn, channel, target_path, data)
+            yield PublishedFile(artifact.id, artifact.kind, target_path, target_key(target_path, artifact.sha256),
+                                info.length, artifact.sha256, artifact.target, artifact.kind in PAYLOAD_KINDS)
+
+    def _retain(self, txn: _Txn, index: ChannelIndex, retention: Retention) -> None:
+        """Nightly: newest `keep` keep their payloads; evidence goes after `evidence_days`."""
+        channel, tuf = index.channel, txn.tuf
+        releases = index.ordered()
+        horizon = self.now - dt.timedelta(days=retention.evidence_days)
+        for position, summary in enumerate(r for r in releases if not r["pruned"]):
+            if position < retention.keep:
+                continue
+            found = self._record(tuf, channel, summary["version"])
+            # the release entering in this very publish is not in the metadata yet
+            key = release_key(channel, summary["version"])
+            record = found or ReleaseEntry.from_record(json.loads(txn.readable[key]))
+            for published in record.files:
+                if published.payload:
+                    tuf.remove_target(channel, published.target_path)
+                    txn.targets = [(c, t) for c, t in txn.targets if t.path != published.target_path]
+                    txn.deletions.add(published.url)
+            pruned = replace(record, pruned=True)
+            index.put(pruned)
+            self._put_record(txn, channel, pruned)
+            txn.pruned.append(record.version)
+        for summary in index.ordered():
+            if not summary["pruned"] or dt.datetime.fromisoformat(summary["published"]) >= horizon:
+                continue
+            old = self._record(tuf, channel, summary["version"])
+            for path in [*(f.target_path for f in old.files), release_key(channel, summary["version"])] \
+                    if old else []:
+                info = tuf.get_target(channel, path)
+                if info is not None:
+                    txn.deletions.add(target_key(path, info.hashes["sha256"]))
+                tuf.remove_target(channel, path)
+            txn.targets = [(c, t) for c, t in txn.targets
+                           if not t.path.startswith(f"{channel}/{summary['version']}/")]
+            txn.readable.pop(release_key(channel, summary["version"]), None)
+            txn.deletions.add(release_key(channel, summary["version"]))
+            del index.releases[summary["version"]]
+            txn.expired.append(summary["version"])
+
+    # -- yank -------------------------------------------------------------------
+    def yank(self, version: str, reason: str, channels: Sequence[str] | None = None) -> PublishResult:
+        if not reason.strip():
+            raise ChannelError(f"yank {version}: give a --reason; clients and people read it")
+        with self.storage.lock(self.settings.lock_timeout_seconds):
+            tuf = self._tuf()
+            self._recover(tuf)
+            if tuf.root is None:
+                raise ChannelError(f"{self.storage.description}: no channel repository here; publish first")
+            txn = _Txn(tuf)
+            held, changed = [], []
+            for channel in channels or self.channels():
+                record = self._record(tuf, check_channel(channel), version)
+                if record is None:
+                    continue
+                held.append(channel)
+                if record.yanked and record.yanked_reason == reason:
+                    continue
+                yanked = replace(record, yanked=True, yanked_reason=reason)
+                index = self._index(tuf, channel)
+                index.put(yanked)
+                self._put_record(txn, channel, yanked)
+                self._put_index(txn, index)
+                changed.append(channel)
+            if not held:
+                looked = ", ".join(channels or self.channels()) or "any channel"
+                raise ChannelError(f"{version}: not published in {looked}; nothing to yank")
+            if not changed:
+                return PublishResult(version, "unchanged", tuple(held))
+            self.on_step("files")
+            deleted = self._commit(txn)
+            return PublishResult(version, "yanked", tuple(changed), txn.written, deleted=deleted)

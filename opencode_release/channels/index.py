@@ -118,28 +118,48 @@ class ChannelIndex:
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # version -> summary
 
     def put(self, entry: ReleaseEntry) -> None:
-        self.releases[entry.version] = entry.summary(self.channel)
+        """Add or replace a release, keeping newest-first order with O(log n) version parses."""
+        summary = entry.summary(self.channel)
+        if entry.version in self.releases:
+            self.releases[entry.version] = summary
+            return
+        versions = list(self.releases)
+        new = Version.parse(entry.version)
+        low, high = 0, len(versions)
+        while low < high:
+            middle = (low + high) // 2
+            if Version.parse(versions[middle]) > new:
+                low = middle + 1
+            else:
+                high = middle
+        versions.insert(low, entry.version)
+        releases = {**self.releases, entry.version: summary}
+        self.releases = {v: releases[v] for v in versions}
 
     def ordered(self) -> list[dict[str, Any]]:
-        return sorted(self.releases.values(), key=lambda r: Version.parse(r["version"]), reverse=True)
+        """Newest first: the order `put` keeps and the stored index has."""
+        return list(self.releases.values())
 
     def to_bytes(self) -> bytes:
-        data = {"schema_version": SCHEMA_VERSION, "channel": self.channel, "product": self.product,
-                "releases": self.ordered()}
-        return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
+        head = json.dumps({"channel": self.channel, "product": self.product, "schema_version": SCHEMA_VERSION})[:-1]
+        # one release per line: readable, diffable, and the C encoder (no indent) keeps it fast
+        lines = ",\n".join(json.dumps(r, sort_keys=True, separators=(",", ":")) for r in self.ordered())
+        return f'{head}, "releases": [\n{lines}\n]}}\n'.encode()
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str) -> ChannelIndex:
         try:
             doc = json.loads(data)
+            # stored newest first (the publisher writes it so): no re-sorting, no parsing
             return cls(str(doc["channel"]), str(doc["product"]), {r["version"]: r for r in doc["releases"]})
         except (ValueError, KeyError, TypeError) as exc:
             raise ChannelError(f"{where}: not a channel index: {exc}") from exc
 
-    def to_html(self) -> bytes:
+    def to_html(self, limit: int = 100) -> bytes:
+        """The newest `limit` releases as a table; index.json lists them all."""
         up = "../" * (self.channel.count("/") + 1)
         rows = []
-        for r in self.ordered():
+        for r in self.ordered()[:limit]:
             links = " ".join(
                 f'<a href="{html.escape(up + d["url"])}">{html.escape(t)}</a> '
                 f'<small>{d["size"]:,} B sha256 {d["sha256"][:16]}…</small>'
@@ -156,6 +176,8 @@ class ChannelIndex:
             f"<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1>\n"
             "<table><tr><th>version</th><th>date</th><th>downloads</th><th>evidence</th><th>yanked</th></tr>\n"
             + "\n".join(rows) + "\n</table>\n"
+            + (f'<p>{len(self.releases) - limit} older releases: <a href="index.json">index.json</a></p>\n'
+               if len(self.releases) > limit else "")
         ).encode()
 
 

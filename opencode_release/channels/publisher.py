@@ -145,8 +145,8 @@ class Repository:
         return sorted(role.paths[0][: -len("/*")] for role in (roles or {}).values() if role.paths)
 
     # -- writing --------------------------------------------------------------
-    def _put(self, txn: _Txn, channel: str, target_path: str, data: bytes) -> TargetFile:
-        info = TargetFile.from_data(target_path, data, ["sha256"])
+    def _put(self, txn: _Txn, channel: str, target_path: str, data: bytes, sha256: str = "") -> TargetFile:
+        info = TargetFile(len(data), {"sha256": sha256 or hashlib.sha256(data).hexdigest()}, target_path)
         if self.storage.create(target_key(target_path, info.hashes["sha256"]), data):
             txn.written += 1
         txn.targets.append((channel, info))
@@ -243,7 +243,7 @@ class Repository:
             if hashlib.sha256(data).hexdigest() != artifact.sha256:
                 raise LedgerError(f"{path}: changed since the ledger recorded it; rerun its stage")
             target_path = f"{channel}/{ledger.version}/{artifact.path}"
-            info = self._put(txn, channel, target_path, data)
+            info = self._put(txn, channel, target_path, data, artifact.sha256)
             yield PublishedFile(artifact.id, artifact.kind, target_path, target_key(target_path, artifact.sha256),
                                 info.length, artifact.sha256, artifact.target, artifact.kind in PAYLOAD_KINDS)
 

@@ -56,6 +56,8 @@ class FileStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.description = str(root)
+        # Folders already cleared of a killed writer's temp files in this locked session.
+        self._swept: set[Path] | None = None
 
     def _path(self, key: str) -> Path:
         return self.root / key
@@ -67,7 +69,11 @@ class FileStorage:
             return None
 
     def write(self, key: str, data: bytes) -> None:
-        write_atomic(self._path(key), data)
+        path = self._path(key)
+        if self._swept is not None and path.parent not in self._swept:
+            self._remove_stale_temporaries(path.parent)
+            self._swept.add(path.parent)
+        write_atomic(path, data)
 
     def create(self, key: str, data: bytes) -> bool:
         existing = self.read(key)
@@ -89,14 +95,17 @@ class FileStorage:
             if path.is_file() and not path.name.endswith(".tmp"):
                 yield path.relative_to(self.root).as_posix()
 
-    def remove_stale_temporaries(self) -> int:
-        """Temp files a killed publisher left behind (only ever removed under the lock)."""
-        removed = 0
-        if self.root.is_dir():
-            for path in self.root.rglob(".*.tmp"):
-                path.unlink(missing_ok=True)
-                removed += 1
-        return removed
+    @staticmethod
+    def _remove_stale_temporaries(folder: Path) -> None:
+        """Temp files a killed publisher left in `folder` (only ever done under the lock).
+
+        Per folder written to, not the whole tree: a publish costs what it changes.
+        """
+        if folder.is_dir():
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                        Path(entry.path).unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
@@ -122,7 +131,6 @@ class FileStorage:
             handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
             handle.flush()
             try:
-                self.remove_stale_temporaries()
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)

@@ -41,7 +41,8 @@ from .keys import Keyring, role_key
 from .storage import ChannelError, Storage
 
 EXPIRES = "x-opencode-expires"
-_SERIALIZER = JSONSerializer(compact=False)
+# Compact: the C JSON encoder, so signing a snapshot of many bins stays cheap.
+_SERIALIZER = JSONSerializer(compact=True)
 
 
 def target_key(target_path: str, sha256: str) -> str:

@@ -32,7 +32,7 @@ from opencode_release.channels.publisher import Repository, Retention
 from opencode_release.channels.storage import FileStorage
 from opencode_release.config import ChannelSettings
 
-NOW = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def ledger(dist: Path, version: str, payload: bytes) -> Ledger:

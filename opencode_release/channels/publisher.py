@@ -285,6 +285,33 @@ class Repository:
             del index.releases[summary["version"]]
             txn.expired.append(summary["version"])
 
+    # -- refresh ----------------------------------------------------------------
+    def refresh(self) -> PublishResult:
+        """Re-sign what is past half its lifetime (roles, snapshot, timestamp); run daily, needs no release.
+
+        Without it a quiet channel's metadata would expire under its clients,
+        which (rightly) refuse expired metadata: that is the freeze defence.
+        """
+        with self.storage.lock(self.settings.lock_timeout_seconds):
+            tuf = self._tuf()
+            self._recover(tuf)
+            if tuf.timestamp is None or tuf.snapshot is None:
+                raise ChannelError(f"{self.storage.description}: no channel repository here; publish first")
+            roles = tuf.refresh_expiring()
+            half = {"snapshot": dt.timedelta(days=self.settings.snapshot_expiry_days) / 2,
+                    "timestamp": dt.timedelta(days=self.settings.timestamp_expiry_days) / 2}
+            due = [name for name, md in (("snapshot", tuf.snapshot), ("timestamp", tuf.timestamp))
+                   if md.signed.expires - self.now < half[name]]
+            if not roles and not due:
+                return PublishResult("", "unchanged", ())
+            tuf.write_targets()
+            self.on_step("targets")
+            tuf.write_snapshot()
+            self.on_step("snapshot")
+            tuf.write_timestamp()
+            self.on_step("timestamp")
+            return PublishResult("", "refreshed", tuple(sorted({*roles, "snapshot", "timestamp"})))
+
     # -- yank -------------------------------------------------------------------
     def yank(self, version: str, reason: str, channels: Sequence[str] | None = None) -> PublishResult:
         if not reason.strip():

@@ -80,6 +80,7 @@ _PUBLISH_HELP = {
     "channel": "stable, lts, lts/<major.minor> or nightly (default: the ledger's channel)",
     "snapshot": "local keys created on first use in the state folder (real releases read configured keys)",
     "dry_run": "show which channels and files would be published; change nothing",
+    "refresh": "publish nothing: re-sign metadata past half its lifetime (run daily so clients never see it expire)",
     "json": _HELP["json"],
 }
 
@@ -94,9 +95,15 @@ def _result(data: dict[str, object], as_json: bool) -> None:
 @task(help=_PUBLISH_HELP)
 @handles_errors
 def publish(c: InvokeContext, project: str | None = None, version: str | None = None, channel: str | None = None,
-            snapshot: bool = False, dry_run: bool = False, json: bool = False) -> None:
+            snapshot: bool = False, dry_run: bool = False, refresh: bool = False, json: bool = False) -> None:
     """Publish a built release (from its ledger) to its channels: files, index, TUF metadata, atomically."""
     cfg = settings(project)
+    if refresh:
+        if dry_run:
+            _result({"would_refresh": str(cfg.path(cfg.channels.root))}, json)
+            return
+        _result(publishing.repository(cfg, snapshot=snapshot).refresh().to_json(), json)
+        return
     ledger = Ledger.load(session.release_dir(cfg, version or cfg.version))
     if channel:
         ledger.channel = channel

@@ -21,7 +21,8 @@ from opencode_release.channels.storage import LOCK_NAME, FileStorage, Storage
 from opencode_release.channels.tuf_repo import target_key
 from opencode_release.config import ChannelSettings
 
-NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+# Metadata expiry is checked by clients against the real clock: publish "now".
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 TARGET = "linux-x86_64-gnu"
 
 

@@ -56,7 +56,7 @@ def test_publisher_killed_at_a_step_boundary_leaves_a_consistent_repository(tmp_
     repository(reference, keys).publish(new, ["stable"])
 
     proc = subprocess.run([sys.executable, "-m", "tests.integration.crash_publisher", str(public),
-                           str(keys), str(new.root), step], cwd=REPO, capture_output=True, text=True, check=False)
+                           str(keys), str(new.root), step, NOW.isoformat()], cwd=REPO, capture_output=True, text=True, check=False)
     assert proc.returncode == -9, proc.stderr
     assert_consistent(public)
     with serve(public) as url:

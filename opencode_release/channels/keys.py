@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from securesystemslib.signer import CryptoSigner
+from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
 
 from ..artifacts import write_atomic
 from .storage import ChannelError

@@ -40,7 +40,7 @@ from .index import (
 )
 from .keys import Keyring
 from .storage import ChannelError, Storage
-from .tuf_repo import TufRepository, target_key
+from .tuf_repo import MAX_DEPTH, TufRepository, target_key
 
 # Installable payloads go with retention; everything else is evidence and stays.
 PAYLOAD_KINDS = frozenset({"archive", "binary", "deb", "wheel", "sdist"})
@@ -243,6 +243,9 @@ class Repository:
             if hashlib.sha256(data).hexdigest() != artifact.sha256:
                 raise LedgerError(f"{path}: changed since the ledger recorded it; rerun its stage")
             target_path = f"{channel}/{ledger.version}/{artifact.path}"
+            if target_path.count("/") - channel.count("/") > MAX_DEPTH:
+                raise ChannelError(f"{artifact.path}: {target_path.count('/')} folders deep; a channel's "
+                                   f"delegation covers {MAX_DEPTH}: record it nearer the release folder")
             info = self._put(txn, channel, target_path, data, artifact.sha256)
             yield PublishedFile(artifact.id, artifact.kind, target_path, target_key(target_path, artifact.sha256),
                                 info.length, artifact.sha256, artifact.target, artifact.kind in PAYLOAD_KINDS)

@@ -85,7 +85,16 @@ class FileStorage:
         return True
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        # folders emptied by retention go too (as they would on an object store)
+        folder = path.parent
+        while folder != self.root and folder.is_relative_to(self.root):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
 
     def keys(self, prefix: str) -> Iterator[str]:
         base = self._path(prefix)

@@ -41,6 +41,7 @@ from .keys import Keyring, role_key
 from .storage import ChannelError, Storage
 
 EXPIRES = "x-opencode-expires"
+MAX_DEPTH = 16  # path components below a channel that its delegation covers
 # Compact: the C JSON encoder, so signing a snapshot of many bins stays cheap.
 _SERIALIZER = JSONSerializer(compact=True)
 
@@ -167,7 +168,9 @@ class TufRepository:
         key = self.keyring.signer(role_key(channel)).public_key
         if top.signed.delegations is None:
             top.signed.delegations = Delegations(keys={}, roles={})
-        paths = [channel + "/*" * depth for depth in range(1, 5)]
+        # TUF path patterns match component by component: one per depth, so deep
+        # evidence (manifests/apt/pool/..., manifests/winget/...) is delegated too.
+        paths = [channel + "/*" * depth for depth in range(1, MAX_DEPTH + 1)]
         top.signed.delegations.keys[key.keyid] = key
         assert top.signed.delegations.roles is not None
         top.signed.delegations.roles[name] = DelegatedRole(name, [key.keyid], 1, True, paths=paths)

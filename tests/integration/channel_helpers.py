@@ -27,7 +27,7 @@ TARGET = "linux-x86_64-gnu"
 
 
 def make_ledger(dist: Path, version: str, payload: bytes, channel: str = "stable") -> Ledger:
-    """A release with an archive, its SBOM (evidence) and SHA256SUMS, as the pipeline records them."""
+    """A release with an archive, its SBOM, a deep winget manifest and SHA256SUMS, as the pipeline records them."""
     root = dist / version
     root.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(root, product="opencode", version=version, channel=channel,
@@ -38,6 +38,10 @@ def make_ledger(dist: Path, version: str, payload: bytes, channel: str = "stable
     sbom = root / f"{archive.name}.cdx.json"
     sbom.write_text(json.dumps({"bomFormat": "CycloneDX", "subject": archive.name}))
     ledger.record(sbom, ArtifactKind.SBOM, target=TARGET, relations={"sbom_of": [made.id]})
+    manifest = root / "manifests/winget/manifests/o/OpenCode/OpenCode" / version / "OpenCode.OpenCode.yaml"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(f"winget: {version}\n")
+    ledger.record(manifest, ArtifactKind.WINGET_MANIFEST, relations={"manifest_of": [made.id]})
     sums = root / "SHA256SUMS"
     sums.write_text(f"{hashlib.sha256(payload).hexdigest()}  {archive.name}\n")
     ledger.record(sums, ArtifactKind.CHECKSUMS, relations={"checksum_of": [made.id]})

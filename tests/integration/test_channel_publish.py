@@ -117,8 +117,8 @@ def test_nightly_retention_keeps_newest_payloads_and_evidence_for_its_period(tmp
     assert_consistent(public)
     index = json.loads((public / "nightly/index.json").read_text())
     state = {r["version"]: (r["pruned"], bool(r["downloads"]), len(r["evidence"])) for r in index["releases"]}
-    assert state == {versions[3]: (False, True, 2), versions[2]: (False, True, 2),
-                     versions[1]: (True, False, 2), versions[0]: (True, False, 2)}
+    assert state == {versions[3]: (False, True, 3), versions[2]: (False, True, 3),
+                     versions[1]: (True, False, 3), versions[0]: (True, False, 3)}
     assert not list((public / "targets/nightly" / versions[0]).glob("*.tar.gz"))
     assert len(list((public / "targets/nightly" / versions[0]).glob("*.cdx.json"))) == 1
     # two weeks later the evidence of the pruned ones is past its period

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from securesystemslib.signer import CryptoSigner
+from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
 from tuf.api import exceptions
 from tuf.api.metadata import Metadata, Timestamp
 from tuf.api.serialization.json import JSONSerializer
@@ -123,3 +123,18 @@ def test_metadata_signed_by_the_wrong_key_is_refused(published: Path, tmp_path: 
     with serve(published) as url, pytest.raises(exceptions.UnsignedMetadataError,
                                                 match="timestamp was signed by 0/1 keys"):
         _check(url, tmp_path, published)
+
+
+def test_evidence_deep_in_the_release_folder_is_reachable_through_the_delegations(published: Path,
+                                                                                  tmp_path: Path) -> None:
+    from tuf.ngclient import Updater
+
+    deep = "stable/1.5.0/manifests/winget/manifests/o/OpenCode/OpenCode/1.5.0/OpenCode.OpenCode.yaml"
+    (tmp_path / "m").mkdir()
+    with serve(published) as url:
+        updater = Updater(str(tmp_path / "m"), f"{url}/metadata/", str(tmp_path), f"{url}/targets/",
+                          bootstrap=(published / "metadata/1.root.json").read_bytes())
+        updater.refresh()
+        info = updater.get_targetinfo(deep)
+        assert info is not None
+        assert Path(updater.download_target(info, str(tmp_path / "manifest.yaml"))).read_text() == "winget: 1.5.0\n"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from ..errors import CheckFailed, ToolMissingError
 from ..stage import Context, Stage
 from ..versions import Version
-from . import policy, source
+from . import policy, publishing, source
 
 
 def check_version(ctx: Context) -> None:
@@ -52,6 +52,7 @@ CHECKS: list[Callable[[Context], None]] = [
     check_version, check_clean_tree, check_tag_free, check_toolchain,
     # lifecycle policy (real releases): calendar order, LTS support, changelog, deprecations
     policy.check_stable_follows_last, policy.check_lts_patch, policy.check_changelog,
+    publishing.check_publish_keys,  # the TUF keys a routine publish signs with (root only for a new repository)
 ]
 
 

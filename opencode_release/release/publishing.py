@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from ..artifacts import Ledger
 from ..channels import index as channel_index
-from ..channels.keys import Keyring
+from ..channels.keys import Keyring, role_key
 from ..channels.publisher import Repository, Retention
 from ..config import Settings
 from ..errors import UsageError
@@ -66,6 +66,22 @@ def nightly_published(settings: Settings, version: Version) -> bool:
     """True when this commit's nightly of this day is already in the channel: nothing new to do."""
     index = channel_index.read_index(policy.channel_storage(settings), "nightly")
     return any(Version.parse(v) == version and Version.parse(v).commit == version.commit for v in index.releases)
+
+
+def check_publish_keys(ctx: Context) -> None:
+    """Real releases: the TUF keys the publish will sign with are there before anything is built.
+
+    The root key is asked for only when the repository does not exist yet.
+    """
+    if ctx.snapshot:
+        return
+    version = Version.parse(ctx.ledger.version)
+    roles = ["targets", role_key("nightly" if version.is_nightly else "stable"), "snapshot", "timestamp"]
+    if policy.channel_storage(ctx.settings).read("metadata/root.json") is None:
+        roles.insert(0, "root")
+    ring = keyring(ctx.settings, snapshot=False)
+    for role in roles:
+        ring.signer(role)
 
 
 class PublishStage(Stage):

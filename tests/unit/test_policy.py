@@ -162,3 +162,24 @@ def test_sample_product_changelog_passes_for_its_version() -> None:
 
     entries = changelog.load(PRODUCT / "CHANGELOG.md")
     changelog.check_deprecations(entries, "1.4.0", D(2026, 12, 8), "CHANGELOG.md")
+
+
+def test_real_release_needs_its_tuf_keys_before_anything_is_built(tmp_path: Path, ledger: Ledger,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
+
+    from opencode_release.channels.storage import ChannelError
+    from opencode_release.release import publishing
+
+    ctx = _context(tmp_path, ledger, "1.5.0", "stable", D(2027, 3, 2), STABLES)
+    with pytest.raises(ChannelError) as err:
+        publishing.check_publish_keys(ctx)
+    assert str(err.value) == (
+        f"TUF root key: not found at {tmp_path}/.opencode-release/tuf-keys/root.pem nor in "
+        "$OPENCODE_RELEASE_TUF_ROOT_KEY; real releases read keys from signing.keys-dir or the environment")
+    for role in ("root", "targets", "release", "snapshot", "timestamp"):
+        monkeypatch.setenv(f"OPENCODE_RELEASE_TUF_{role.upper()}_KEY", CryptoSigner.generate_ed25519().private_bytes.decode())
+    publishing.check_publish_keys(ctx)
+    ctx.snapshot = True
+    monkeypatch.delenv("OPENCODE_RELEASE_TUF_TARGETS_KEY")
+    publishing.check_publish_keys(ctx)  # snapshots create keys when they publish

@@ -76,7 +76,10 @@ class ChannelSettings:
     hash_bin_bits: int = 8
     # Where distributors (Homebrew, winget) download a release file. Placeholders:
     # {homepage}, {channel} (stable | lts/<major.minor> | nightly), {version}, {file}.
-    download_url: str = "{homepage}/releases/{channel}/{version}/{file}"
+    # Where the channel repository serves a published file: TUF's consistent
+    # snapshot layout, `targets/<channel>/<version>/<sha256>.<file>` (see
+    # channels/tuf_repo.py), so the default URL is one the publisher creates.
+    download_url: str = "{homepage}/targets/{channel}/{version}/{sha256}.{file}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,8 +60,7 @@ class Keyring:
                     "from signing.keys-dir or the environment"
                 )
             signer = CryptoSigner.generate_ed25519()
-            write_atomic(path, signer.private_bytes)
-            path.chmod(0o600)
+            write_atomic(path, signer.private_bytes, mode=0o600)
             return signer
         try:
             return CryptoSigner(load_pem_private_key(pem.encode("ascii"), password=None))

@@ -13,7 +13,7 @@ from ..stage import Context
 from ..versions import Version
 
 MANIFESTS = "manifests"
-_PLACEHOLDERS = ("homepage", "channel", "version", "file")
+_PLACEHOLDERS = ("homepage", "channel", "version", "file", "sha256")
 
 
 def archive_for(ctx: Context, target: str) -> Artifact | None:
@@ -48,7 +48,7 @@ def channel_path(channel: str, version: Version) -> str:
     return f"lts/{version.line}" if channel.startswith("lts") else channel
 
 
-def download_url(ctx: Context, file_name: str) -> str:
+def download_url(ctx: Context, file_name: str, sha256: str) -> str:
     settings = ctx.settings
     template = settings.channels.download_url
     names = set(re.findall(r"{([^{}]*)}", template))
@@ -56,11 +56,11 @@ def download_url(ctx: Context, file_name: str) -> str:
     if unknown or "file" not in names:
         raise ConfigError(
             f"{settings.source_file}: tool.opencode-release.channels.download-url: found {template!r}; "
-            "expected a URL with {file} and only the placeholders {homepage}, {channel}, {version}"
+            "expected a URL with {file} and only the placeholders {homepage}, {channel}, {version}, {sha256}"
         )
     version = Version.parse(ctx.ledger.version)
     return template.format(homepage=settings.homepage.rstrip("/"), channel=channel_path(ctx.ledger.channel, version),
-                           version=ctx.ledger.version, file=file_name)
+                           version=ctx.ledger.version, file=file_name, sha256=sha256)
 
 
 def synopsis(description: str, name: str) -> str:

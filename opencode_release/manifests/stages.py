@@ -189,7 +189,7 @@ class HomebrewStage(Stage):
             if archive is None:
                 ctx.reporter.note(f"{target}: no archive in this release; the formula has no {platform} block")
                 continue
-            downloads[platform] = homebrew.Download(download_url(ctx, archive.name), archive.sha256)
+            downloads[platform] = homebrew.Download(download_url(ctx, archive.name, archive.sha256), archive.sha256)
             used.append(archive.id)
         if not downloads:
             ctx.reporter.note("no macOS or Linux gnu archive in this release; no Homebrew formula")
@@ -231,7 +231,7 @@ class WingetStage(Stage):
             exe = member_path(ctx.ledger.file(archive), f"{settings.name}.exe")
             if exe is None:
                 raise CheckFailed(f"{archive.path}: has no {settings.name}.exe; rerun the package stage")
-            installers.append(winget.Installer(arch, download_url(ctx, archive.name), archive.sha256,
+            installers.append(winget.Installer(arch, download_url(ctx, archive.name, archive.sha256), archive.sha256,
                                                exe.replace("/", "\\")))
             used.append(archive.id)
         if not installers:

@@ -18,7 +18,7 @@ from tests.fake_release import fake_release
 
 TESTS = Path(__file__).resolve().parent.parent
 GOLDEN = TESTS / "testdata" / "homebrew" / "opencode.rb"
-BASE = "https://opencode.example.org/releases/stable/1.4.0/"
+BASE = "https://opencode.example.org/targets/stable/1.4.0/"
 
 
 def _formula(ctx: Context) -> Path:
@@ -54,7 +54,7 @@ def test_dsl_stand_in_reads_every_platform_url_and_sha256_from_the_ledger(tmp_pa
     declared = _load_in_ruby(_formula(ctx))
     archives = {a.target: a for a in ctx.ledger.by_kind(ArtifactKind.ARCHIVE)}
     expected = {
-        key: {"url": BASE + archives[target].name, "sha256": archives[target].sha256}
+        key: {"url": f"{BASE}{archives[target].sha256}.{archives[target].name}", "sha256": archives[target].sha256}
         for key, target in (("macos", "darwin-universal"), ("linux_intel", "linux-x86_64-gnu"),
                             ("linux_arm", "linux-aarch64-gnu"))
     }

@@ -85,7 +85,8 @@ def test_installers_come_from_the_ledger_with_quoted_versions(tmp_path: Path) ->
     got = {i["Architecture"]: i for i in installer["Installers"]}
     for arch, target in (("x64", "windows-x86_64"), ("arm64", "windows-arm64")):
         assert got[arch]["InstallerSha256"] == archives[target].sha256.upper()
-        assert got[arch]["InstallerUrl"].endswith(f"/releases/stable/1.4.0/{archives[target].name}")
+        assert got[arch]["InstallerUrl"].endswith(
+            f"/targets/stable/1.4.0/{archives[target].sha256}.{archives[target].name}")
         assert got[arch]["NestedInstallerFiles"] == [
             {"RelativeFilePath": f"opencode-1.4.0-{target}\\opencode.exe", "PortableCommandAlias": "opencode"}]
     recorded = sorted(a.path for a in ctx.ledger.by_kind(ArtifactKind.WINGET_MANIFEST))

@@ -9,18 +9,18 @@ class Opencode < Formula
   license "MIT"
 
   on_macos do
-    url "https://opencode.example.org/releases/stable/1.4.0/opencode-1.4.0-darwin-universal.tar.gz"
+    url "https://opencode.example.org/targets/stable/1.4.0/efc9da6ad7a1bbb2ed957d0921de79d9c73941863cdf7dc9ea7baebf4e323f4d.opencode-1.4.0-darwin-universal.tar.gz"
     sha256 "efc9da6ad7a1bbb2ed957d0921de79d9c73941863cdf7dc9ea7baebf4e323f4d"
   end
 
   on_linux do
     on_intel do
-      url "https://opencode.example.org/releases/stable/1.4.0/opencode-1.4.0-linux-x86_64-gnu.tar.gz"
+      url "https://opencode.example.org/targets/stable/1.4.0/65bea0b14386668d0e1a3607ce3cf51cd365839d94ccffcd8ce016e526da3f22.opencode-1.4.0-linux-x86_64-gnu.tar.gz"
       sha256 "65bea0b14386668d0e1a3607ce3cf51cd365839d94ccffcd8ce016e526da3f22"
     end
 
     on_arm do
-      url "https://opencode.example.org/releases/stable/1.4.0/opencode-1.4.0-linux-aarch64-gnu.tar.gz"
+      url "https://opencode.example.org/targets/stable/1.4.0/1102be2211784d8150bac2fe3e55054e435cb56adfd219cd7a95a9db642a5d6c.opencode-1.4.0-linux-aarch64-gnu.tar.gz"
       sha256 "1102be2211784d8150bac2fe3e55054e435cb56adfd219cd7a95a9db642a5d6c"
     end
   end

@@ -62,6 +62,9 @@ UPLOADABLE: frozenset[str] = frozenset(
         ArtifactKind.SIGSTORE_BUNDLE,
         ArtifactKind.TRUST_ROOT,
         ArtifactKind.DEB,
+        # The apt repository's indexes and key: published with the pool, and
+        # provenance subjects like every other manifest.
+        ArtifactKind.APT_INDEX,
         ArtifactKind.HOMEBREW_FORMULA,
         ArtifactKind.WINGET_MANIFEST,
         ArtifactKind.WHEEL,

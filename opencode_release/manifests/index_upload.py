@@ -30,15 +30,22 @@ class Dists:
 
 
 def build(project: Path, outdir: Path, epoch: int) -> Dists:
-    """Wheel and sdist of `project` into `outdir`, built in an isolated environment."""
+    """Wheel and sdist of `project` into `outdir`.
+
+    Built in this environment when it already satisfies the product's build
+    requirements (no download, ~1 s), otherwise in an isolated one that
+    fetches them from the index (~5 s).
+    """
     with tempfile.TemporaryDirectory(prefix="opencode-build-") as tmp:
         source = Path(tmp) / project.name
         shutil.copytree(project, source, ignore=shutil.ignore_patterns(
             "build", "dist", "*.egg-info", "__pycache__", ".venv"))
         out = Path(tmp) / "out"
         env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
-        proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)],
-                              capture_output=True, text=True, env=env, check=False)
+        command = [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)]
+        proc = subprocess.run([*command, "--no-isolation"], capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0 and "Missing dependencies" in proc.stdout + proc.stderr:
+            proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         if proc.returncode != 0:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
             raise CheckFailed(f"{project}: python -m build failed:\n{tail}")

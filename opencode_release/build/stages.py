@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import shutil
 from pathlib import Path
 
@@ -39,7 +40,9 @@ class BuildStage(Stage):
 
     def fingerprint(self, ctx: Context) -> str:
         package = ctx.settings.path(ctx.settings.package)
-        return f"{_tree_digest(package)} {ctx.ledger.version} {','.join(ctx.build_targets)} nuitka-4.3.3"
+        # The installed compiler, not a copy of the pin: a Nuitka upgrade must rebuild.
+        nuitka_version = importlib.metadata.version("nuitka")
+        return f"{_tree_digest(package)} {ctx.ledger.version} {','.join(ctx.build_targets)} nuitka-{nuitka_version}"
 
     def run(self, ctx: Context) -> None:
         package = ctx.settings.path(ctx.settings.package)

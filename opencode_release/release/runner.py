@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -174,6 +173,3 @@ def summary_table(report: RunReport) -> Table:
         table.add_row(r.name, r.status, f"{r.seconds:.2f}", str(len(r.outputs)), r.note)
     return table
 
-
-def is_terminal() -> bool:
-    return sys.stderr.isatty()

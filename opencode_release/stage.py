@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -67,6 +68,16 @@ class Context:
     dry_run: bool = False
     # Stage-specific choices from flags (e.g. {"signing.instance": "local"}).
     options: Mapping[str, Any] = field(default_factory=dict)
+    # What early stages' `prepare` is computing, by stage name (the runner fills it).
+    early: dict[str, Future[Any]] = field(default_factory=dict)
+
+    def prepared(self, stage: Stage) -> Any:
+        """The result of `stage.prepare`, when the runner started it early; None otherwise.
+
+        Waits for it, and raises what it raised.
+        """
+        future = self.early.pop(stage.name, None)
+        return None if future is None else future.result()
 
     @property
     def dist_dir(self) -> Path:
@@ -96,6 +107,11 @@ class Stage:
     consumes: ClassVar[tuple[str, ...]] = ()
     # Checks (preflight, verify) run every time; they record no outputs.
     always_run: ClassVar[bool] = False
+    # True when `prepare` needs nothing earlier stages make: the runner then
+    # starts it on a worker thread as the run begins, alongside the compile,
+    # and `run` collects it with `ctx.prepared(self)`. `prepare` may read the
+    # settings and the source tree; it must not touch the ledger or report.
+    early: ClassVar[bool] = False
 
     def skip(self, ctx: Context) -> str | None:
         """A reason not to run in this release (e.g. 'no Windows targets'), or None."""
@@ -104,6 +120,10 @@ class Stage:
     def fingerprint(self, ctx: Context) -> str:
         """Extra input to the resume fingerprint (settings the stage depends on)."""
         return ""
+
+    def prepare(self, ctx: Context) -> Any:
+        """The part of the work that can start early (see `early`)."""
+        return None
 
     def run(self, ctx: Context) -> None:
         raise NotImplementedError

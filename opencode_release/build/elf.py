@@ -3,25 +3,32 @@
 The glibc floor is the highest GLIBC_x.y version any imported symbol asks
 for; we keep the symbol too, because "needs 2.35" is only actionable when it
 says which call raised it.
+
+A onefile payload holds dozens of shared objects (libpython alone imports
+thousands of symbols), and every one is read on every release, so this reads
+the few tables it needs with `struct` straight from a memory map instead of
+decoding whole files: only the names of symbols at the highest version are
+ever decoded.
 """
 
 from __future__ import annotations
 
+import mmap
+import struct
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
-from elftools.elf.sections import SymbolTableSection
-from elftools.elf.segments import InterpSegment
-
 from ..errors import CheckFailed
 
-_MACHINES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64", "EM_386": "i386", "EM_ARM": "arm"}
 ELF_MAGIC = b"\x7fELF"
+_MACHINES = {62: "x86_64", 183: "aarch64", 3: "i386", 40: "arm", 243: "riscv", 21: "ppc64", 22: "s390"}
+_PT_INTERP = 3
+_SHT_DYNAMIC, _SHT_DYNSYM = 6, 11
+_SHT_GNU_VERNEED, _SHT_GNU_VERSYM = 0x6FFFFFFE, 0x6FFFFFFF
+_DT_NULL, _DT_NEEDED = 0, 1
+_VERSYM_HIDDEN = 0x8000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,53 +57,136 @@ def is_elf(path: Path) -> bool:
         return handle.read(4) == ELF_MAGIC
 
 
+@dataclass(frozen=True, slots=True)
+class _Section:
+    type: int
+    offset: int
+    size: int
+    link: int
+    info: int
+
+
+class _Reader:
+    """The header tables of one ELF file, 32 or 64 bit, either byte order."""
+
+    def __init__(self, data: bytes | mmap.mmap) -> None:
+        if data[:4] != ELF_MAGIC:
+            raise ValueError("no ELF magic")
+        wide, order = {1: False, 2: True}[data[4]], {1: "<", 2: ">"}[data[5]]
+        self.data, self.order, self.wide = data, order, wide
+        word = "Q" if wide else "I"
+        header = struct.unpack_from(f"{order}HHI{word}{word}{word}IHHHHHH", data, 16)
+        self.machine = header[1]
+        phoff, shoff = header[4], header[5]
+        phentsize, phnum, shentsize, shnum = header[8], header[9], header[10], header[11]
+        self.phdrs = [self._phdr(phoff + i * phentsize) for i in range(phnum)]
+        self.sections = [self._shdr(shoff + i * shentsize) for i in range(shnum)] if shoff else []
+
+    def _phdr(self, at: int) -> tuple[int, int, int]:
+        """(type, file offset, file size) of one program header."""
+        if self.wide:
+            p_type, _flags, offset, _vaddr, _paddr, filesz = struct.unpack_from(f"{self.order}IIQQQQ", self.data, at)
+        else:
+            p_type, offset, _vaddr, _paddr, filesz = struct.unpack_from(f"{self.order}IIIII", self.data, at)
+        return p_type, offset, filesz
+
+    def _shdr(self, at: int) -> _Section:
+        fmt = "IIQQQQII" if self.wide else "IIIIIIII"
+        _name, sh_type, _flags, _addr, offset, size, link, info = struct.unpack_from(self.order + fmt, self.data, at)
+        return _Section(sh_type, offset, size, link, info)
+
+    def first(self, sh_type: int) -> _Section | None:
+        return next((s for s in self.sections if s.type == sh_type), None)
+
+    def string(self, table: _Section, index: int) -> str:
+        start = table.offset + index
+        end = self.data.find(b"\0", start, table.offset + table.size)
+        if end < 0:
+            raise ValueError(f"string {index} runs past its table")
+        return bytes(self.data[start:end]).decode("utf-8", "replace")
+
+    def interpreter(self) -> str | None:
+        for p_type, offset, size in self.phdrs:
+            if p_type == _PT_INTERP:
+                return bytes(self.data[offset:offset + size]).rstrip(b"\0").decode("utf-8", "replace")
+        return None
+
+    def needed(self) -> list[str]:
+        names: list[str] = []
+        for dynamic in (s for s in self.sections if s.type == _SHT_DYNAMIC):
+            strings = self.sections[dynamic.link]
+            fmt = f"{self.order}{'qQ' if self.wide else 'iI'}"
+            step = struct.calcsize(fmt)
+            for at in range(dynamic.offset, dynamic.offset + dynamic.size - step + 1, step):
+                tag, value = struct.unpack_from(fmt, self.data, at)
+                if tag == _DT_NULL:
+                    break
+                if tag == _DT_NEEDED:
+                    names.append(self.string(strings, value))
+        return names
+
+    def required_versions(self) -> dict[int, str]:
+        """Version index -> name of every version needed from another object (.gnu.version_r)."""
+        verneed = self.first(_SHT_GNU_VERNEED)
+        if verneed is None:
+            return {}
+        strings = self.sections[verneed.link]
+        found: dict[int, str] = {}
+        at = verneed.offset
+        for _ in range(verneed.info):
+            _version, count, _file, aux, following = struct.unpack_from(f"{self.order}HHIII", self.data, at)
+            aux_at = at + aux
+            for _ in range(count):
+                _hash, _flags, other, name, aux_next = struct.unpack_from(f"{self.order}IHHII", self.data, aux_at)
+                found[other] = self.string(strings, name)
+                aux_at += aux_next
+            if not following:
+                break
+            at += following
+        return found
+
+    def symbol_versions(self) -> array[int] | None:
+        """The version index of each dynamic symbol (.gnu.version), hidden bit cleared."""
+        versym = self.first(_SHT_GNU_VERSYM)
+        if versym is None:
+            return None
+        indexes = array("H", bytes(self.data[versym.offset:versym.offset + versym.size]))
+        if (self.order == "<") != (array("H", b"\x01\x00")[0] == 1):
+            indexes.byteswap()
+        return array("H", (i & ~_VERSYM_HIDDEN for i in indexes))
+
+    def symbol_name(self, dynsym: _Section, index: int) -> str:
+        at = dynsym.offset + index * (24 if self.wide else 16)
+        (name,) = struct.unpack_from(f"{self.order}I", self.data, at)
+        return self.string(self.sections[dynsym.link], name)
+
+
 def inspect(path: Path) -> ElfFacts:
     try:
-        with path.open("rb") as handle:
-            elf = ELFFile(handle)
-            arch = _MACHINES.get(elf["e_machine"], str(elf["e_machine"]))
-            interpreter = None
-            for segment in elf.iter_segments():
-                if isinstance(segment, InterpSegment):
-                    interpreter = segment.get_interp_name()
-            needed: list[str] = []
-            for section in elf.iter_sections():
-                if isinstance(section, DynamicSection):
-                    needed.extend(str(getattr(tag, "needed", "")) for tag in section.iter_tags()
-                                  if tag.entry.d_tag == "DT_NEEDED")
-            floor, symbol = _glibc_floor(elf)
-    except ELFError as exc:
+        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            reader = _Reader(data)
+            arch = _MACHINES.get(reader.machine, f"EM_{reader.machine}")
+            interpreter = reader.interpreter()
+            needed = reader.needed()
+            floor, symbol = _glibc_floor(reader)
+    except (ValueError, KeyError, IndexError, struct.error) as exc:
         raise CheckFailed(f"{path}: not a readable ELF file: {exc}") from exc
     return ElfFacts(arch, interpreter, tuple(needed), floor, symbol, static=interpreter is None and not needed)
 
 
-def _glibc_floor(elf: ELFFile) -> tuple[str | None, str | None]:
-    verneed = elf.get_section_by_name(".gnu.version_r")
-    versym = elf.get_section_by_name(".gnu.version")
-    dynsym = elf.get_section_by_name(".dynsym")
-    if not isinstance(verneed, GNUVerNeedSection):
-        return None, None
-    names: dict[int, str] = {}
-    for _need, auxes in verneed.iter_versions():
-        for aux in auxes:
-            if aux.name.startswith("GLIBC_") and aux.name[6:7].isdigit():
-                names[aux["vna_other"]] = aux.name
+def _glibc_floor(reader: _Reader) -> tuple[str | None, str | None]:
+    names = {ndx: name for ndx, name in reader.required_versions().items()
+             if name.startswith("GLIBC_") and name[6:7].isdigit()}
     if not names:
         return None, None
-    best: tuple[int, ...] = ()
-    best_name: str | None = None
-    best_symbol: str | None = None
-    if isinstance(versym, GNUVerSymSection) and isinstance(dynsym, SymbolTableSection):
-        for index, symbol in enumerate(dynsym.iter_symbols()):
-            ndx = versym.get_symbol(index)["ndx"]
-            name = names.get(ndx) if isinstance(ndx, int) else None
-            if name is None:
-                continue
-            key = version_tuple(name[6:])
-            # Ties keep the alphabetically first symbol, so the message is stable.
-            if key > best or (key == best and best_symbol is not None and symbol.name < best_symbol.split("@")[0]):
-                best, best_name, best_symbol = key, name, f"{symbol.name}@{name}"
-    if best_name is None:
+    versions = reader.symbol_versions()
+    dynsym = reader.first(_SHT_DYNSYM)
+    used = set(versions) & names.keys() if versions is not None and dynsym is not None else set()
+    if versions is None or dynsym is None or not used:
         # Versions required without any symbol using them (rare): still a floor.
-        best_name = max(names.values(), key=lambda n: version_tuple(n[6:]))
-    return best_name[6:], best_symbol
+        return max(names.values(), key=lambda n: version_tuple(n[6:]))[6:], None
+    best = max(version_tuple(names[ndx][6:]) for ndx in used)
+    top = {ndx for ndx in used if version_tuple(names[ndx][6:]) == best}
+    # Ties keep the alphabetically first symbol, so the message is stable.
+    symbol, ndx = min((reader.symbol_name(dynsym, i), v) for i, v in enumerate(versions) if v in top)
+    return names[ndx][6:], f"{symbol}@{names[ndx]}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 import tomllib
 
 from ..artifacts import Artifact, ArtifactKind, write_atomic
@@ -273,15 +274,30 @@ class PythonDistsStage(Stage):
                     f"{ctx.ledger.version}; no wheel")
         return None
 
+    # The wheel and sdist come from the source alone: built while Nuitka compiles.
+    early = True
+
     def fingerprint(self, ctx: Context) -> str:
         return ctx.settings.source_file.read_text(encoding="utf-8")
 
+    def prepare(self, ctx: Context) -> index_upload.Dists:
+        return index_upload.build(ctx.settings.project_dir, ctx.dist_dir / ".work" / "python-dists", ctx.epoch)
+
     def run(self, ctx: Context) -> None:
-        with ctx.reporter.progress("python -m build (isolated environment)", None):
-            dists = index_upload.build(ctx.settings.project_dir, ctx.dist_dir / "python", ctx.epoch)
-        ctx.ledger.record(dists.wheel, ArtifactKind.WHEEL)
-        ctx.ledger.record(dists.sdist, ArtifactKind.SDIST)
-        ctx.reporter.note(f"{dists.wheel.name}, {dists.sdist.name}")
+        built = ctx.prepared(self)
+        if built is None:
+            with ctx.reporter.progress("python -m build", None):
+                built = self.prepare(ctx)
+        else:
+            ctx.reporter.note("built alongside the compile")
+        outdir = ctx.dist_dir / "python"
+        outdir.mkdir(parents=True, exist_ok=True)
+        wheel, sdist = outdir / built.wheel.name, outdir / built.sdist.name
+        shutil.copyfile(built.wheel, wheel)
+        shutil.copyfile(built.sdist, sdist)
+        ctx.ledger.record(wheel, ArtifactKind.WHEEL)
+        ctx.ledger.record(sdist, ArtifactKind.SDIST)
+        ctx.reporter.note(f"{wheel.name}, {sdist.name}")
 
 
 class IndexUploadStage(Stage):

@@ -13,6 +13,7 @@ import hashlib
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -107,7 +108,26 @@ def _up_to_date(stage: Stage, ctx: Context, inputs: str) -> bool:
     )
 
 
+def _start_early(stages: Sequence[Stage], ctx: Context, pool: ThreadPoolExecutor) -> None:
+    """Start `prepare` of each early stage that will certainly run (not skipped, not up to date)."""
+    if ctx.dry_run:
+        return
+    for stage in stages:
+        if stage.early and stage.skip(ctx) is None and not _up_to_date(stage, ctx, fingerprint(stage, ctx)):
+            ctx.early[stage.name] = pool.submit(stage.prepare, ctx)
+
+
 def run_stages(stages: Sequence[Stage], ctx: Context, reporter: ConsoleReporter) -> RunReport:
+    # Leaving the pool waits for early work still going (a stage before it failed).
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="early-stage") as pool:
+        _start_early(stages, ctx, pool)
+        try:
+            return _run_in_order(stages, ctx, reporter)
+        finally:
+            ctx.early.clear()
+
+
+def _run_in_order(stages: Sequence[Stage], ctx: Context, reporter: ConsoleReporter) -> RunReport:
     report = reporter.report
     cascade = False
     for index, stage in enumerate(stages, 1):

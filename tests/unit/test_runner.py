@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import ClassVar
 
@@ -123,3 +124,81 @@ def test_skip_reason_is_reported(ledger: Ledger, tmp_path: Path) -> None:
     ctx, reporter = _ctx(ledger)
     report = run_stages([Never()], ctx, reporter)
     assert report.results[0].status == "skipped" and report.results[0].note == "no Windows targets"
+
+
+class Slow(Maker):
+    """Waits (up to 10 s) for the early stage's `prepare` to start: only concurrency lets it go on."""
+
+    name = "slow"
+
+    def __init__(self, started: threading.Event) -> None:
+        super().__init__()
+        self.started, self.saw_early = started, False
+
+    def run(self, ctx: Context) -> None:
+        self.saw_early = self.started.wait(10)
+        super().run(ctx)
+
+
+class Early(Stage):
+    name = "early"
+    early = True
+
+    def __init__(self, started: threading.Event, fail: bool = False) -> None:
+        self.started, self.fail, self.prepares, self.ran_with = started, fail, 0, None
+
+    def prepare(self, ctx: Context) -> str:
+        self.prepares += 1
+        self.started.set()
+        if self.fail:
+            raise CheckFailed("python -m build failed")
+        return "prepared"
+
+    def run(self, ctx: Context) -> None:
+        self.ran_with = ctx.prepared(self)
+        path = ctx.dist_dir / "early.out"
+        path.write_text(str(self.ran_with))
+        ctx.ledger.record(path, ArtifactKind.WHEEL)
+
+
+def test_an_early_stage_prepares_while_earlier_stages_run(ledger: Ledger) -> None:
+    started = threading.Event()
+    slow, early = Slow(started), Early(started)
+    ctx, reporter = _ctx(ledger)
+    assert _statuses(run_stages([slow, early], ctx, reporter)) == ["ran", "ran"]
+    assert slow.saw_early and early.ran_with == "prepared" and early.prepares == 1
+
+
+def test_an_up_to_date_early_stage_prepares_nothing(ledger: Ledger) -> None:
+    started = threading.Event()
+    ctx, reporter = _ctx(ledger)
+    run_stages([Maker(), Early(started)], ctx, reporter)
+    again = Early(threading.Event())
+    ctx, reporter = _ctx(Ledger.load(ledger.root))
+    assert _statuses(run_stages([Maker(), again], ctx, reporter)) == ["up-to-date", "up-to-date"]
+    assert again.prepares == 0
+
+
+def test_a_dry_run_prepares_nothing(ledger: Ledger) -> None:
+    early = Early(threading.Event())
+    ctx, reporter = _ctx(ledger)
+    ctx.dry_run = True
+    assert _statuses(run_stages([early], ctx, reporter)) == ["planned"]
+    assert early.prepares == 0 and not (ledger.root / "early.out").exists()
+
+
+def test_a_failed_prepare_fails_its_stage_in_its_turn(ledger: Ledger) -> None:
+    started = threading.Event()
+    slow, early = Slow(started), Early(started, fail=True)
+    ctx, reporter = _ctx(ledger)
+    with pytest.raises(StageError, match=r"^early: python -m build failed$"):
+        run_stages([slow, early], ctx, reporter)
+    assert ledger.stage("slow") is not None and ledger.stage("early") is None
+
+
+def test_a_failure_before_the_early_stage_records_nothing_of_it(ledger: Ledger) -> None:
+    early = Early(threading.Event())
+    ctx, reporter = _ctx(ledger)
+    with pytest.raises(StageError, match=r"^failing: "):
+        run_stages([Failing(), early], ctx, reporter)
+    assert early.prepares == 1 and early.ran_with is None and ledger.stage("early") is None

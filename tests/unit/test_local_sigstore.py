@@ -125,3 +125,21 @@ def test_log_is_append_only_on_disk_and_checkpoints_stay_consistent(tmp_path: Pa
         bad["spec"]["data"]["hash"]["value"] = (b"\x02" * 32).hex()  # type: ignore[index]
         later.append(bad)
     assert TransparencyLog(keys, tmp_path / "sigstore" / "log").size == 4
+
+
+def test_instance_serves_while_running_and_closes_its_port_when_the_block_ends(tmp_path: Path) -> None:
+    import http.client
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+
+    with LocalSigstore(tmp_path, ISSUER, IDENTITY).running() as session:
+        url = urlsplit(session.url)
+        assert url.hostname and url.port
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+        connection.request("GET", "/api/v1/log")
+        assert json.load(connection.getresponse())["treeSize"] == 0
+        connection.close()
+    assert not any(t.name == "local-sigstore" for t in threading.enumerate())
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((url.hostname, url.port), timeout=5)

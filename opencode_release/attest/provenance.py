@@ -88,11 +88,14 @@ def _record_digest(dist: importlib.metadata.Distribution) -> str:
 
 def build_lock() -> bytes:
     """`name==version sha256-of-RECORD` for every distribution in the build environment."""
-    lines = sorted({
-        f"{dist.metadata['Name'].lower()}=={dist.version} record-sha256={_record_digest(dist)}"
-        for dist in importlib.metadata.distributions() if dist.metadata["Name"]
-    })
-    return ("\n".join(lines) + "\n").encode()
+    lines = set()
+    for dist in importlib.metadata.distributions():
+        # `dist.metadata` parses METADATA afresh on every access (and `dist.version` is one):
+        # read it once per distribution.
+        meta = dist.metadata
+        if meta["Name"]:
+            lines.add(f"{meta['Name'].lower()}=={meta['Version']} record-sha256={_record_digest(dist)}")
+    return ("\n".join(sorted(lines)) + "\n").encode()
 
 
 def _file_sha256(path: Path) -> str:

@@ -178,3 +178,16 @@ def test_sbom_statement_binds_the_sbom_to_the_subject_digest(ledger: Ledger) -> 
         statements.check_sbom_statement(json.dumps(other).encode(), "a.sbom.intoto.json", archive,
                                         json.dumps(sbom).encode())
     assert caught.value.check == "subjects"
+
+
+def test_build_lock_pins_each_installed_distribution_by_version_and_record_digest() -> None:
+    import hashlib
+    import importlib.metadata
+
+    lines = provenance.build_lock().decode().splitlines()
+    assert lines == sorted(set(lines))
+    dist = importlib.metadata.distribution("cyclonedx-python-lib")
+    record = hashlib.sha256((dist.read_text("RECORD") or "").encode()).hexdigest()
+    assert f"cyclonedx-python-lib=={dist.version} record-sha256={record}" in lines
+    names = {line.partition("==")[0] for line in lines}
+    assert {"sigstore", "nuitka", "opencode-release"} <= names

@@ -27,7 +27,7 @@ from typing import Any
 
 from tuf.api.metadata import TargetFile
 
-from ..artifacts import Ledger
+from ..artifacts import Artifact, Ledger
 from ..config import ChannelSettings
 from ..errors import LedgerError
 from .index import (
@@ -39,7 +39,7 @@ from .index import (
     release_key,
 )
 from .keys import Keyring
-from .storage import ChannelError, Storage
+from .storage import ChannelError, Storage, concurrently
 from .tuf_repo import MAX_DEPTH, TufRepository, target_key
 
 # Installable payloads go with retention; everything else is evidence and stays.
@@ -237,16 +237,27 @@ class Repository:
         return True
 
     def _upload(self, txn: _Txn, channel: str, ledger: Ledger) -> Iterable[PublishedFile]:
-        for artifact in sorted(ledger.uploadable(), key=lambda a: a.id):
+        artifacts = sorted(ledger.uploadable(), key=lambda a: a.id)
+        for artifact in artifacts:
+            target_path = f"{channel}/{ledger.version}/{artifact.path}"
+            if target_path.count("/") - channel.count("/") > MAX_DEPTH:
+                raise ChannelError(f"{artifact.path}: {target_path.count('/')} folders deep; a channel's "
+                                   f"delegation covers {MAX_DEPTH}: record it nearer the release folder")
+
+        def store(artifact: Artifact) -> tuple[bool, int]:
             path = ledger.file(artifact)
             data = path.read_bytes()
             if hashlib.sha256(data).hexdigest() != artifact.sha256:
                 raise LedgerError(f"{path}: changed since the ledger recorded it; rerun its stage")
             target_path = f"{channel}/{ledger.version}/{artifact.path}"
-            if target_path.count("/") - channel.count("/") > MAX_DEPTH:
-                raise ChannelError(f"{artifact.path}: {target_path.count('/')} folders deep; a channel's "
-                                   f"delegation covers {MAX_DEPTH}: record it nearer the release folder")
-            info = self._put(txn, channel, target_path, data, artifact.sha256)
+            return self.storage.create(target_key(target_path, artifact.sha256), data), len(data)
+
+        stored = concurrently(store, artifacts)
+        txn.written += sum(created for created, _ in stored)
+        for artifact, (_, length) in zip(artifacts, stored, strict=True):
+            target_path = f"{channel}/{ledger.version}/{artifact.path}"
+            info = TargetFile(length, {"sha256": artifact.sha256}, target_path)
+            txn.targets.append((channel, info))
             yield PublishedFile(artifact.id, artifact.kind, target_path, target_key(target_path, artifact.sha256),
                                 info.length, artifact.sha256, artifact.target, artifact.kind in PAYLOAD_KINDS)
 

@@ -38,7 +38,7 @@ from tuf.api.serialization.json import JSONSerializer
 from ..config import ChannelSettings
 from .index import role_name
 from .keys import Keyring, role_key
-from .storage import ChannelError, Storage
+from .storage import ChannelError, Storage, concurrently
 
 EXPIRES = "x-opencode-expires"
 MAX_DEPTH = 16  # path components below a channel that its delegation covers
@@ -216,13 +216,17 @@ class TufRepository:
 
     # -- writing, in TUF order ----------------------------------------------
     def write_targets(self) -> None:
-        """Bins first, then channel roles, then top-level targets: parents after children."""
-        order = sorted(self.staged, key=lambda n: (n == "targets", self._is_channel(n)))
-        for name in order:
+        """Bins first, then channel roles, then top-level targets: parents after children
+        (the roles of one level written concurrently, each level done before the next)."""
+        levels: dict[tuple[bool, bool], list[tuple[str, bytes]]] = {}
+        for name in sorted(self.staged):
             staged = self.staged[name]
             staged.md.signatures.clear()
             staged.md.sign(self.keyring.signer(staged.signer_role))
-            self.storage.write(metadata_key(name, staged.md.signed.version), staged.md.to_bytes(_SERIALIZER))
+            level = levels.setdefault((name == "targets", self._is_channel(name)), [])
+            level.append((metadata_key(name, staged.md.signed.version), staged.md.to_bytes(_SERIALIZER)))
+        for _, files in sorted(levels.items()):
+            concurrently(lambda file: self.storage.write(*file), files)
 
     def _is_channel(self, name: str) -> bool:
         top = self.role("targets")

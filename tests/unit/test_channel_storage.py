@@ -1,0 +1,38 @@
+"""Channel storage written from several threads: order of results, errors, and the bytes."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from opencode_release.channels.storage import ChannelError, FileStorage, concurrently
+
+
+def test_concurrently_keeps_order_and_raises_after_the_others_finish() -> None:
+    done: list[int] = []
+    lock = threading.Lock()
+
+    def work(n: int) -> int:
+        if n == 3:
+            raise ValueError("three")
+        with lock:
+            done.append(n)
+        return n * n
+
+    assert concurrently(work, [5, 1, 4, 2]) == [25, 1, 16, 4]
+    with pytest.raises(ValueError, match="three"):
+        concurrently(work, range(10))
+    assert sorted(done[4:]) == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+
+
+def test_concurrent_creates_land_whole_and_still_refuse_different_bytes(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path)
+    items = [(f"targets/stable/1.0.0/{n % 3}/f{n}", bytes([n]) * (1000 + n)) for n in range(40)]
+    assert concurrently(lambda item: storage.create(*item), items) == [True] * 40
+    assert concurrently(lambda item: storage.create(*item), items) == [False] * 40
+    assert all(storage.read(key) == data for key, data in items)
+    assert not list(tmp_path.rglob("*.tmp"))
+    with pytest.raises(ChannelError, match="f7: already holds different bytes"):
+        storage.create(items[7][0], b"other")

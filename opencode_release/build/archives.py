@@ -7,7 +7,6 @@ no file name and a zero time, and the compression level is fixed.
 
 from __future__ import annotations
 
-import gzip
 import io
 import stat
 import tarfile
@@ -17,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts import write_atomic
+from ..artifacts import gzip_bytes, write_atomic
 
 _ZIP_MIN_TIME = 315532800  # 1980-01-01: zip cannot store earlier times
 
@@ -60,11 +59,7 @@ def tar_gz(entries: Sequence[Entry], dest: Path, epoch: int) -> Path:
             info.uname = info.gname = ""
             with entry.source.open("rb") as handle:
                 tar.addfile(info, handle)
-    packed = io.BytesIO()
-    # filename="" and mtime=0 keep the gzip header free of paths and clocks.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=packed, compresslevel=9, mtime=0) as gz:
-        gz.write(raw.getvalue())
-    write_atomic(dest, packed.getvalue())
+    write_atomic(dest, gzip_bytes(raw.getvalue()))
     return dest
 
 

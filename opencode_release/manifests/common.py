@@ -21,20 +21,26 @@ def archive_for(ctx: Context, target: str) -> Artifact | None:
     return found[0] if found else None
 
 
-def read_member(path: Path, basename: str) -> bytes | None:
-    """The bytes of the archive member named `basename` (in whatever folder), or None."""
+def read_members(path: Path, *basenames: str) -> dict[str, bytes]:
+    """The first member named each of `basenames` (in whatever folder), in one pass over the archive."""
+    wanted, found = set(basenames), {}
     if path.name.endswith(".zip"):
         with zipfile.ZipFile(path) as archive:
             for name in archive.namelist():
-                if name.rsplit("/", 1)[-1] == basename:
-                    return archive.read(name)
-        return None
+                base = name.rsplit("/", 1)[-1]
+                if base in wanted and base not in found:
+                    found[base] = archive.read(name)
+        return found
     with tarfile.open(path, "r:*") as tar:
-        for member in tar.getmembers():
-            if member.isfile() and member.name.rsplit("/", 1)[-1] == basename:
+        for member in tar:
+            base = member.name.rsplit("/", 1)[-1]
+            if member.isfile() and base in wanted and base not in found:
                 handle = tar.extractfile(member)
-                return handle.read() if handle else None
-    return None
+                if handle is not None:
+                    found[base] = handle.read()
+                if len(found) == len(wanted):
+                    break
+    return found
 
 
 def member_path(path: Path, basename: str) -> str | None:

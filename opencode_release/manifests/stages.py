@@ -17,7 +17,7 @@ from ..errors import CheckFailed
 from ..stage import Context, Stage
 from ..versions import Version
 from . import apt_repo, deb, gpg, homebrew, index_upload, winget
-from .common import MANIFESTS, archive_for, download_url, member_path, read_member, synopsis
+from .common import MANIFESTS, archive_for, download_url, member_path, read_members, synopsis
 
 APT = f"{MANIFESTS}/apt"
 # Linux gnu targets and their Debian architectures (musl builds are not for Debian).
@@ -65,10 +65,11 @@ class DebStage(Stage):
                 ctx.reporter.note(f"{target}: no archive in this release; no {arch} .deb")
                 continue
             archive_path = ctx.ledger.file(archive)
-            binary = read_member(archive_path, settings.name)
+            members = read_members(archive_path, settings.name, "LICENSE")
+            binary = members.get(settings.name)
             if binary is None:
                 raise CheckFailed(f"{archive.path}: has no {settings.name} binary; rerun the package stage")
-            license_text = read_member(archive_path, "LICENSE")
+            license_text = members.get("LICENSE")
             if license_text is None:
                 license_path = settings.project_dir / "LICENSE"
                 if not license_path.is_file():

@@ -16,6 +16,7 @@ import importlib.util
 import json
 import re
 import sys
+import threading
 import types
 from typing import TYPE_CHECKING, Any
 
@@ -91,8 +92,17 @@ def _import_jsonschema() -> None:
             del sys.modules["rfc3987_syntax"]
 
 
-@functools.cache
+_building = threading.Lock()
+
+
 def validator() -> Validator:
+    """Safe to call from several threads: the first builds it, the others wait for it."""
+    with _building:
+        return _build()
+
+
+@functools.cache
+def _build() -> Validator:
     _import_jsonschema()
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator

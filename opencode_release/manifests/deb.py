@@ -11,19 +11,16 @@ file back.
 from __future__ import annotations
 
 import email.utils
-import functools
 import gzip
 import hashlib
 import io
-import struct
 import tarfile
 import textwrap
-import zlib
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import artifacts
 from ..artifacts import write_atomic
 
 # One file the package installs: its absolute path in the system and content.
@@ -125,35 +122,6 @@ def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=9, mtime=0)
 
 
-# gzip.compress's header at level 9 with mtime 0: no name, no clock, best compression, Unix.
-_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03"
-_BLOCK = 1 << 20
-_WINDOW = 1 << 15
-
-
-def _deflate_block(data: bytes, start: int) -> bytes:
-    end = min(len(data), start + _BLOCK)
-    # The previous 32 KiB as the dictionary: matches reach across blocks as in one stream.
-    window = data[max(0, start - _WINDOW):start]
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_DEFAULT_STRATEGY,
-                                  *([window] if window else []))
-    # A sync flush ends a block on a byte boundary without ending the stream; the last one finishes it.
-    return compressor.compress(data[start:end]) + compressor.flush(zlib.Z_FINISH if end == len(data)
-                                                                   else zlib.Z_SYNC_FLUSH)
-
-
-def gzip_parallel(data: bytes) -> bytes:
-    """One gzip member, level 9, deflated in 1 MiB blocks on both cores (as pigz does).
-
-    zlib releases the GIL, so a package's multi-megabyte payload compresses in about half
-    the time of `gzip.compress`. The bytes depend only on the input (the blocks are fixed),
-    never on the threads; they differ from a single stream's only by a few bytes per block.
-    """
-    with ThreadPoolExecutor(2) as pool:
-        body = b"".join(pool.map(functools.partial(_deflate_block, data), range(0, max(len(data), 1), _BLOCK)))
-    return _GZIP_HEADER + body + struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
-
-
 def _tar_gz(files: Sequence[InstalledFile], epoch: int, folders: bool) -> bytes:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
@@ -178,7 +146,7 @@ def _tar_gz(files: Sequence[InstalledFile], epoch: int, folders: bool) -> bytes:
                 add(folder + "/", None, 0o755)
         for path, data, executable in sorted(files):
             add(("./" if folders else "") + path, data, 0o755 if executable else 0o644)
-    return gzip_parallel(raw.getvalue())
+    return artifacts.gzip_bytes(raw.getvalue())  # on both cores: the payload is megabytes
 
 
 def _ar(members: Sequence[tuple[str, bytes]], epoch: int) -> bytes:

@@ -121,11 +121,19 @@ def no_keys_error() -> ConfigError:
                        "(only snapshots generate keys, into the state folder)")
 
 
-def _digest(ledger: Ledger, artifact: Artifact) -> dict[str, str]:
-    path = ledger.file(artifact)
-    sha = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-    if sha != artifact.sha256:
-        raise LedgerError(f"{artifact.path}: missing or changed since it was recorded; rerun its stage")
+# Digests already checked in this run, by artifact id: one step's products are the next
+# step's materials, and each file needs reading only once.
+Checked = dict[str, str]
+
+
+def _digest(ledger: Ledger, artifact: Artifact, checked: Checked) -> dict[str, str]:
+    sha = checked.get(artifact.id)
+    if sha is None:
+        path = ledger.file(artifact)
+        sha = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        if sha != artifact.sha256:
+            raise LedgerError(f"{artifact.path}: missing or changed since it was recorded; rerun its stage")
+        checked[artifact.id] = sha
     return {"sha256": sha}
 
 
@@ -141,21 +149,26 @@ def source_materials(project_dir: Path, package: str) -> dict[str, dict[str, str
     }
 
 
-def step_materials(ledger: Ledger, step: str, sources: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+def step_materials(ledger: Ledger, step: str, sources: Mapping[str, Mapping[str, str]],
+                   checked: Checked | None = None) -> dict[str, Any]:
     if step == "build":
         return {k: dict(v) for k, v in sources.items()}
+    checked = {} if checked is None else checked
     wanted: list[Artifact] = []
     for earlier in STEP_MATERIALS[step]:
         wanted += [a for a in step_products(ledger, earlier)
                    if step != "package" or a.kind == ArtifactKind.BINARY]
-    return {a.path: _digest(ledger, a) for a in wanted}
+    return {a.path: _digest(ledger, a, checked) for a in wanted}
 
 
-def make_link(ledger: Ledger, step: str, sources: Mapping[str, Mapping[str, str]]) -> Link:
+def make_link(ledger: Ledger, step: str, sources: Mapping[str, Mapping[str, str]],
+              checked: Checked | None = None) -> Link:
+    """The step's link; pass one `checked` to the links of a run so each file is hashed once."""
+    checked = {} if checked is None else checked
     return Link(
         name=step, command=["opencode-release", "stage", step],
-        materials=step_materials(ledger, step, sources),
-        products={a.path: _digest(ledger, a) for a in step_products(ledger, step)},
+        materials=step_materials(ledger, step, sources, checked),
+        products={a.path: _digest(ledger, a, checked) for a in step_products(ledger, step)},
     )
 
 

@@ -185,7 +185,8 @@ class InTotoStage(Stage):
             raise intoto.no_keys_error()
         keys = intoto.load_keys(folder or ctx.state_dir / "in-toto-keys", generate=folder is None)
         sources = intoto.source_materials(s.project_dir, s.package)
-        links = {step: intoto.make_link(ctx.ledger, step, sources) for step in intoto.STEPS}
+        checked: intoto.Checked = {}
+        links = {step: intoto.make_link(ctx.ledger, step, sources, checked) for step in intoto.STEPS}
         expires = dt.datetime.fromtimestamp(ctx.epoch, dt.UTC) + dt.timedelta(days=s.lifecycle.evidence_days)
         layout = intoto.make_layout(ctx.ledger, keys, links, s.package, expires)
         out = ctx.dist_dir / intoto.FOLDER

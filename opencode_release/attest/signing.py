@@ -16,6 +16,7 @@ import base64
 import contextlib
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,13 +185,18 @@ class SignStage(Stage):
                     bar.advance()
             if instance.log is not None:
                 made = refresh_inclusion_proofs(instance.log, made)
-            signed: list[tuple[Artifact, Bundle, Path]] = []
-            for artifact, bundle in made:
+            for artifact, bundle in made:  # every bundle verified before any is written
                 verify_bundle(verifier, bundle, artifact, ctx.ledger.file(artifact), expected)
-                out = bundle_path(ctx, artifact)
+            signed = [(artifact, bundle, bundle_path(ctx, artifact)) for artifact, bundle in made]
+
+            def write(item: tuple[Artifact, Bundle, Path]) -> None:
+                _, bundle, out = item
                 write_atomic(out, bundle.to_json().encode())
                 written.append(out)
-                signed.append((artifact, bundle, out))
+
+            # Each write is fsynced; a few at once let the filesystem commit them together.
+            with ThreadPoolExecutor(4, thread_name_prefix="bundles") as pool:
+                list(pool.map(write, signed))
             root_path = ctx.dist_dir / TRUST_ROOT_NAME
             write_atomic(root_path, _pretty(instance.trusted_root_json))
             written.append(root_path)

@@ -132,12 +132,16 @@ class _Reader:
             return {}
         strings = self.sections[verneed.link]
         found: dict[int, str] = {}
-        at = verneed.offset
+        at, end = verneed.offset, verneed.offset + verneed.size
+        # Entries chain by offsets; each must stay inside the section, so a
+        # corrupt chain ends in an error instead of a loop over the whole file.
         for _ in range(verneed.info):
-            _version, count, _file, aux, following = struct.unpack_from(f"{self.order}HHIII", self.data, at)
+            entry = struct.unpack_from(f"{self.order}HHIII", self.data, _inside(at, end))
+            _version, count, _file, aux, following = entry
             aux_at = at + aux
             for _ in range(count):
-                _hash, _flags, other, name, aux_next = struct.unpack_from(f"{self.order}IHHII", self.data, aux_at)
+                _hash, _flags, other, name, aux_next = struct.unpack_from(
+                    f"{self.order}IHHII", self.data, _inside(aux_at, end))
                 found[other] = self.string(strings, name)
                 aux_at += aux_next
             if not following:
@@ -161,6 +165,12 @@ class _Reader:
         return self.string(self.sections[dynsym.link], name)
 
 
+def _inside(at: int, end: int) -> int:
+    if at >= end:
+        raise ValueError(f"version table entry at {at:#x} lies past its section (ends at {end:#x})")
+    return at
+
+
 def inspect(path: Path) -> ElfFacts:
     try:
         with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
@@ -169,7 +179,7 @@ def inspect(path: Path) -> ElfFacts:
             interpreter = reader.interpreter()
             needed = reader.needed()
             floor, symbol = _glibc_floor(reader)
-    except (ValueError, KeyError, IndexError, struct.error) as exc:
+    except (ValueError, KeyError, IndexError, OverflowError, struct.error) as exc:
         raise CheckFailed(f"{path}: not a readable ELF file: {exc}") from exc
     return ElfFacts(arch, interpreter, tuple(needed), floor, symbol, static=interpreter is None and not needed)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,24 @@ def test_agrees_with_pyelftools_on_every_file_of_the_onefile_payload(built_produ
             assert facts.floor_symbol == "@".join(min(floors[top])), file.name
         else:
             assert facts.floor_symbol is None, file.name
+
+
+def test_corrupt_files_give_facts_or_a_clear_refusal(tmp_path: Path) -> None:
+    """Binaries come back from CI runners: no corruption may crash or hang the reader."""
+    whole = bytearray(_compile(tmp_path, "plain", PLAIN).read_bytes())
+    rng = random.Random(7)
+    target = tmp_path / "corrupt"
+    refused = 0
+    for attempt in range(1000):
+        damaged = bytearray(whole)
+        # Half the time only the first 4 KiB, where the headers and their offsets live.
+        reach = len(damaged) if attempt % 2 else 4096
+        for _ in range(rng.randint(1, 16)):
+            damaged[rng.randrange(reach)] = rng.randrange(256)
+        target.write_bytes(bytes(damaged))
+        try:
+            assert isinstance(elf.inspect(target), elf.ElfFacts)
+        except CheckFailed as exc:
+            assert str(exc).startswith(f"{target}: not a readable ELF file: ")
+            refused += 1
+    assert refused > 0

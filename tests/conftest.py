@@ -73,12 +73,23 @@ def _build_inputs_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def _prune_old_builds(folder: Path, keep: Path, max_age_hours: float = 24) -> None:
+    """Builds of other inputs (~250 MB each) left by earlier runs; none still in use is a day old."""
+    import shutil
+    import time
+
+    for old in folder.glob("shared-build-*"):
+        if old != keep and time.time() - old.stat().st_mtime > max_age_hours * 3600:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def built_product(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of product/ whose ../dist/1.4.0 holds a real snapshot build. Read-only."""
     # Keyed by what the build depends on: a build left in /tmp by an earlier run
     # (or another checkout) of a different product must not be reused.
     shared = tmp_path_factory.getbasetemp().parent / f"shared-build-{_build_inputs_digest()}"
+    _prune_old_builds(shared.parent, keep=shared)
     shared.mkdir(exist_ok=True)
     return _build_shared(shared)
 

@@ -146,8 +146,10 @@ def _run_in_order(stages: Sequence[Stage], ctx: Context, reporter: ConsoleReport
             report.results.append(StageResult(stage.name, "up-to-date", 0.0, outputs, "outputs match the ledger"))
             continue
         if ctx.dry_run:
-            reporter.console.print(f"{header} [cyan]would run[/cyan] {stage.description}")
-            report.results.append(StageResult(stage.name, "planned", 0.0, note=stage.description))
+            note = stage.description + (" (started as the run begins, alongside earlier stages)"
+                                        if stage.early else "")
+            reporter.console.print(f"{header} [cyan]would run[/cyan] {note}")
+            report.results.append(StageResult(stage.name, "planned", 0.0, note=note))
             continue
         reporter.console.print(f"{header} {stage.description}")
         result = _run_one(stage, ctx, inputs)

@@ -183,7 +183,8 @@ def test_a_dry_run_prepares_nothing(ledger: Ledger) -> None:
     early = Early(threading.Event())
     ctx, reporter = _ctx(ledger)
     ctx.dry_run = True
-    assert _statuses(run_stages([early], ctx, reporter)) == ["planned"]
+    report = run_stages([early], ctx, reporter)
+    assert _statuses(report) == ["planned"] and "alongside earlier stages" in report.results[0].note
     assert early.prepares == 0 and not (ledger.root / "early.out").exists()
 
 

@@ -272,4 +272,8 @@ def serialize(bom: Bom) -> str:
     bom.serial_number = uuid.UUID(int=0)
     draft = JsonV1Dot5(bom).output_as_string(indent=2)
     bom.serial_number = uuid.uuid5(SERIAL_NAMESPACE, hashlib.sha256(draft.encode()).hexdigest())
+    placeholder, serial = f'"{uuid.UUID(int=0).urn}"', f'"{bom.serial_number.urn}"'
+    if draft.count(placeholder) == 1:
+        # The serial number is the only difference: put it in rather than serialize again.
+        return draft.replace(placeholder, serial) + "\n"
     return JsonV1Dot5(bom).output_as_string(indent=2) + "\n"

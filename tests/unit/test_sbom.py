@@ -120,6 +120,21 @@ def test_same_inputs_same_bytes_and_serial_follows_content() -> None:
     assert json.loads(one)["serialNumber"] != json.loads(other)["serialNumber"]
 
 
+def test_serialized_text_is_the_librarys_own_with_a_serial_derived_from_the_rest() -> None:
+    import hashlib
+    import uuid
+
+    from cyclonedx.output.json import JsonV1Dot5
+
+    report = compilation.parse(REPORT)
+    bom = sbom.make_bom(PRODUCT, BINARY, [sbom.Program(BINARY, report, REPORT_ARTIFACT, HOST)], 1767225600)
+    text = sbom.serialize(bom)
+    assert text == JsonV1Dot5(bom).output_as_string(indent=2) + "\n"
+    serial = json.loads(text)["serialNumber"]
+    draft = text[:-1].replace(f'"{serial}"', f'"{uuid.UUID(int=0).urn}"')
+    assert serial == uuid.uuid5(sbom.SERIAL_NAMESPACE, hashlib.sha256(draft.encode()).hexdigest()).urn
+
+
 def test_invalid_sbom_is_refused_and_not_written(tmp_path: Path) -> None:
     doc = _document()
     doc["metadata"]["component"]["unexpected"] = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -87,7 +88,29 @@ def _record_digest(dist: importlib.metadata.Distribution) -> str:
 
 
 def build_lock() -> bytes:
-    """`name==version sha256-of-RECORD` for every distribution in the build environment."""
+    """`name==version sha256-of-RECORD` for every distribution in the build environment.
+
+    A release asks twice (the stage's fingerprint, then the statement): the answer is
+    kept while the *.dist-info and *.egg-info folders on sys.path stay the same (installing,
+    upgrading or removing a distribution adds or removes one: their names carry the version).
+    """
+    return _build_lock(_environment_key())
+
+
+def _environment_key() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    key = []
+    for entry in sys.path:
+        try:
+            names = tuple(sorted(p.name for p in Path(entry or ".").iterdir()
+                                 if p.name.endswith((".dist-info", ".egg-info"))))
+        except OSError:  # not a folder (a zip file, or gone)
+            names = ()
+        key.append((entry, names))
+    return tuple(key)
+
+
+@functools.lru_cache(maxsize=1)
+def _build_lock(environment: tuple[tuple[str, tuple[str, ...]], ...]) -> bytes:
     lines = set()
     for dist in importlib.metadata.distributions():
         # `dist.metadata` parses METADATA afresh on every access (and `dist.version` is one):

@@ -191,3 +191,19 @@ def test_build_lock_pins_each_installed_distribution_by_version_and_record_diges
     assert f"cyclonedx-python-lib=={dist.version} record-sha256={record}" in lines
     names = {line.partition("==")[0] for line in lines}
     assert {"sigstore", "nuitka", "opencode-release"} <= names
+
+
+def test_build_lock_follows_installs_and_removals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import shutil
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert not any(line.startswith("fake-dist==") for line in provenance.build_lock().decode().splitlines())
+    info = tmp_path / "fake_dist-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-dist\nVersion: 1.0\n")
+    (info / "RECORD").write_text("fake_dist-1.0.dist-info/METADATA,,\n")
+    record = hashlib.sha256(b"fake_dist-1.0.dist-info/METADATA,,\n").hexdigest()
+    assert f"fake-dist==1.0 record-sha256={record}" in provenance.build_lock().decode().splitlines()
+    shutil.rmtree(info)
+    assert not any(line.startswith("fake-dist==") for line in provenance.build_lock().decode().splitlines())

@@ -158,9 +158,11 @@ class FileStorage:
             handle.truncate()
             handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
             handle.flush()
+            self._swept = set()  # only the lock holder may clear what a killed writer left
             try:
                 yield
             finally:
+                self._swept = None
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 

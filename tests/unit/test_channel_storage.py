@@ -36,3 +36,18 @@ def test_concurrent_creates_land_whole_and_still_refuse_different_bytes(tmp_path
     assert not list(tmp_path.rglob("*.tmp"))
     with pytest.raises(ChannelError, match="f7: already holds different bytes"):
         storage.create(items[7][0], b"other")
+
+
+def test_under_the_lock_a_killed_writers_temp_files_go_from_the_folders_written_to(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path)
+    stale = tmp_path / "targets" / "stable" / ".abc.json.x1y2.tmp"
+    elsewhere = tmp_path / "targets" / "nightly" / ".old.json.x3y4.tmp"
+    for path in (stale, elsewhere):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"half a file")
+    storage.write("targets/stable/abc.json", b"{}")
+    assert stale.exists()  # outside the lock another publisher may be writing it
+    with storage.lock(5):
+        storage.write("targets/stable/abc.json", b"{}")
+    assert not stale.exists() and elsewhere.exists()
+    assert storage.read("targets/stable/abc.json") == b"{}"

@@ -29,7 +29,7 @@ _MAC_ARM64 = ".globl _main\n.p2align 2\n_main:\n  mov w0, #0\n  ret\n"
 _MAC_X86_64 = ".globl _main\n_main:\n  xorl %eax, %eax\n  retq\n"
 _WIN_X86_64 = ".globl main\nmain:\n  xorl %eax, %eax\n  retq\n"
 _WIN_ARM64 = ".globl main\nmain:\n  mov w0, #0\n  ret\n"
-_STATX = r"""#define _GNU_SOURCE
+STATX_SOURCE = r"""#define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -100,8 +100,8 @@ RECIPES: dict[str, Callable[[Path, Path], None]] = {
     "pe-x86_64": lambda w, o: _pe(w, o, "x86_64"),
     "pe-arm64": lambda w, o: _pe(w, o, "arm64"),
     "pe-x86_64-gui": lambda w, o: _pe(w, o, "x86_64", "windows"),
-    "elf-x86_64-gnu-2.28": lambda w, o: _zig(w, o, "x86_64-linux-gnu.2.28", _STATX),
-    "elf-aarch64-gnu-2.28": lambda w, o: _zig(w, o, "aarch64-linux-gnu.2.28", _STATX),
+    "elf-x86_64-gnu-2.28": lambda w, o: _zig(w, o, "x86_64-linux-gnu.2.28", STATX_SOURCE),
+    "elf-aarch64-gnu-2.28": lambda w, o: _zig(w, o, "aarch64-linux-gnu.2.28", STATX_SOURCE),
     "elf-x86_64-gnu-2.34": lambda w, o: _zig(w, o, "x86_64-linux-gnu.2.34", _HELLO),
     "elf-x86_64-musl-static": lambda w, o: _zig(w, o, "x86_64-linux-musl", _HELLO),
     "elf-aarch64-musl-dynamic": lambda w, o: _musl_dynamic(w, o),

@@ -11,6 +11,7 @@ import pytest
 
 from opencode_release.build import elf
 from opencode_release.errors import CheckFailed
+from tests.binaries import STATX_SOURCE
 
 PLAIN = "int main(void) { return 0; }\n"
 # arc4random arrived in glibc 2.36: calling it raises the floor to 2.36.
@@ -60,26 +61,13 @@ def test_non_elf_is_refused_with_its_path(tmp_path: Path) -> None:
         elf.inspect(bogus)
 
 
-STATX = r"""#define _GNU_SOURCE
-#include <fcntl.h>
-#include <stdio.h>
-#include <sys/stat.h>
-int main(int argc, char **argv) {
-  struct statx sx;
-  (void)argc;
-  printf("%d\n", statx(AT_FDCWD, argv[0], 0, STATX_SIZE, &sx));
-  return 0;
-}
-"""
-
-
 @pytest.mark.parametrize(("zig_target", "arch", "loader"), [
     ("arm-linux-gnueabihf.2.28", "arm", "/lib/ld-linux-armhf.so.3"),  # ELF32, little-endian
-    ("s390x-linux-gnu.2.28", "s390", "/lib/ld64.so.1"),  # ELF64, big-endian
+    ("s390x-linux-gnu.2.28", "s390", "/lib/ld64.so.1"),  # ELF64, big-endian (statx: glibc 2.28)
 ])
 def test_other_word_sizes_and_byte_orders(tmp_path: Path, zig_target: str, arch: str, loader: str) -> None:
     source = tmp_path / "statx.c"
-    source.write_text(STATX)
+    source.write_text(STATX_SOURCE)
     out = tmp_path / zig_target
     subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", zig_target, "-Os", "-s", "-o", str(out),
                     str(source)], check=True, capture_output=True)

@@ -8,15 +8,18 @@ refusal is reported as what it is, with what to do, not as a crash.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..artifacts import gzip_bytes, write_atomic
 from ..errors import CheckFailed, ConfigError
 
 PASSWORD_ENV = ("OPENCODE_INDEX_PASSWORD", "TWINE_PASSWORD")
@@ -56,8 +59,30 @@ def build(project: Path, outdir: Path, epoch: int) -> Dists:
         outdir.mkdir(parents=True, exist_ok=True)
         wheel, sdist = outdir / wheels[0].name, outdir / sdists[0].name
         shutil.copyfile(wheels[0], wheel)
-        shutil.copyfile(sdists[0], sdist)
+        write_atomic(sdist, repack_sdist(sdists[0].read_bytes(), epoch))
     return Dists(wheel, sdist)
+
+
+def repack_sdist(packed: bytes, epoch: int) -> bytes:
+    """The sdist with the same members and contents, made reproducible.
+
+    setuptools honours SOURCE_DATE_EPOCH in the wheel but not in the sdist,
+    which carries each file's checkout time, the build's clock in PKG-INFO's
+    entry and in the gzip header. Here every time is `epoch`, owners are 0/0
+    with no names, modes are 0644 or 0755, and the gzip header has no name.
+    """
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as source, \
+            tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as out:
+        for member in sorted(source.getmembers(), key=lambda m: m.name):
+            if not (member.isfile() or member.isdir()):
+                raise CheckFailed(f"sdist member {member.name} is neither a file nor a folder; "
+                                  "an sdist should hold only those")
+            member.mtime, member.uid, member.gid, member.uname, member.gname = epoch, 0, 0, "", ""
+            member.mode = 0o755 if member.isdir() or member.mode & 0o100 else 0o644
+            member.pax_headers = {}
+            out.addfile(member, source.extractfile(member) if member.isfile() else None)
+    return gzip_bytes(raw.getvalue())
 
 
 def password() -> str:

@@ -16,7 +16,6 @@ import base64
 import contextlib
 import json
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from sigstore.sign import SigningContext
 from sigstore.verify import Verifier, policy
 from sigstore_models.common.v1 import HashAlgorithm
 
-from ..artifacts import UPLOADABLE, Artifact, ArtifactKind, write_atomic
+from ..artifacts import UPLOADABLE, Artifact, ArtifactKind, concurrently, write_atomic
 from ..errors import StageError, UsageError
 from ..stage import Context, Stage
 from .local_sigstore import LocalSigstore
@@ -194,9 +193,7 @@ class SignStage(Stage):
                 write_atomic(out, bundle.to_json().encode())
                 written.append(out)
 
-            # Each write is fsynced; a few at once let the filesystem commit them together.
-            with ThreadPoolExecutor(4, thread_name_prefix="bundles") as pool:
-                list(pool.map(write, signed))
+            concurrently(write, signed)
             root_path = ctx.dist_dir / TRUST_ROOT_NAME
             write_atomic(root_path, _pretty(instance.trusted_root_json))
             written.append(root_path)

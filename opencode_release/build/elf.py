@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import mmap
 import struct
+import sys
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ _PT_INTERP = 3
 _SHT_DYNAMIC, _SHT_DYNSYM = 6, 11
 _SHT_GNU_VERNEED, _SHT_GNU_VERSYM = 0x6FFFFFFE, 0x6FFFFFFF
 _DT_NULL, _DT_NEEDED = 0, 1
-_VERSYM_HIDDEN = 0x8000
+_VERSYM_INDEX = 0x7FFF  # the top bit only marks a version hidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +156,9 @@ class _Reader:
         if versym is None:
             return None
         indexes = array("H", bytes(self.data[versym.offset:versym.offset + versym.size]))
-        if (self.order == "<") != (array("H", b"\x01\x00")[0] == 1):
+        if self.order != {"little": "<", "big": ">"}[sys.byteorder]:
             indexes.byteswap()
-        return array("H", (i & ~_VERSYM_HIDDEN for i in indexes))
+        return array("H", (i & _VERSYM_INDEX for i in indexes))
 
     def symbol_name(self, dynsym: _Section, index: int) -> str:
         at = dynsym.offset + index * (24 if self.wide else 16)

@@ -27,7 +27,7 @@ from typing import Any
 
 from tuf.api.metadata import TargetFile
 
-from ..artifacts import Artifact, Ledger
+from ..artifacts import Artifact, Ledger, concurrently
 from ..config import ChannelSettings
 from ..errors import LedgerError
 from .index import (
@@ -39,7 +39,7 @@ from .index import (
     release_key,
 )
 from .keys import Keyring
-from .storage import ChannelError, Storage, concurrently
+from .storage import ChannelError, Storage
 from .tuf_repo import MAX_DEPTH, TufRepository, target_key
 
 # Installable payloads go with retention; everything else is evidence and stays.

@@ -6,7 +6,7 @@ PUT. `create` is a conditional write: it refuses to replace different bytes
 (S3 `If-None-Match: *`), which is how two publishers cannot overwrite each
 other's immutable files. The lock serialises publishers: `flock` on a file, or
 an object created with `If-None-Match` on S3. A publisher may call `create`
-and `write` from several threads at once (`concurrently`).
+and `write` from several threads at once (`artifacts.concurrently`).
 """
 
 from __future__ import annotations
@@ -17,30 +17,14 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from ..artifacts import write_atomic
 from ..errors import ReleaseError
 
 LOCK_NAME = ".publish.lock"
-# Writes in flight at once. Each is as durable as alone (fsync of the file and its folder
-# before it returns), but a filesystem's journal commits concurrent fsyncs together and an
-# object store takes PUTs in parallel: 4 cut the time of a release's ~150 writes to a third.
-WRITERS = 4
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-
-
-def concurrently(function: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
-    """`function` of each item, WRITERS at a time; results in order. When one fails, the
-    others still finish (what they wrote is named by no metadata yet) and its error is raised."""
-    with ThreadPoolExecutor(WRITERS, thread_name_prefix="storage") as pool:
-        return list(pool.map(function, items))
-
-
 class ChannelError(ReleaseError):
     """The channel repository refused a change (conflict, lock, missing keys)."""
 

@@ -35,10 +35,11 @@ from tuf.api.metadata import (
 )
 from tuf.api.serialization.json import JSONSerializer
 
+from ..artifacts import concurrently
 from ..config import ChannelSettings
 from .index import role_name
 from .keys import Keyring, role_key
-from .storage import ChannelError, Storage, concurrently
+from .storage import ChannelError, Storage
 
 EXPIRES = "x-opencode-expires"
 MAX_DEPTH = 16  # path components below a channel that its delegation covers

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import tomllib
 
 from ..artifacts import Artifact, ArtifactKind, write_atomic
@@ -282,7 +281,9 @@ class PythonDistsStage(Stage):
         return ctx.settings.source_file.read_text(encoding="utf-8")
 
     def prepare(self, ctx: Context) -> index_upload.Dists:
-        return index_upload.build(ctx.settings.project_dir, ctx.dist_dir / ".work" / "python-dists", ctx.epoch)
+        # Into the release folder at once: nothing reads it but through the ledger, and `run`
+        # records these files only in its turn.
+        return index_upload.build(ctx.settings.project_dir, ctx.dist_dir / "python", ctx.epoch)
 
     def run(self, ctx: Context) -> None:
         built = ctx.prepared(self)
@@ -291,14 +292,9 @@ class PythonDistsStage(Stage):
                 built = self.prepare(ctx)
         else:
             ctx.reporter.note("built alongside the compile")
-        outdir = ctx.dist_dir / "python"
-        outdir.mkdir(parents=True, exist_ok=True)
-        wheel, sdist = outdir / built.wheel.name, outdir / built.sdist.name
-        shutil.copyfile(built.wheel, wheel)
-        shutil.copyfile(built.sdist, sdist)
-        ctx.ledger.record(wheel, ArtifactKind.WHEEL)
-        ctx.ledger.record(sdist, ArtifactKind.SDIST)
-        ctx.reporter.note(f"{wheel.name}, {sdist.name}")
+        ctx.ledger.record(built.wheel, ArtifactKind.WHEEL)
+        ctx.ledger.record(built.sdist, ArtifactKind.SDIST)
+        ctx.reporter.note(f"{built.wheel.name}, {built.sdist.name}")
 
 
 class IndexUploadStage(Stage):

@@ -38,12 +38,23 @@ SUITE = "stable"
 
 
 def _make(pool_root: Path, index: int) -> dict[str, object]:
-    info = deb.PackageInfo(f"pkg{index:04d}", f"1.{index}.0", "amd64", "Bench <bench@example.org>",
-                           "benchmark package", f"Package number {index} of the apt index benchmark.")
+    info = deb.PackageInfo(
+        f"pkg{index:04d}",
+        f"1.{index}.0",
+        "amd64",
+        "Bench <bench@example.org>",
+        "benchmark package",
+        f"Package number {index} of the apt index benchmark.",
+    )
     payload = os.urandom(2048)
     built = deb.build(info, [(f"usr/share/{info.package}/data", payload, False)], pool_root / info.pool_path, EPOCH)
-    return {"filename": info.pool_path, "size": built.size, "sha256": built.sha256, "sha512": built.sha512,
-            "control": built.control}
+    return {
+        "filename": info.pool_path,
+        "size": built.size,
+        "sha256": built.sha256,
+        "sha512": built.sha512,
+        "control": built.control,
+    }
 
 
 def _entries(ledger: Path) -> list[apt_repo.PoolEntry]:
@@ -68,8 +79,9 @@ def _ftparchive(root: Path, db: Path | None) -> None:
     with (out / "Packages").open("wb") as handle:
         subprocess.run(["apt-ftparchive", *db_args, "packages", "pool"], cwd=root, stdout=handle, check=True)
     # Written outside dists/SUITE first, or the old Release lists itself.
-    release = subprocess.run(["apt-ftparchive", "release", f"dists/{SUITE}"], cwd=root, capture_output=True,
-                             check=True).stdout
+    release = subprocess.run(
+        ["apt-ftparchive", "release", f"dists/{SUITE}"], cwd=root, capture_output=True, check=True
+    ).stdout
     (root / "dists" / SUITE / "Release").write_bytes(release)
 
 
@@ -106,8 +118,11 @@ def main() -> None:
             apt_repo.index_suite(ours, info, _entries(ledger))
 
         result: list[apt_repo.IndexResult] = []
-        add_ours = _best(args.repeat, ours_base,
-                         lambda: result.append(apt_repo.index_suite(ours, info, _entries(base / "extra.json"))))
+        add_ours = _best(
+            args.repeat,
+            ours_base,
+            lambda: result.append(apt_repo.index_suite(ours, info, _entries(base / "extra.json"))),
+        )
         db = base / "ftparchive.db"
 
         def theirs_base() -> None:
@@ -120,14 +135,26 @@ def main() -> None:
         check = _entries(ledger)[0]
         packages = (ours / "dists" / SUITE / "main" / "binary-amd64" / "Packages").read_text()
         assert f"SHA256: {check.sha256}" in packages and result[-1].reused == args.packages
-        print(json.dumps({
-            "packages": args.packages,
-            "full_index": {"ours_s": round(full_ours, 4), "apt_ftparchive_s": round(full_theirs, 4),
-                           "ratio": round(full_ours / full_theirs, 3)},
-            "add_one": {"ours_s": round(add_ours, 4), "apt_ftparchive_db_s": round(add_theirs, 4),
-                        "ratio": round(add_ours / add_theirs, 3), "rehashed": result[-1].hashed},
-            "load_average": os.getloadavg(),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "packages": args.packages,
+                    "full_index": {
+                        "ours_s": round(full_ours, 4),
+                        "apt_ftparchive_s": round(full_theirs, 4),
+                        "ratio": round(full_ours / full_theirs, 3),
+                    },
+                    "add_one": {
+                        "ours_s": round(add_ours, 4),
+                        "apt_ftparchive_db_s": round(add_theirs, 4),
+                        "ratio": round(add_ours / add_theirs, 3),
+                        "rehashed": result[-1].hashed,
+                    },
+                    "load_average": os.getloadavg(),
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def _make(path: Path, size_mb: int) -> None:
     block = os.urandom(1 << 20)
     with path.open("wb") as handle:
         for i in range(size_mb):
-            handle.write(block[i % 251:] + block[: i % 251])
+            handle.write(block[i % 251 :] + block[: i % 251])
     subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)  # into the page cache
 
 

@@ -64,8 +64,11 @@ def _release(workdir: Path, stages: Sequence[Stage]) -> dict[str, Any]:
         wall = time.perf_counter() - start
     finally:
         nuitka.build = original
-    return {"stages": {r.name: r.seconds for r in report.results if r.status == "ran"},
-            "wall": wall, "compile": sum(compile_seconds)}
+    return {
+        "stages": {r.name: r.seconds for r in report.results if r.status == "ran"},
+        "wall": wall,
+        "compile": sum(compile_seconds),
+    }
 
 
 def _once(stages: Sequence[Stage]) -> dict[str, Any]:
@@ -105,13 +108,18 @@ def main() -> None:
         spine_runs.append(_once(pipeline.stages_named(SPINE)))
         full_runs.append(_once(pipeline.release_stages()))
     spine = _summary(spine_runs)
-    print(json.dumps({
-        "goal_overhead_fraction_below": 0.03,
-        "spine": spine,
-        "full": _summary(full_runs, baseline_compile=spine["compile_seconds"]),
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "cpus": os.cpu_count(),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "goal_overhead_fraction_below": 0.03,
+                "spine": spine,
+                "full": _summary(full_runs, baseline_compile=spine["compile_seconds"]),
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                "cpus": os.cpu_count(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,13 @@ NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 def ledger(dist: Path, version: str, payload: bytes) -> Ledger:
     root = dist / version
     root.mkdir(parents=True)
-    made = Ledger(root, product="opencode", version=version, channel="nightly",
-                  source=Source("https://example.org/opencode", "c" * 40, "", 1767225600))
+    made = Ledger(
+        root,
+        product="opencode",
+        version=version,
+        channel="nightly",
+        source=Source("https://example.org/opencode", "c" * 40, "", 1767225600),
+    )
     archive = root / f"opencode-{version}-linux-x86_64-gnu.tar.gz"
     archive.write_bytes(payload)
     subject = made.record(archive, ArtifactKind.ARCHIVE, target="linux-x86_64-gnu")
@@ -54,8 +59,14 @@ def ledger(dist: Path, version: str, payload: bytes) -> Ledger:
 
 def repo(public: Path, keys: Path, now: dt.datetime) -> Repository:
     # retention off (keep more than the channel holds): the benchmark measures publishing, not pruning
-    return Repository(Repository_storage(public), Keyring(keys, generate=True), ChannelSettings(), product="opencode",
-                      now=now, retention=Retention(100_000, 100_000))
+    return Repository(
+        Repository_storage(public),
+        Keyring(keys, generate=True),
+        ChannelSettings(),
+        product="opencode",
+        now=now,
+        retention=Retention(100_000, 100_000),
+    )
 
 
 def Repository_storage(public: Path):  # type: ignore[no-untyped-def]
@@ -98,13 +109,23 @@ def main() -> None:
                 assert result.status == "published"
                 shutil.rmtree(target)
         empty_s, full_s = statistics.median(timings["empty"]), statistics.median(timings["full"])
-        print(json.dumps({
-            "benchmark": "publish one nightly", "releases_in_full_channel": args.releases,
-            "archive_bytes": len(payload), "empty_seconds": round(empty_s, 4), "full_seconds": round(full_s, 4),
-            "ratio_full_to_empty": round(full_s / empty_s, 3), "goal_ratio_at_most": 1.5,
-            "fill_seconds": round(fill_seconds, 1), "runs": {k: [round(v, 4) for v in vs] for k, vs in timings.items()},
-            "load_average": os.getloadavg(),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "publish one nightly",
+                    "releases_in_full_channel": args.releases,
+                    "archive_bytes": len(payload),
+                    "empty_seconds": round(empty_s, 4),
+                    "full_seconds": round(full_s, 4),
+                    "ratio_full_to_empty": round(full_s / empty_s, 3),
+                    "goal_ratio_at_most": 1.5,
+                    "fill_seconds": round(fill_seconds, 1),
+                    "runs": {k: [round(v, 4) for v in vs] for k, vs in timings.items()},
+                    "load_average": os.getloadavg(),
+                },
+                indent=2,
+            )
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -46,14 +46,20 @@ def generate(release: Path) -> tuple[int, float]:
 
     settings = config.load(REPO / "product" / "pyproject.toml")
     ledger = Ledger.load(release)
-    ctx = Context(settings=settings, ledger=ledger, reporter=CollectingReporter(),
-                  build_targets=session.build_targets(settings, None))
+    ctx = Context(
+        settings=settings,
+        ledger=ledger,
+        reporter=CollectingReporter(),
+        build_targets=session.build_targets(settings, None),
+    )
     product = product_of(ctx)
     count, last = 0, 0.0
     for binary in ledger.by_kind(ArtifactKind.BINARY):
         program = program_of(ctx, binary)
-        for subject in [binary, *(a for a in ledger.by_kind(ArtifactKind.ARCHIVE)
-                                  if binary.id in a.related("archive_of"))]:
+        for subject in [
+            binary,
+            *(a for a in ledger.by_kind(ArtifactKind.ARCHIVE) if binary.id in a.related("archive_of")),
+        ]:
             start = time.perf_counter()
             document = sbom.serialize(sbom.make_bom(product, subject, [program], ctx.epoch))
             problem = cdx_validate.problem(document)
@@ -86,19 +92,33 @@ def main() -> None:
     ours_cmd = [python, "-m", "benchmarks.bench_sbom", "--child", "--release", args.release]
     child = json.loads(subprocess.run(ours_cmd, check=True, capture_output=True, text=True, cwd=REPO).stdout)
     with tempfile.TemporaryDirectory() as tmp:
-        theirs_cmd = [str(Path(python).parent / "cyclonedx-py"), "environment", "--spec-version", "1.5",
-                      "--output-format", "JSON", "-o", str(Path(tmp) / "env.cdx.json"), python]
+        theirs_cmd = [
+            str(Path(python).parent / "cyclonedx-py"),
+            "environment",
+            "--spec-version",
+            "1.5",
+            "--output-format",
+            "JSON",
+            "-o",
+            str(Path(tmp) / "env.cdx.json"),
+            python,
+        ]
         ours = min(_timed(ours_cmd) for _ in range(args.repeat))
         theirs = min(_timed(theirs_cmd) for _ in range(args.repeat))
-    print(json.dumps({
-        "sboms_per_run": child["sboms"],
-        "ours_seconds": round(ours, 3),
-        "cyclonedx_py_environment_seconds": round(theirs, 3),
-        "ratio": round(ours / theirs, 3),
-        "goal_ratio": 0.2,
-        "one_more_sbom_warm_seconds": round(child["warm_seconds"], 4),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "sboms_per_run": child["sboms"],
+                "ours_seconds": round(ours, 3),
+                "cyclonedx_py_environment_seconds": round(theirs, 3),
+                "ratio": round(ours / theirs, 3),
+                "goal_ratio": 0.2,
+                "one_more_sbom_warm_seconds": round(child["warm_seconds"], 4),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

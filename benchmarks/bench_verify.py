@@ -57,9 +57,14 @@ state-dir = "../state"
 
 
 def _statement(subjects: list[tuple[str, str]], predicate_type: str, predicate: dict[str, object]) -> bytes:
-    return canonical_json({"_type": "https://in-toto.io/Statement/v1", "predicateType": predicate_type,
-                           "predicate": predicate,
-                           "subject": [{"name": n, "digest": {"sha256": d}} for n, d in subjects]})
+    return canonical_json(
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "predicateType": predicate_type,
+            "predicate": predicate,
+            "subject": [{"name": n, "digest": {"sha256": d}} for n, d in subjects],
+        }
+    )
 
 
 def build_release(count: int) -> Path:
@@ -71,8 +76,13 @@ def build_release(count: int) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "product").mkdir(parents=True)
     (folder / "product" / "pyproject.toml").write_text(PYPROJECT)
-    ledger = Ledger(root, product="opencode", version="1.4.0", channel="stable",
-                    source=Source(REPOSITORY, "a" * 40, "refs/tags/v1.4.0", 1767225600))
+    ledger = Ledger(
+        root,
+        product="opencode",
+        version="1.4.0",
+        channel="stable",
+        source=Source(REPOSITORY, "a" * 40, "refs/tags/v1.4.0", 1767225600),
+    )
     archives = []
     for i in range(count):
         path = root / f"opencode-1.4.0-part{i:04d}.tar.gz"
@@ -80,24 +90,40 @@ def build_release(count: int) -> Path:
         path.write_bytes(os.urandom(16 << 10))
         archives.append(ledger.record(path, ArtifactKind.ARCHIVE))
     (root / "SHA256SUMS").write_text(sums_text((a.path, a.sha256) for a in archives))
-    ledger.record(root / "SHA256SUMS", ArtifactKind.CHECKSUMS, relations={"checksum_of": [a.id for a in archives]},
-                  facts={"algorithm": "sha256"})
+    ledger.record(
+        root / "SHA256SUMS",
+        ArtifactKind.CHECKSUMS,
+        relations={"checksum_of": [a.id for a in archives]},
+        facts={"algorithm": "sha256"},
+    )
     for archive in archives:
         path = root / f"{archive.name}.sbom.intoto.json"
-        path.write_bytes(_statement([(archive.name, archive.sha256)], "https://cyclonedx.org/bom",
-                                    {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1}))
+        path.write_bytes(
+            _statement(
+                [(archive.name, archive.sha256)],
+                "https://cyclonedx.org/bom",
+                {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1},
+            )
+        )
         ledger.record(path, ArtifactKind.ATTESTATION, relations={"attests": [archive.id]})
-    predicate = {"buildDefinition": {"buildType": "https://opencode.example.org/release/v1",
-                                     "externalParameters": {"repository": REPOSITORY, "ref": "refs/tags/v1.4.0"}},
-                 "runDetails": {"builder": {"id": BUILDER}}}
+    predicate = {
+        "buildDefinition": {
+            "buildType": "https://opencode.example.org/release/v1",
+            "externalParameters": {"repository": REPOSITORY, "ref": "refs/tags/v1.4.0"},
+        },
+        "runDetails": {"builder": {"id": BUILDER}},
+    }
     (root / "provenance.intoto.json").write_bytes(
-        _statement([(a.name, a.sha256) for a in archives], "https://slsa.dev/provenance/v1", predicate))
-    ledger.record(root / "provenance.intoto.json", ArtifactKind.PROVENANCE,
-                  relations={"provenance_of": [a.id for a in archives]})
+        _statement([(a.name, a.sha256) for a in archives], "https://slsa.dev/provenance/v1", predicate)
+    )
+    ledger.record(
+        root / "provenance.intoto.json", ArtifactKind.PROVENANCE, relations={"provenance_of": [a.id for a in archives]}
+    )
     ledger.save()
     started = time.perf_counter()
-    session.run(config.load(folder / "product" / "pyproject.toml"), [SignStage()],
-                session.Request(snapshot=True, quiet=True))
+    session.run(
+        config.load(folder / "product" / "pyproject.toml"), [SignStage()], session.Request(snapshot=True, quiet=True)
+    )
     print(f"setup: signed {2 * count + 2} files in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     (folder / "signed.ok").write_text("ok")
     return root
@@ -136,10 +162,25 @@ def time_cli(root: Path, sample: int) -> float:
     names = sorted(p.name for p in root.glob("*.tar.gz"))[:sample]
     start = time.perf_counter()
     for name in names:
-        subprocess.run([str(sigstore), "--trust-config", str(trust_config), "verify", "identity", "--offline",
-                        "--cert-identity", IDENTITY, "--cert-oidc-issuer", ISSUER,
-                        "--bundle", str(root / f"{name}.sigstore.json"), str(root / name)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(sigstore),
+                "--trust-config",
+                str(trust_config),
+                "verify",
+                "identity",
+                "--offline",
+                "--cert-identity",
+                IDENTITY,
+                "--cert-oidc-issuer",
+                ISSUER,
+                "--bundle",
+                str(root / f"{name}.sigstore.json"),
+                str(root / name),
+            ],
+            check=True,
+            capture_output=True,
+        )
     return (time.perf_counter() - start) / len(names)
 
 
@@ -151,12 +192,14 @@ def profile(root: Path) -> dict[str, object]:
     profiler.disable()
     stats = pstats.Stats(profiler)
     total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
-    phases = {"ecdsa verify (signature, SET; checkpoint once)": ("verify' of 'cryptography",),
-              "sha256 (artifacts, payloads, Merkle path)": ("openssl_sha256", "hashlib"),
-              "json parsing (bundles, log entries, statements)": ("json/", "raw_decode"),
-              "file reads": ("read' of", "io.open", "_read"),
-              "base64": ("a2b_base64", "b64decode", "_b64"),
-              "certificate chain + SCT (once per certificate)": ("_certificate", "verify_certificate_chain")}
+    phases = {
+        "ecdsa verify (signature, SET; checkpoint once)": ("verify' of 'cryptography",),
+        "sha256 (artifacts, payloads, Merkle path)": ("openssl_sha256", "hashlib"),
+        "json parsing (bundles, log entries, statements)": ("json/", "raw_decode"),
+        "file reads": ("read' of", "io.open", "_read"),
+        "base64": ("a2b_base64", "b64decode", "_b64"),
+        "certificate chain + SCT (once per certificate)": ("_certificate", "verify_certificate_chain"),
+    }
     spent: dict[str, float] = dict.fromkeys(phases, 0.0)
     for (filename, _, function), row in stats.stats.items():  # type: ignore[attr-defined]
         label = f"{filename}:{function}"
@@ -167,9 +210,11 @@ def profile(root: Path) -> dict[str, object]:
     out = io.StringIO()
     stats.stream = out  # type: ignore[attr-defined]
     stats.sort_stats("tottime").print_stats(10)
-    return {"cpu_seconds": round(total, 3),
-            "share": {k: f"{100 * v / total:.0f}%" for k, v in spent.items()},
-            "top_by_tottime": [line for line in out.getvalue().splitlines() if line.strip()][-11:]}
+    return {
+        "cpu_seconds": round(total, 3),
+        "share": {k: f"{100 * v / total:.0f}%" for k, v in spent.items()},
+        "top_by_tottime": [line for line in out.getvalue().splitlines() if line.strip()][-11:],
+    }
 
 
 def main() -> None:
@@ -185,15 +230,23 @@ def main() -> None:
     result = {
         "artifacts": args.artifacts,
         "files_verified": two["rows"],
-        "one_worker": {**one, "artifacts_per_s": args.artifacts / one["seconds"],
-                       "artifacts_per_cpu_s": args.artifacts / one["cpu_seconds"]},
-        "two_workers": {**two, "artifacts_per_s": args.artifacts / two["seconds"],
-                        "cores_busy": two["cpu_seconds"] / two["seconds"]},
+        "one_worker": {
+            **one,
+            "artifacts_per_s": args.artifacts / one["seconds"],
+            "artifacts_per_cpu_s": args.artifacts / one["cpu_seconds"],
+        },
+        "two_workers": {
+            **two,
+            "artifacts_per_s": args.artifacts / two["seconds"],
+            "cores_busy": two["cpu_seconds"] / two["seconds"],
+        },
         "sigstore_cli_s_per_artifact": cli,
         "sigstore_cli_extrapolated_s": cli * args.artifacts,
         "speedup_vs_cli": cli * args.artifacts / two["seconds"],
-        "goals": {"artifacts_per_s>=1000": args.artifacts / two["seconds"] >= 1000,
-                  "speedup>=50": cli * args.artifacts / two["seconds"] >= 50},
+        "goals": {
+            "artifacts_per_s>=1000": args.artifacts / two["seconds"] >= 1000,
+            "speedup>=50": cli * args.artifacts / two["seconds"] >= 50,
+        },
         "loadavg": os.getloadavg(),
         "profile_1_worker_cpu": profile(root),
     }

@@ -117,8 +117,12 @@ class Artifact:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = dict(self.extra)
         data.update(
-            id=self.id, kind=self.kind, path=self.path, target=self.target,
-            size=self.size, sha256=self.sha256,
+            id=self.id,
+            kind=self.kind,
+            path=self.path,
+            target=self.target,
+            size=self.size,
+            sha256=self.sha256,
         )
         if self.relations:
             data["relations"] = {k: list(v) for k, v in sorted(self.relations.items())}
@@ -130,9 +134,12 @@ class Artifact:
     def from_json(cls, data: Mapping[str, Any], where: str) -> Artifact:
         try:
             return cls(
-                id=str(data["id"]), kind=str(data["kind"]), path=str(data["path"]),
+                id=str(data["id"]),
+                kind=str(data["kind"]),
+                path=str(data["path"]),
                 target=None if data.get("target") is None else str(data["target"]),
-                size=int(data["size"]), sha256=str(data["sha256"]),
+                size=int(data["size"]),
+                sha256=str(data["sha256"]),
                 relations={k: tuple(v) for k, v in dict(data.get("relations", {})).items()},
                 facts=dict(data.get("facts", {})),
                 extra={k: v for k, v in data.items() if k not in _KNOWN_FIELDS},
@@ -234,9 +241,12 @@ def gzip_bytes(data: bytes, level: int = 9) -> bytes:
 
     def piece(start: int) -> bytes:
         end = min(start + _GZIP_PIECE, len(data))
-        primer = bytes(view[max(0, start - _DEFLATE_WINDOW):start])
-        packer = (zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, zdict=primer) if primer
-                  else zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS))
+        primer = bytes(view[max(0, start - _DEFLATE_WINDOW) : start])
+        packer = (
+            zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, zdict=primer)
+            if primer
+            else zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        )
         last = end >= len(data)
         return packer.compress(view[start:end]) + packer.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
@@ -251,8 +261,15 @@ class Ledger:
     """The release manifest in memory; `save()` writes it atomically."""
 
     def __init__(
-        self, root: Path, *, product: str, version: str, channel: str, source: Source,
-        artifacts: Iterable[Artifact] = (), stages: Iterable[StageRecord] = (),
+        self,
+        root: Path,
+        *,
+        product: str,
+        version: str,
+        channel: str,
+        source: Source,
+        artifacts: Iterable[Artifact] = (),
+        stages: Iterable[StageRecord] = (),
         extra: Mapping[str, Any] | None = None,
     ) -> None:
         self.root = root
@@ -286,10 +303,7 @@ class Ledger:
             raise LedgerError(f"{self.path}: no artifact with id {artifact_id!r}") from None
 
     def by_kind(self, kind: str, target: str | None = None) -> tuple[Artifact, ...]:
-        return tuple(
-            a for a in self._artifacts.values()
-            if a.kind == kind and (target is None or a.target == target)
-        )
+        return tuple(a for a in self._artifacts.values() if a.kind == kind and (target is None or a.target == target))
 
     def uploadable(self) -> tuple[Artifact, ...]:
         return tuple(a for a in self._artifacts.values() if a.uploadable)
@@ -321,9 +335,14 @@ class Ledger:
         self._artifacts.pop(artifact_id, None)
 
     def record(
-        self, path: Path, kind: str, *, target: str | None = None,
+        self,
+        path: Path,
+        kind: str,
+        *,
+        target: str | None = None,
         relations: Mapping[str, Iterable[str]] | None = None,
-        facts: Mapping[str, Any] | None = None, artifact_id: str | None = None,
+        facts: Mapping[str, Any] | None = None,
+        artifact_id: str | None = None,
     ) -> Artifact:
         """Digest a file under the release folder and add it to the ledger."""
         try:
@@ -331,12 +350,18 @@ class Ledger:
         except ValueError:
             raise LedgerError(f"{path}: outside the release folder {self.root}") from None
         size, sha = file_digest(path)
-        return self.add(Artifact(
-            id=artifact_id or Artifact.make_id(kind, relative), kind=kind, path=relative,
-            target=target, size=size, sha256=sha,
-            relations={k: tuple(v) for k, v in (relations or {}).items()},
-            facts=dict(facts or {}),
-        ))
+        return self.add(
+            Artifact(
+                id=artifact_id or Artifact.make_id(kind, relative),
+                kind=kind,
+                path=relative,
+                target=target,
+                size=size,
+                sha256=sha,
+                relations={k: tuple(v) for k, v in (relations or {}).items()},
+                facts=dict(facts or {}),
+            )
+        )
 
     def update_facts(self, artifact_id: str, facts: Mapping[str, Any]) -> Artifact:
         current = self.get(artifact_id)
@@ -352,17 +377,18 @@ class Ledger:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = dict(self.extra)
         data.update(
-            schema_version=SCHEMA_VERSION, product=self.product, version=self.version,
+            schema_version=SCHEMA_VERSION,
+            product=self.product,
+            version=self.version,
             channel=self.channel,
             source={
-                "repository": self.source.repository, "commit": self.source.commit,
-                "ref": self.source.ref, "source_date_epoch": self.source.epoch,
+                "repository": self.source.repository,
+                "commit": self.source.commit,
+                "ref": self.source.ref,
+                "source_date_epoch": self.source.epoch,
             },
             artifacts=[a.to_json() for a in sorted(self._artifacts.values(), key=lambda a: a.id)],
-            stages=[
-                {"name": s.name, "inputs": s.inputs, "outputs": list(s.outputs)}
-                for s in self._stages.values()
-            ],
+            stages=[{"name": s.name, "inputs": s.inputs, "outputs": list(s.outputs)} for s in self._stages.values()],
         )
         return data
 
@@ -397,19 +423,24 @@ class Ledger:
         try:
             src = data["source"]
             source = Source(
-                repository=str(src["repository"]), commit=str(src["commit"]),
-                ref=str(src["ref"]), epoch=int(src["source_date_epoch"]),
+                repository=str(src["repository"]),
+                commit=str(src["commit"]),
+                ref=str(src["ref"]),
+                epoch=int(src["source_date_epoch"]),
             )
             stages = [
-                StageRecord(str(s["name"]), str(s["inputs"]), tuple(s["outputs"]))
-                for s in data.get("stages", [])
+                StageRecord(str(s["name"]), str(s["inputs"]), tuple(s["outputs"])) for s in data.get("stages", [])
             ]
             known = {"schema_version", "product", "version", "channel", "source", "artifacts", "stages"}
             return cls(
-                root, product=str(data["product"]), version=str(data["version"]),
-                channel=str(data["channel"]), source=source,
+                root,
+                product=str(data["product"]),
+                version=str(data["version"]),
+                channel=str(data["channel"]),
+                source=source,
                 artifacts=[Artifact.from_json(a, where) for a in data["artifacts"]],
-                stages=stages, extra={k: v for k, v in data.items() if k not in known},
+                stages=stages,
+                extra={k: v for k, v in data.items() if k not in known},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise LedgerError(f"{where}: malformed release manifest: missing or bad {exc}") from exc

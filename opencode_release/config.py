@@ -157,9 +157,7 @@ def load(pyproject: Path) -> Settings:
         if isinstance(project_version, str):
             table["version"] = project_version
     settings = _build(Settings, table, pyproject, TABLE)
-    settings = dataclasses.replace(
-        settings, project_dir=pyproject.parent.resolve(), source_file=pyproject.resolve()
-    )
+    settings = dataclasses.replace(settings, project_dir=pyproject.parent.resolve(), source_file=pyproject.resolve())
     _check(settings, pyproject)
     return settings
 
@@ -168,8 +166,7 @@ def _check(settings: Settings, pyproject: Path) -> None:
     for target in settings.targets:
         if target not in ALL_TARGETS:
             raise ConfigError(
-                f"{pyproject}: {TABLE}.targets: unknown target {target!r}; "
-                f"expected one of {', '.join(ALL_TARGETS)}"
+                f"{pyproject}: {TABLE}.targets: unknown target {target!r}; expected one of {', '.join(ALL_TARGETS)}"
             )
     try:
         Version.parse(settings.version)
@@ -195,8 +192,7 @@ def _check(settings: Settings, pyproject: Path) -> None:
             raise ConfigError(f"{pyproject}: {TABLE}.{key}: found {value}; expected a positive integer")
     if not 0 <= settings.channels.hash_bin_bits <= 16:
         raise ConfigError(
-            f"{pyproject}: {TABLE}.channels.hash-bin-bits: found {settings.channels.hash_bin_bits}; "
-            "expected 0-16"
+            f"{pyproject}: {TABLE}.channels.hash-bin-bits: found {settings.channels.hash_bin_bits}; expected 0-16"
         )
     if not 1 <= settings.lifecycle.lts_month <= 12:
         raise ConfigError(
@@ -207,13 +203,14 @@ def _check(settings: Settings, pyproject: Path) -> None:
 
 def _build(cls: type[T], table: dict[str, Any], source: Path, where: str) -> T:
     hints = typing.get_type_hints(cls)
-    fields = {f.name.replace("_", "-"): f for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-              if f.metadata.get("toml", True)}
+    fields = {
+        f.name.replace("_", "-"): f
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.metadata.get("toml", True)
+    }
     for key in table:
         if key not in fields:
-            raise ConfigError(
-                f"{source}: {where}: unknown key {key!r}; expected one of {', '.join(sorted(fields))}"
-            )
+            raise ConfigError(f"{source}: {where}: unknown key {key!r}; expected one of {', '.join(sorted(fields))}")
     values: dict[str, Any] = {}
     for key, spec in fields.items():
         if key not in table:

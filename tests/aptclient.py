@@ -16,34 +16,58 @@ from pathlib import Path
 class AptClient:
     def __init__(self, folder: Path, repo: Path, suite: str, keyring: Path | None, arch: str = "amd64") -> None:
         self.folder = folder
-        for sub in ("state/lists/partial", "cache/archives/partial", "etc/sources.list.d",
-                    "etc/trusted.gpg.d", "etc/preferences.d", "log", "download"):
+        for sub in (
+            "state/lists/partial",
+            "cache/archives/partial",
+            "etc/sources.list.d",
+            "etc/trusted.gpg.d",
+            "etc/preferences.d",
+            "log",
+            "download",
+        ):
             (folder / sub).mkdir(parents=True, exist_ok=True)
-        libc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libc6"], capture_output=True, text=True,
-                              check=True).stdout
+        libc = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", "libc6"], capture_output=True, text=True, check=True
+        ).stdout
         (folder / "state/status").write_text(
             f"Package: libc6\nStatus: install ok installed\nVersion: {libc}\nArchitecture: {arch}\n"
-            "Maintainer: stub <stub@example.org>\nDescription: the host's C library\n\n")
+            "Maintainer: stub <stub@example.org>\nDescription: the host's C library\n\n"
+        )
         (folder / "etc/preferences").write_text("")
         options = f"[signed-by={keyring}] " if keyring else ""
         (folder / "etc/sources.list").write_text(f"deb {options}file:{repo} {suite} main\n")
         conf = {
-            "Dir::State": "state", "Dir::State::status": "state/status", "Dir::Cache": "cache",
-            "Dir::Etc::SourceList": "etc/sources.list", "Dir::Etc::SourceParts": "etc/sources.list.d",
-            "Dir::Etc::Trusted": "etc/trusted.gpg", "Dir::Etc::TrustedParts": "etc/trusted.gpg.d",
-            "Dir::Etc::Preferences": "etc/preferences", "Dir::Etc::PreferencesParts": "etc/preferences.d",
+            "Dir::State": "state",
+            "Dir::State::status": "state/status",
+            "Dir::Cache": "cache",
+            "Dir::Etc::SourceList": "etc/sources.list",
+            "Dir::Etc::SourceParts": "etc/sources.list.d",
+            "Dir::Etc::Trusted": "etc/trusted.gpg",
+            "Dir::Etc::TrustedParts": "etc/trusted.gpg.d",
+            "Dir::Etc::Preferences": "etc/preferences",
+            "Dir::Etc::PreferencesParts": "etc/preferences.d",
             "Dir::Log": "log",
         }
         lines = [f'{key} "{folder / value}";' for key, value in conf.items()]
-        lines += ['APT::Sandbox::User "root";', 'Acquire::Languages "none";',
-                  f'APT::Architecture "{arch}";', f'APT::Architectures {{ "{arch}"; }};']
+        lines += [
+            'APT::Sandbox::User "root";',
+            'Acquire::Languages "none";',
+            f'APT::Architecture "{arch}";',
+            f'APT::Architectures {{ "{arch}"; }};',
+        ]
         self.conf = folder / "apt.conf"
         self.conf.write_text("\n".join(lines) + "\n")
 
     def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         env = {"PATH": os.environ["PATH"], "APT_CONFIG": str(self.conf), "LC_ALL": "C"}
-        return subprocess.run(["apt-get", "-q", *args], capture_output=True, text=True, env=env,
-                              cwd=cwd or self.folder / "download", check=False)
+        return subprocess.run(
+            ["apt-get", "-q", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=cwd or self.folder / "download",
+            check=False,
+        )
 
     def update(self) -> subprocess.CompletedProcess[str]:
         # Error-Mode=any: a bad signature or hash fails the whole update (exit 100), not a warning.

@@ -64,23 +64,37 @@ def _macho(work: Path, out: Path, arch: str, minos: str = "12.0", sign: bool = T
     obj = _asm(work, f"mac-{arch}-{minos}", triple, _MAC_ARM64 if arch == "arm64" else _MAC_X86_64)
     # arm64 is signed ad hoc by default (the kernel runs nothing unsigned there).
     signing = ["-adhoc_codesign"] if sign else ["-no_adhoc_codesign"]
-    _run("ld64.lld-14", "-arch", arch, "-platform_version", "macos", minos, minos, "-e", "_main",
-         *signing, "-o", str(out), str(obj), cwd=work)
+    _run(
+        "ld64.lld-14",
+        "-arch",
+        arch,
+        "-platform_version",
+        "macos",
+        minos,
+        minos,
+        "-e",
+        "_main",
+        *signing,
+        "-o",
+        str(out),
+        str(obj),
+        cwd=work,
+    )
 
 
 def _pe(work: Path, out: Path, arch: str, subsystem: str = "console") -> None:
-    triple, machine, text = {"x86_64": ("x86_64-pc-windows-msvc", "x64", _WIN_X86_64),
-                             "arm64": ("aarch64-pc-windows-msvc", "arm64", _WIN_ARM64)}[arch]
+    triple, machine, text = {
+        "x86_64": ("x86_64-pc-windows-msvc", "x64", _WIN_X86_64),
+        "arm64": ("aarch64-pc-windows-msvc", "arm64", _WIN_ARM64),
+    }[arch]
     obj = _asm(work, f"win-{arch}", triple, text)
-    _run("lld-link", f"/subsystem:{subsystem}", "/entry:main", f"/machine:{machine}", f"/out:{out}",
-         str(obj), cwd=work)
+    _run("lld-link", f"/subsystem:{subsystem}", "/entry:main", f"/machine:{machine}", f"/out:{out}", str(obj), cwd=work)
 
 
 def _zig(work: Path, out: Path, target: str, source: str) -> None:
     c_file = work / f"{out.name}.c"
     c_file.write_text(source)
-    _run(sys.executable, "-m", "ziglang", "cc", "-target", target, "-Os", "-s", "-o", str(out), str(c_file),
-         cwd=work)
+    _run(sys.executable, "-m", "ziglang", "cc", "-target", target, "-Os", "-s", "-o", str(out), str(c_file), cwd=work)
 
 
 def _musl_dynamic(work: Path, out: Path) -> None:
@@ -88,8 +102,7 @@ def _musl_dynamic(work: Path, out: Path) -> None:
     libc = work / "libc.so"
     _run("ld.lld", "-shared", "-soname", "libc.so", "-o", str(libc), str(stub), cwd=work)
     main = _asm(work, "musl-main", "aarch64-linux-musl", _MUSL_MAIN)
-    _run("ld.lld", "--dynamic-linker", "/lib/ld-musl-aarch64.so.1", "-o", str(out), str(main), str(libc),
-         cwd=work)
+    _run("ld.lld", "--dynamic-linker", "/lib/ld-musl-aarch64.so.1", "-o", str(out), str(main), str(libc), cwd=work)
 
 
 RECIPES: dict[str, Callable[[Path, Path], None]] = {

@@ -21,8 +21,7 @@ def write_project(folder: Path, table: str) -> Path:
     """
     body = re.sub(r"^\[([a-z-]+)\]$", r"[tool.opencode-release.\1]", textwrap.dedent(table), flags=re.M)
     path = folder / "pyproject.toml"
-    path.write_text('[project]\nname = "x"\nversion = "1.4.0"\n\n[tool.opencode-release]\n' + body,
-                    encoding="utf-8")
+    path.write_text('[project]\nname = "x"\nversion = "1.4.0"\n\n[tool.opencode-release]\n' + body, encoding="utf-8")
     return path
 
 
@@ -66,8 +65,13 @@ def _build_inputs_digest() -> str:
 
     digest = hashlib.sha256()
     files = [REPO / "pyproject.toml", *sorted((REPO / "opencode_release" / "build").rglob("*.py"))]
-    files += sorted(p for p in PRODUCT.rglob("*") if p.is_file() and not {"dist", "build", "__pycache__"} & set(
-        p.relative_to(PRODUCT).parts) and ".egg-info" not in str(p))
+    files += sorted(
+        p
+        for p in PRODUCT.rglob("*")
+        if p.is_file()
+        and not {"dist", "build", "__pycache__"} & set(p.relative_to(PRODUCT).parts)
+        and ".egg-info" not in str(p)
+    )
     for path in files:
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
@@ -100,6 +104,7 @@ def release_copy(built_product: Path, tmp_path: Path) -> Path:
     import shutil
 
     root = tmp_path / "work"
-    shutil.copytree(built_product.parent, root, symlinks=True,
-                    ignore=shutil.ignore_patterns("build.lock", "built.ok", ".work"))
+    shutil.copytree(
+        built_product.parent, root, symlinks=True, ignore=shutil.ignore_patterns("build.lock", "built.ok", ".work")
+    )
     return root / "product"

@@ -38,8 +38,13 @@ def fake_project(root: Path, settings: Mapping[str, str] | None = None) -> Setti
     return config.load(product / "pyproject.toml")
 
 
-def fake_release(root: Path, version: str = "1.4.0", channel: str = "stable",
-                 toml: Mapping[str, str] | None = None, only: tuple[str, ...] = ALL_TARGETS) -> Context:
+def fake_release(
+    root: Path,
+    version: str = "1.4.0",
+    channel: str = "stable",
+    toml: Mapping[str, str] | None = None,
+    only: tuple[str, ...] = ALL_TARGETS,
+) -> Context:
     """A release folder with one small archive per target in `only`, recorded in a fresh ledger."""
     settings = fake_project(root, toml)
     dist = settings.path(settings.dist_dir) / version
@@ -54,11 +59,12 @@ def fake_release(root: Path, version: str = "1.4.0", channel: str = "stable",
         binary.write_text(f"#!/bin/sh\necho '{settings.name} {version}'\n# {name}\n")
         binary.chmod(0o755)
         stem = f"{settings.name}-{version}-{name}"
-        entries = [archives.Entry(binary, f"{stem}/{binary.name}"),
-                   archives.Entry(settings.project_dir / "LICENSE", f"{stem}/LICENSE")]
+        entries = [
+            archives.Entry(binary, f"{stem}/{binary.name}"),
+            archives.Entry(settings.project_dir / "LICENSE", f"{stem}/LICENSE"),
+        ]
         dest = dist / f"{stem}.{target.archive}"
         archives.make(target.archive, entries, dest, EPOCH)
         ledger.record(dest, ArtifactKind.ARCHIVE, target=name, facts={"format": target.archive})
     ledger.save()
-    return Context(settings=settings, ledger=ledger, reporter=CollectingReporter(), build_targets=(),
-                   snapshot=True)
+    return Context(settings=settings, ledger=ledger, reporter=CollectingReporter(), build_targets=(), snapshot=True)

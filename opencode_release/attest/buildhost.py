@@ -47,8 +47,9 @@ def distribution_details(name: str, version: str) -> DistributionDetails | None:
     meta = dist.metadata
     license_text = _field(meta, "License-Expression") or _short(_field(meta, "License"))
     if not license_text:
-        classifiers = [c[len(_LICENSE_CLASSIFIER):] for c in meta.get_all("Classifier") or []
-                       if c.startswith(_LICENSE_CLASSIFIER)]
+        classifiers = [
+            c[len(_LICENSE_CLASSIFIER) :] for c in meta.get_all("Classifier") or [] if c.startswith(_LICENSE_CLASSIFIER)
+        ]
         license_text = classifiers[0] if len(classifiers) == 1 else None
     hashes: list[tuple[str, str]] = []
     # pip records the archive's hash only for installs from a file or URL.
@@ -106,9 +107,15 @@ def debian_packages(paths: list[str]) -> dict[str, DebianPackage]:
     if not owners:
         return {}
     query = subprocess.run(
-        ["dpkg-query", "-W", "-f=${binary:Package}\t${Package}\t${Version}\t${Architecture}\t${source:Package}\n",
-         *sorted(set(owners.values()))],
-        capture_output=True, text=True, check=False,
+        [
+            "dpkg-query",
+            "-W",
+            "-f=${binary:Package}\t${Package}\t${Version}\t${Architecture}\t${source:Package}\n",
+            *sorted(set(owners.values())),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     packages: dict[str, DebianPackage] = {}
     for line in query.stdout.splitlines():

@@ -69,8 +69,8 @@ def _der_string(raw: bytes) -> str:
     length, offset = raw[1], 2
     if length & 0x80:
         count = length & 0x7F
-        length, offset = int.from_bytes(raw[2:2 + count], "big"), 2 + count
-    return raw[offset:offset + length].decode()
+        length, offset = int.from_bytes(raw[2 : 2 + count], "big"), 2 + count
+    return raw[offset : offset + length].decode()
 
 
 class BundleChecker:
@@ -111,20 +111,27 @@ class BundleChecker:
         pem = base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode()
         return Certificate(cert, key, pem, validity, identity, issuer)
 
-    def verify_certificate_chain(self, name: str, cert: x509.Certificate,
-                                 when: dt.datetime) -> tuple[list[x509.Certificate], Window]:
+    def verify_certificate_chain(
+        self, name: str, cert: x509.Certificate, when: dt.datetime
+    ) -> tuple[list[x509.Certificate], Window]:
         """The chain up to a CA of the trusted root, valid when the log integrated the entry."""
         if self._store is None:
             raise VerificationError(name, "certificate-chain", f"{self.root.source} lists no certificate authority")
         ee = ExtensionPolicy.webpki_defaults_ee().may_be_present(ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
         ca = ExtensionPolicy.webpki_defaults_ca().may_be_present(ExtendedKeyUsage, Criticality.NON_CRITICAL, None)
-        verifier = PolicyBuilder().store(self._store).time(when).extension_policies(
-            ca_policy=ca, ee_policy=ee).build_client_verifier()
+        verifier = (
+            PolicyBuilder()
+            .store(self._store)
+            .time(when)
+            .extension_policies(ca_policy=ca, ee_policy=ee)
+            .build_client_verifier()
+        )
         try:
             chain = verifier.verify(cert, []).chain
         except (x509.verification.VerificationError, x509.UnsupportedGeneralNameType) as exc:
-            raise VerificationError(name, "certificate-chain",
-                                    f"certificate does not chain to a CA of {self.root.source}: {exc}") from None
+            raise VerificationError(
+                name, "certificate-chain", f"certificate does not chain to a CA of {self.root.source}: {exc}"
+            ) from None
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         eku = cert.extensions.get_extension_for_class(ExtendedKeyUsage).value
         if not usage.digital_signature or ExtendedKeyUsageOID.CODE_SIGNING not in eku:
@@ -146,13 +153,22 @@ class BundleChecker:
             log = self.root.ctlogs.get(sct.log_id)
             if log is None or not log.window.contains(sct.timestamp.replace(tzinfo=dt.UTC)):
                 continue
-            issuer_spki = issuer.public_key().public_bytes(serialization.Encoding.DER,
-                                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+            issuer_spki = issuer.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
             tbs = cert.tbs_precertificate_bytes
             millis = int(sct.timestamp.replace(tzinfo=dt.UTC).timestamp() * 1000)
             ext = sct.extension_bytes
-            signed = (b"\x00\x00" + struct.pack(">Q", millis) + b"\x00\x01" + hashlib.sha256(issuer_spki).digest()
-                      + len(tbs).to_bytes(3, "big") + tbs + struct.pack(">H", len(ext)) + ext)
+            signed = (
+                b"\x00\x00"
+                + struct.pack(">Q", millis)
+                + b"\x00\x01"
+                + hashlib.sha256(issuer_spki).digest()
+                + len(tbs).to_bytes(3, "big")
+                + tbs
+                + struct.pack(">H", len(ext))
+                + ext
+            )
             if _verify_sig(log.key, sct.signature, signed):
                 return
             raise VerificationError(name, "sct", f"SCT signature from CT log {sct.log_id.hex()[:16]} does not verify")
@@ -165,8 +181,9 @@ class BundleChecker:
         for value in names:
             if matches(self.policy.identity, value):
                 return value
-        raise VerificationError(name, "identity", f"signed by {', '.join(names) or 'no identity'}, "
-                                f"expected {self.policy.identity}")
+        raise VerificationError(
+            name, "identity", f"signed by {', '.join(names) or 'no identity'}, expected {self.policy.identity}"
+        )
 
     def verify_issuer(self, name: str, cert: x509.Certificate) -> str:
         exts = {e.oid: e.value for e in cert.extensions}
@@ -176,8 +193,9 @@ class BundleChecker:
         elif isinstance(exts.get(ISSUER_V1), x509.UnrecognizedExtension):
             issuer = exts[ISSUER_V1].value.decode()
         if not matches(self.policy.issuer, issuer):
-            raise VerificationError(name, "issuer", f"identity issued by {issuer or 'no issuer'}, "
-                                    f"expected {self.policy.issuer}")
+            raise VerificationError(
+                name, "issuer", f"identity issued by {issuer or 'no issuer'}, expected {self.policy.issuer}"
+            )
         return issuer
 
     # -- transparency log: per bundle ------------------------------------------
@@ -185,23 +203,29 @@ class BundleChecker:
         log = self.root.tlogs.get(bundle.log_id)
         when = _utc(bundle.integrated_time)
         if log is None:
-            raise VerificationError(name, "tlog-key", f"log {bundle.log_id.hex()[:16]}… is not a transparency "
-                                    f"log of {self.root.source}")
+            raise VerificationError(
+                name, "tlog-key", f"log {bundle.log_id.hex()[:16]}… is not a transparency log of {self.root.source}"
+            )
         if not log.window.contains(when):
             raise VerificationError(name, "tlog-key", f"log key was not valid at {when:%Y-%m-%dT%H:%M:%SZ}")
         self.verify_set(name, bundle, log.key)
         self.verify_inclusion_proof(name, bundle)
         self.verify_checkpoint(name, bundle, log.key)
         if not cert.validity.contains(when):
-            raise VerificationError(name, "certificate-chain", f"logged at {when:%Y-%m-%dT%H:%M:%SZ}, outside the "
-                                    "signing certificate's validity")
+            raise VerificationError(
+                name,
+                "certificate-chain",
+                f"logged at {when:%Y-%m-%dT%H:%M:%SZ}, outside the signing certificate's validity",
+            )
 
     def verify_set(self, name: str, bundle: ParsedBundle, key: PublicKey) -> None:
         if bundle.signed_entry_timestamp is None:
             raise VerificationError(name, "set", "log entry has no signed entry timestamp")
         # RFC 8785 of {body, integratedTime, logID, logIndex}: sorted keys, no escapes needed in these values.
-        signed = (f'{{"body":"{bundle.body_b64}","integratedTime":{bundle.integrated_time},'
-                  f'"logID":"{bundle.log_id.hex()}","logIndex":{bundle.log_index}}}').encode()
+        signed = (
+            f'{{"body":"{bundle.body_b64}","integratedTime":{bundle.integrated_time},'
+            f'"logID":"{bundle.log_id.hex()}","logIndex":{bundle.log_index}}}'
+        ).encode()
         if not _verify_sig(key, bundle.signed_entry_timestamp, signed):
             raise VerificationError(name, "set", "signed entry timestamp does not verify with the log's key")
 
@@ -212,8 +236,9 @@ class BundleChecker:
         if proof.log_index != bundle.log_index:
             raise VerificationError(name, "inclusion-proof", "inclusion proof is for another log index")
         try:
-            root = merkle.root_from_inclusion(proof.log_index, proof.tree_size, merkle.leaf_hash(bundle.body),
-                                              proof.hashes)
+            root = merkle.root_from_inclusion(
+                proof.log_index, proof.tree_size, merkle.leaf_hash(bundle.body), proof.hashes
+            )
         except merkle.ProofError as exc:
             raise VerificationError(name, "inclusion-proof", str(exc)) from None
         if root != proof.root_hash:
@@ -261,14 +286,19 @@ class BundleChecker:
             body = json.loads(bundle.body)
             spec = body["spec"]
             if bundle.envelope is None:
-                same = (body["kind"] == "hashedrekord" and spec["data"]["hash"]["value"] == digest.hex()
-                        and base64.b64decode(spec["signature"]["content"]) == bundle.message_signature
-                        and spec["signature"]["publicKey"]["content"] == cert.pem_b64)
+                same = (
+                    body["kind"] == "hashedrekord"
+                    and spec["data"]["hash"]["value"] == digest.hex()
+                    and base64.b64decode(spec["signature"]["content"]) == bundle.message_signature
+                    and spec["signature"]["publicKey"]["content"] == cert.pem_b64
+                )
             else:
-                same = (body["kind"] == "dsse"
-                        and spec["payloadHash"]["value"] == hashlib.sha256(bundle.envelope.payload).hexdigest()
-                        and [(base64.b64decode(s["signature"]), s["verifier"]) for s in spec["signatures"]]
-                        == [(sig, cert.pem_b64) for sig in bundle.envelope.signatures])
+                same = (
+                    body["kind"] == "dsse"
+                    and spec["payloadHash"]["value"] == hashlib.sha256(bundle.envelope.payload).hexdigest()
+                    and [(base64.b64decode(s["signature"]), s["verifier"]) for s in spec["signatures"]]
+                    == [(sig, cert.pem_b64) for sig in bundle.envelope.signatures]
+                )
         except (KeyError, TypeError, ValueError):
             same = False
         if not same:
@@ -283,8 +313,12 @@ class BundleChecker:
                     raise VerificationError(name, "signature", "DSSE signature does not verify with the certificate")
             return
         if bundle.message_digest != digest:
-            raise VerificationError(name, "subject", f"bundle signs sha256:{(bundle.message_digest or b'').hex()}, "
-                                    f"not this artifact (sha256:{digest.hex()}): it is another artifact's bundle")
+            raise VerificationError(
+                name,
+                "subject",
+                f"bundle signs sha256:{(bundle.message_digest or b'').hex()}, "
+                f"not this artifact (sha256:{digest.hex()}): it is another artifact's bundle",
+            )
         try:
             cert.key.verify(bundle.message_signature or b"", digest, ec.ECDSA(Prehashed(hashes.SHA256())))
         except InvalidSignature:

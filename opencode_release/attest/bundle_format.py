@@ -97,16 +97,21 @@ def _parse(data: Any) -> ParsedBundle:
     proof = None
     if raw_proof is not None:
         proof = InclusionProof(
-            _int(raw_proof["logIndex"], "inclusionProof.logIndex"), _int(raw_proof["treeSize"], "treeSize"),
+            _int(raw_proof["logIndex"], "inclusionProof.logIndex"),
+            _int(raw_proof["treeSize"], "treeSize"),
             _b64(raw_proof["rootHash"], "rootHash"),
             tuple(_b64(h, "inclusionProof.hashes") for h in raw_proof["hashes"]),
-            str(raw_proof["checkpoint"]["envelope"]))
+            str(raw_proof["checkpoint"]["envelope"]),
+        )
     envelope = None
     digest = signature = None
     if "dsseEnvelope" in data:
         env = data["dsseEnvelope"]
-        envelope = Envelope(str(env["payloadType"]), _b64(env["payload"], "payload"),
-                            tuple(_b64(s["sig"], "dsse signature") for s in env["signatures"]))
+        envelope = Envelope(
+            str(env["payloadType"]),
+            _b64(env["payload"], "payload"),
+            tuple(_b64(s["sig"], "dsse signature") for s in env["signatures"]),
+        )
         if not envelope.signatures:
             raise ValueError("DSSE envelope has no signature")
     else:
@@ -117,9 +122,17 @@ def _parse(data: Any) -> ParsedBundle:
         signature = _b64(message["signature"], "signature")
     body_b64 = entry["canonicalizedBody"]
     return ParsedBundle(
-        leaf_der=leaf, log_index=_int(entry["logIndex"], "logIndex"), log_id=_b64(entry["logId"]["keyId"], "logId"),
-        kind=str(entry["kindVersion"]["kind"]), kind_version=str(entry["kindVersion"]["version"]),
+        leaf_der=leaf,
+        log_index=_int(entry["logIndex"], "logIndex"),
+        log_id=_b64(entry["logId"]["keyId"], "logId"),
+        kind=str(entry["kindVersion"]["kind"]),
+        kind_version=str(entry["kindVersion"]["version"]),
         integrated_time=_int(entry["integratedTime"], "integratedTime"),
         signed_entry_timestamp=None if promise is None else _b64(promise["signedEntryTimestamp"], "SET"),
-        proof=proof, body=_b64(body_b64, "canonicalizedBody"), body_b64=body_b64,
-        message_digest=digest, message_signature=signature, envelope=envelope)
+        proof=proof,
+        body=_b64(body_b64, "canonicalizedBody"),
+        body_b64=body_b64,
+        message_digest=digest,
+        message_signature=signature,
+        envelope=envelope,
+    )

@@ -62,8 +62,11 @@ def is_iri(value: object, *, reference: bool = False) -> bool:
         return True  # formats apply to strings only
     uri = _as_uri(value)
     # "\n" because the validator's pattern ends in `$`, which also matches before a final newline.
-    return uri is not None and "\n" not in uri and bool(
-        validate_rfc3986(uri, rule="URI_reference" if reference else "URI"))
+    return (
+        uri is not None
+        and "\n" not in uri
+        and bool(validate_rfc3986(uri, rule="URI_reference" if reference else "URI"))
+    )
 
 
 def _import_jsonschema() -> None:
@@ -77,6 +80,7 @@ def _import_jsonschema() -> None:
         return
     if importlib.util.find_spec("rfc3987_syntax") is None:
         import jsonschema
+
         return
 
     def is_valid_syntax(term: str, value: str) -> Any:

@@ -77,11 +77,15 @@ def parse(path: Path) -> CompilationReport:
     if _attr(root, "completion") not in ("yes", ""):
         raise LedgerError(f"{path}: the compilation did not complete; rebuild before attesting")
 
-    distributions = tuple(sorted(
-        (Distribution(_attr(d, "name"), _attr(d, "version"), _attr(d, "installer"))
-         for d in root.iterfind("distributions/distribution")),
-        key=lambda d: d.name.lower(),
-    ))
+    distributions = tuple(
+        sorted(
+            (
+                Distribution(_attr(d, "name"), _attr(d, "version"), _attr(d, "installer"))
+                for d in root.iterfind("distributions/distribution")
+            ),
+            key=lambda d: d.name.lower(),
+        )
+    )
     known = {d.name for d in distributions}
     uses: dict[str, set[str]] = {}
     stdlib_extensions: set[str] = set()
@@ -100,15 +104,20 @@ def parse(path: Path) -> CompilationReport:
             continue
         reason = _attr(dll, "reason")
         used_by = reason.split("'")[1] if reason.count("'") >= 2 else ""
-        libraries.append(SharedLibrary(
-            name=_attr(dll, "name"), source_path=_attr(dll, "source_path"), used_by=used_by,
-            used_by_stdlib=used_by in stdlib_extensions,
-        ))
+        libraries.append(
+            SharedLibrary(
+                name=_attr(dll, "name"),
+                source_path=_attr(dll, "source_path"),
+                used_by=used_by,
+                used_by_stdlib=used_by in stdlib_extensions,
+            )
+        )
     python = root.find("python")
     scons = root.find("scons_environment")
     user_data = {child.tag: (child.text or "") for child in root.iterfind("user-data/*")}
     return CompilationReport(
-        nuitka_version=_attr(root, "nuitka_version"), mode=_attr(root, "mode"),
+        nuitka_version=_attr(root, "nuitka_version"),
+        mode=_attr(root, "mode"),
         c_compiler=_attr(scons, "the_compiler") if scons is not None else "",
         python_version=_attr(python, "python_version") if python is not None else "",
         python_flavor=_attr(python, "python_flavor") if python is not None else "",

@@ -81,5 +81,6 @@ class ChecksumStage(Stage):
         for file_name, entries in (("SHA256SUMS", sha256), ("SHA512SUMS", sha512)):
             path = ctx.dist_dir / file_name
             write_atomic(path, sums_text(entries).encode())
-            ctx.ledger.record(path, ArtifactKind.CHECKSUMS, relations={"checksum_of": ids},
-                              facts={"algorithm": file_name[:6].lower()})
+            ctx.ledger.record(
+                path, ArtifactKind.CHECKSUMS, relations={"checksum_of": ids}, facts={"algorithm": file_name[:6].lower()}
+            )

@@ -51,9 +51,18 @@ INSPECTION = "release-files"
 # Which step makes which kinds; a kind listed nowhere is not attested by in-toto.
 STEP_PRODUCTS: Mapping[str, frozenset[str]] = {
     "build": frozenset({ArtifactKind.BINARY, ArtifactKind.BUILD_REPORT}),
-    "package": frozenset({ArtifactKind.ARCHIVE, ArtifactKind.DEB, ArtifactKind.CHECKSUMS, ArtifactKind.WHEEL,
-                          ArtifactKind.SDIST, ArtifactKind.HOMEBREW_FORMULA, ArtifactKind.WINGET_MANIFEST,
-                          ArtifactKind.APT_INDEX}),
+    "package": frozenset(
+        {
+            ArtifactKind.ARCHIVE,
+            ArtifactKind.DEB,
+            ArtifactKind.CHECKSUMS,
+            ArtifactKind.WHEEL,
+            ArtifactKind.SDIST,
+            ArtifactKind.HOMEBREW_FORMULA,
+            ArtifactKind.WINGET_MANIFEST,
+            ArtifactKind.APT_INDEX,
+        }
+    ),
     "sbom": frozenset({ArtifactKind.SBOM, ArtifactKind.ATTESTATION}),
     "provenance": frozenset({ArtifactKind.PROVENANCE}),
 }
@@ -101,8 +110,10 @@ def load_keys(folder: Path, *, generate: bool) -> dict[str, KeyPair]:
         path = folder / f"in-toto-{role}.pem"
         if not path.is_file():
             if not generate:
-                raise ConfigError(f"{path}: no in-toto key for role {role}; put an Ed25519 PEM key there "
-                                  f"(set {KEYS_ENV} or [signing] keys-dir to the folder that has it)")
+                raise ConfigError(
+                    f"{path}: no in-toto key for role {role}; put an Ed25519 PEM key there "
+                    f"(set {KEYS_ENV} or [signing] keys-dir to the folder that has it)"
+                )
             pem = Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
             folder.mkdir(parents=True, exist_ok=True)
             write_atomic(path, pem, mode=0o600)
@@ -117,8 +128,10 @@ def configured_keys(keys_dir: str, project_dir: Path) -> Path | None:
 
 
 def no_keys_error() -> ConfigError:
-    return ConfigError(f"in-toto keys: a real release needs {KEYS_ENV} or [signing] keys-dir "
-                       "(only snapshots generate keys, into the state folder)")
+    return ConfigError(
+        f"in-toto keys: a real release needs {KEYS_ENV} or [signing] keys-dir "
+        "(only snapshots generate keys, into the state folder)"
+    )
 
 
 # Digests already checked in this run, by artifact id: one step's products are the next
@@ -145,28 +158,31 @@ def source_materials(project_dir: Path, package: str) -> dict[str, dict[str, str
     root = project_dir / package
     return {
         f"{package}/{p.relative_to(root).as_posix()}": {"sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
-        for p in sorted(root.rglob("*")) if p.is_file() and "__pycache__" not in p.parts
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
     }
 
 
-def step_materials(ledger: Ledger, step: str, sources: Mapping[str, Mapping[str, str]],
-                   checked: Checked | None = None) -> dict[str, Any]:
+def step_materials(
+    ledger: Ledger, step: str, sources: Mapping[str, Mapping[str, str]], checked: Checked | None = None
+) -> dict[str, Any]:
     if step == "build":
         return {k: dict(v) for k, v in sources.items()}
     checked = {} if checked is None else checked
     wanted: list[Artifact] = []
     for earlier in STEP_MATERIALS[step]:
-        wanted += [a for a in step_products(ledger, earlier)
-                   if step != "package" or a.kind == ArtifactKind.BINARY]
+        wanted += [a for a in step_products(ledger, earlier) if step != "package" or a.kind == ArtifactKind.BINARY]
     return {a.path: _digest(ledger, a, checked) for a in wanted}
 
 
-def make_link(ledger: Ledger, step: str, sources: Mapping[str, Mapping[str, str]],
-              checked: Checked | None = None) -> Link:
+def make_link(
+    ledger: Ledger, step: str, sources: Mapping[str, Mapping[str, str]], checked: Checked | None = None
+) -> Link:
     """The step's link; pass one `checked` to the links of a run so each file is hashed once."""
     checked = {} if checked is None else checked
     return Link(
-        name=step, command=["opencode-release", "stage", step],
+        name=step,
+        command=["opencode-release", "stage", step],
         materials=step_materials(ledger, step, sources, checked),
         products={a.path: _digest(ledger, a, checked) for a in step_products(ledger, step)},
     )
@@ -176,8 +192,9 @@ def _rules_match(paths: Iterable[str], step: str) -> list[list[str]]:
     return [["MATCH", p, "WITH", "PRODUCTS", "FROM", step] for p in paths]
 
 
-def make_layout(ledger: Ledger, keys: Mapping[str, KeyPair], links: Mapping[str, Link], package: str,
-                expires: dt.datetime) -> Layout:
+def make_layout(
+    ledger: Ledger, keys: Mapping[str, KeyPair], links: Mapping[str, Link], package: str, expires: dt.datetime
+) -> Layout:
     steps = []
     for step in STEPS:
         link = links[step]
@@ -190,8 +207,16 @@ def make_layout(ledger: Ledger, keys: Mapping[str, KeyPair], links: Mapping[str,
                 materials += _rules_match(sorted(p for p in link.materials if p in made), earlier)
             materials.append(["DISALLOW", "*"])
         products = [["CREATE", p] for p in sorted(link.products)] + [["DISALLOW", "*"]]
-        steps.append(Step(name=step, pubkeys=[keys[step].keyid], threshold=1, expected_materials=materials,
-                          expected_products=products, expected_command=["opencode-release", "stage", step]))
+        steps.append(
+            Step(
+                name=step,
+                pubkeys=[keys[step].keyid],
+                threshold=1,
+                expected_materials=materials,
+                expected_products=products,
+                expected_command=["opencode-release", "stage", step],
+            )
+        )
     # The inspection sees the release folder as it is when someone verifies it.
     # REQUIRE looks at artifacts not yet consumed by a MATCH, so it comes first.
     check: list[list[str]] = [["REQUIRE", p] for step in STEPS for p in sorted(links[step].products)]
@@ -200,11 +225,16 @@ def make_layout(ledger: Ledger, keys: Mapping[str, KeyPair], links: Mapping[str,
     check += [["ALLOW", pattern] for pattern in ALLOWED_LATER]
     check.append(["DISALLOW", "*"])
     run = ["sha256sum", "--check", "--quiet", "SHA256SUMS"] if "SHA256SUMS" in links["package"].products else ["true"]
-    inspection = Inspection(name=INSPECTION, run=run, expected_materials=check,
-                            expected_products=[["MATCH", "*", "WITH", "MATERIALS", "FROM", INSPECTION],
-                                               ["DISALLOW", "*"]])
+    inspection = Inspection(
+        name=INSPECTION,
+        run=run,
+        expected_materials=check,
+        expected_products=[["MATCH", "*", "WITH", "MATERIALS", "FROM", INSPECTION], ["DISALLOW", "*"]],
+    )
     return Layout(
-        steps=steps, inspect=[inspection], keys={keys[s].keyid: keys[s].public for s in STEPS},
+        steps=steps,
+        inspect=[inspection],
+        keys={keys[s].keyid: keys[s].public for s in STEPS},
         expires=expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
         readme=f"{ledger.product} {ledger.version}: build, package, sbom, provenance (opencode-release)",
     )
@@ -223,5 +253,12 @@ def link_name(step: str, key: KeyPair) -> str:
 
 def verify_command(layout: Path, owner_key: Path) -> list[str]:
     """The `in-toto-verify` call a verifier runs from the release folder."""
-    return ["in-toto-verify", "--layout", str(layout), "--verification-keys", str(owner_key),
-            "--link-dir", str(layout.parent)]
+    return [
+        "in-toto-verify",
+        "--layout",
+        str(layout),
+        "--verification-keys",
+        str(owner_key),
+        "--link-dir",
+        str(layout.parent),
+    ]

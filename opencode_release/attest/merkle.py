@@ -140,5 +140,3 @@ def verify_consistency(old: int, new: int, old_root: bytes, new_root: bytes, pro
         raise ProofError("consistency proof does not lead to the old root")
     if sr != new_root:
         raise ProofError("consistency proof does not lead to the new root")
-
-

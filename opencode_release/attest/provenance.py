@@ -35,10 +35,15 @@ BUILD_TYPE = "https://opencode.example.org/opencode-release/build-types/nuitka-o
 LOCAL_BUILDER = "https://opencode.example.org/builders/local-snapshot@v1"
 PROVENANCE_NAME = "provenance.intoto.json"
 # Evidence written after the provenance (or about it) is not one of its subjects.
-AFTER_PROVENANCE = frozenset({
-    ArtifactKind.PROVENANCE, ArtifactKind.INTOTO_LINK, ArtifactKind.INTOTO_LAYOUT,
-    ArtifactKind.SIGSTORE_BUNDLE, ArtifactKind.TRUST_ROOT,
-})
+AFTER_PROVENANCE = frozenset(
+    {
+        ArtifactKind.PROVENANCE,
+        ArtifactKind.INTOTO_LINK,
+        ArtifactKind.INTOTO_LAYOUT,
+        ArtifactKind.SIGSTORE_BUNDLE,
+        ArtifactKind.TRUST_ROOT,
+    }
+)
 DELIVERABLE_KINDS = tuple(sorted(UPLOADABLE - AFTER_PROVENANCE))
 EXTERNAL_KEYS = ("repository", "ref", "version", "channel", "targets")
 _INVOCATION_NS = uuid.uuid5(uuid.NAMESPACE_URL, "https://opencode.example.org/opencode-release/invocation")
@@ -63,15 +68,16 @@ def _rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def current_run(ledger: Ledger, started: dt.datetime, *, snapshot: bool,
-                env: Mapping[str, str] | None = None) -> Run:
+def current_run(ledger: Ledger, started: dt.datetime, *, snapshot: bool, env: Mapping[str, str] | None = None) -> Run:
     """CI identity when GITHUB_ACTIONS is set; else the local builder, whose snapshots take
     their times from SOURCE_DATE_EPOCH (so the statement is reproducible)."""
     env = os.environ if env is None else env
     if env.get("GITHUB_ACTIONS") == "true":
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        run = (f"{server}/{env.get('GITHUB_REPOSITORY', '')}/actions/runs/{env.get('GITHUB_RUN_ID', '')}"
-               f"/attempts/{env.get('GITHUB_RUN_ATTEMPT', '1')}")
+        run = (
+            f"{server}/{env.get('GITHUB_REPOSITORY', '')}/actions/runs/{env.get('GITHUB_RUN_ID', '')}"
+            f"/attempts/{env.get('GITHUB_RUN_ATTEMPT', '1')}"
+        )
         now = dt.datetime.now(dt.UTC)
         return Run(f"{server}/{env.get('GITHUB_WORKFLOW_REF', '')}", run, _rfc3339(started), _rfc3339(now))
     if not snapshot:
@@ -101,8 +107,9 @@ def _environment_key() -> tuple[tuple[str, tuple[str, ...]], ...]:
     key = []
     for entry in sys.path:
         try:
-            names = tuple(sorted(p.name for p in Path(entry or ".").iterdir()
-                                 if p.name.endswith((".dist-info", ".egg-info"))))
+            names = tuple(
+                sorted(p.name for p in Path(entry or ".").iterdir() if p.name.endswith((".dist-info", ".egg-info")))
+            )
         except OSError:  # not a folder (a zip file, or gone)
             names = ()
         key.append((entry, names))
@@ -127,17 +134,23 @@ def _file_sha256(path: Path) -> str:
 
 def resolved_dependencies(ledger: Ledger, build_targets: tuple[str, ...]) -> list[dict[str, Any]]:
     source = ledger.source
-    deps: list[dict[str, Any]] = [{
-        "uri": f"git+{source.repository}@{source.ref}" if source.ref else f"git+{source.repository}",
-        "digest": {"gitCommit": source.commit}, "name": "source",
-    }]
+    deps: list[dict[str, Any]] = [
+        {
+            "uri": f"git+{source.repository}@{source.ref}" if source.ref else f"git+{source.repository}",
+            "digest": {"gitCommit": source.commit},
+            "name": "source",
+        }
+    ]
     binaries = sorted((b for b in ledger.by_kind(ArtifactKind.BINARY) if b.target), key=lambda b: b.id)
     for binary in binaries:
         python, nuitka = binary.facts.get("python_version"), binary.facts.get("nuitka_version")
         here = binary.target in build_targets
         if python:
-            entry: dict[str, Any] = {"name": "python", "uri": f"pkg:generic/cpython@{python}",
-                                     "annotations": {"target": binary.target}}
+            entry: dict[str, Any] = {
+                "name": "python",
+                "uri": f"pkg:generic/cpython@{python}",
+                "annotations": {"target": binary.target},
+            }
             if here:
                 entry["digest"] = {"sha256": _file_sha256(Path(os.path.realpath(sys.executable)))}
             deps.append(entry)
@@ -147,32 +160,43 @@ def resolved_dependencies(ledger: Ledger, build_targets: tuple[str, ...]) -> lis
                 entry["digest"] = {"sha256": _record_digest(importlib.metadata.distribution("nuitka"))}
             deps.append(entry)
     lock = build_lock()
-    deps.append({"name": "build-dependencies.lock", "mediaType": "text/plain",
-                 "digest": {"sha256": hashlib.sha256(lock).hexdigest()},
-                 "content": base64.b64encode(lock).decode()})
+    deps.append(
+        {
+            "name": "build-dependencies.lock",
+            "mediaType": "text/plain",
+            "digest": {"sha256": hashlib.sha256(lock).hexdigest()},
+            "content": base64.b64encode(lock).decode(),
+        }
+    )
     return deps
 
 
-def make_provenance(ledger: Ledger, *, targets: tuple[str, ...], build_targets: tuple[str, ...],
-                    snapshot: bool, run: Run) -> dict[str, Any]:
+def make_provenance(
+    ledger: Ledger, *, targets: tuple[str, ...], build_targets: tuple[str, ...], snapshot: bool, run: Run
+) -> dict[str, Any]:
     source = ledger.source
     predicate = {
         "buildDefinition": {
             "buildType": BUILD_TYPE,
             "externalParameters": {
-                "repository": source.repository, "ref": source.ref, "version": ledger.version,
-                "channel": ledger.channel, "targets": sorted(targets), "snapshot": snapshot,
+                "repository": source.repository,
+                "ref": source.ref,
+                "version": ledger.version,
+                "channel": ledger.channel,
+                "targets": sorted(targets),
+                "snapshot": snapshot,
             },
             "internalParameters": {
-                "pipeline": f"opencode-release {__version__}", "sourceDateEpoch": source.epoch,
-                "buildTargetsHere": sorted(build_targets), "nuitkaMode": "onefile",
+                "pipeline": f"opencode-release {__version__}",
+                "sourceDateEpoch": source.epoch,
+                "buildTargetsHere": sorted(build_targets),
+                "nuitkaMode": "onefile",
             },
             "resolvedDependencies": resolved_dependencies(ledger, build_targets),
         },
         "runDetails": {
             "builder": {"id": run.builder_id},
-            "metadata": {"invocationId": run.invocation_id, "startedOn": run.started_on,
-                         "finishedOn": run.finished_on},
+            "metadata": {"invocationId": run.invocation_id, "startedOn": run.started_on, "finishedOn": run.finished_on},
             "byproducts": [
                 {"name": r.path, "digest": {"sha256": r.sha256}, "mediaType": "application/xml"}
                 for r in sorted(ledger.by_kind(ArtifactKind.BUILD_REPORT), key=lambda r: r.path)
@@ -193,8 +217,9 @@ def check_provenance(data: bytes, artifact: str) -> dict[str, Any]:
         raise VerificationError(artifact, "in-toto-bindings", str(exc).splitlines()[0]) from exc
     definition = predicate.get("buildDefinition") or {}
     if definition.get("buildType") != BUILD_TYPE:
-        raise VerificationError(artifact, "build-type",
-                                f"buildType is {definition.get('buildType')!r}, expected {BUILD_TYPE}")
+        raise VerificationError(
+            artifact, "build-type", f"buildType is {definition.get('buildType')!r}, expected {BUILD_TYPE}"
+        )
     external = definition.get("externalParameters") or {}
     missing = [k for k in EXTERNAL_KEYS if k not in external]
     if missing:
@@ -204,8 +229,9 @@ def check_provenance(data: bytes, artifact: str) -> dict[str, Any]:
         raise VerificationError(artifact, "resolved-dependencies", "no source commit (a gitCommit digest)")
     for index, dep in enumerate(dependencies):
         if not (dep.get("uri") or dep.get("digest") or dep.get("content")):
-            raise VerificationError(artifact, "resolved-dependencies",
-                                    f"resolvedDependencies[{index}] has none of uri, digest, content")
+            raise VerificationError(
+                artifact, "resolved-dependencies", f"resolvedDependencies[{index}] has none of uri, digest, content"
+            )
         if "digest" in dep:
             statements.check_digests(f"resolvedDependencies[{index}]", "digest", dep["digest"], artifact)
     run = predicate.get("runDetails") or {}

@@ -40,8 +40,9 @@ def read_metadata(path: Path) -> Message:
                 text = archive.read(name).decode()
         else:
             with tarfile.open(path) as archive:
-                member = next(m for m in archive.getmembers()
-                              if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO"))
+                member = next(
+                    m for m in archive.getmembers() if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")
+                )
                 handle = archive.extractfile(member)
                 text = handle.read().decode() if handle else ""
     except (OSError, StopIteration, zipfile.BadZipFile, tarfile.TarError, UnicodeDecodeError) as exc:
@@ -57,10 +58,15 @@ def _requirement(text: str) -> Component | None:
     if req.marker is not None and "extra" in str(req.marker):
         return None  # optional extras are not what a plain install brings in
     purl = PackageURL("pypi", name=req.name.lower().replace("_", "-"))
-    return Component(name=req.name, bom_ref=f"requirement:{purl.to_string()}", type=ComponentType.LIBRARY,
-                     purl=purl, scope=ComponentScope.REQUIRED,
-                     description="declared dependency, resolved when the distribution is installed",
-                     properties=[Property(name=f"{PROP}:requirement", value=str(req))])
+    return Component(
+        name=req.name,
+        bom_ref=f"requirement:{purl.to_string()}",
+        type=ComponentType.LIBRARY,
+        purl=purl,
+        scope=ComponentScope.REQUIRED,
+        description="declared dependency, resolved when the distribution is installed",
+        properties=[Property(name=f"{PROP}:requirement", value=str(req))],
+    )
 
 
 def make_dist_bom(product: Product, subject: Artifact, path: Path, epoch: int) -> Bom:
@@ -70,19 +76,32 @@ def make_dist_bom(product: Product, subject: Artifact, path: Path, epoch: int) -
     purl = PackageURL("pypi", name=name.lower().replace("_", "-"), version=version)
     license_text = meta.get("License-Expression") or meta.get("License")
     dist = Component(
-        name=name, version=version, bom_ref=purl.to_string(), type=ComponentType.LIBRARY, purl=purl,
+        name=name,
+        version=version,
+        bom_ref=purl.to_string(),
+        type=ComponentType.LIBRARY,
+        purl=purl,
         licenses=[LicenseFactory().make_from_string(str(license_text))] if license_text else [],
         description=str(meta.get("Summary") or "") or None,
     )
     requirements = [c for c in (_requirement(str(r)) for r in meta.get_all("Requires-Dist") or []) if c]
-    bom = Bom(serial_number=uuid.UUID(int=0), metadata=BomMetaData(
-        component=root, timestamp=dt.datetime.fromtimestamp(epoch, tz=dt.UTC),
-        tools=ToolRepository(components=[
-            tool_component("opencode-release", __version__, "the release pipeline that wrote this SBOM"),
-            tool_component("cyclonedx-python-lib", library_version("cyclonedx-python-lib"),
-                           "serializer and strict validator"),
-        ]),
-    ))
+    bom = Bom(
+        serial_number=uuid.UUID(int=0),
+        metadata=BomMetaData(
+            component=root,
+            timestamp=dt.datetime.fromtimestamp(epoch, tz=dt.UTC),
+            tools=ToolRepository(
+                components=[
+                    tool_component("opencode-release", __version__, "the release pipeline that wrote this SBOM"),
+                    tool_component(
+                        "cyclonedx-python-lib",
+                        library_version("cyclonedx-python-lib"),
+                        "serializer and strict validator",
+                    ),
+                ]
+            ),
+        ),
+    )
     bom.components = [dist, *requirements]
     bom.register_dependency(root, [dist])
     bom.register_dependency(dist, requirements)

@@ -87,11 +87,13 @@ def artifact_component(product: Product, artifact: Artifact, *, archive: bool) -
         qualifiers["target"] = artifact.target
     refs = [ExternalReference(type=ExternalReferenceType.WEBSITE, url=XsUri(product.homepage))]
     return Component(
-        name=product.name, version=product.version, bom_ref=artifact.id,
+        name=product.name,
+        version=product.version,
+        bom_ref=artifact.id,
         type=ComponentType.FILE if archive else ComponentType.APPLICATION,
         description=f"{artifact.name}: {product.description}" if product.description else artifact.name,
-        hashes=_hashes(artifact), purl=PackageURL("generic", name=product.name, version=product.version,
-                                                  qualifiers=qualifiers),
+        hashes=_hashes(artifact),
+        purl=PackageURL("generic", name=product.name, version=product.version, qualifiers=qualifiers),
         licenses=[LicenseFactory().make_from_string(product.license)] if product.license else [],
         external_references=refs if product.homepage else [],
         properties=_props([*target_properties(artifact.target or ""), ("file", artifact.name)]),
@@ -99,8 +101,13 @@ def artifact_component(product: Product, artifact: Artifact, *, archive: bool) -
 
 
 def tool_component(name: str, version: str | None, description: str) -> Component:
-    return Component(name=name, version=version or None, type=ComponentType.APPLICATION,
-                     bom_ref=f"tool:{name}", description=description)
+    return Component(
+        name=name,
+        version=version or None,
+        type=ComponentType.APPLICATION,
+        bom_ref=f"tool:{name}",
+        description=description,
+    )
 
 
 def library_version(name: str) -> str | None:
@@ -114,20 +121,29 @@ def tools(binary: Artifact, report: CompilationReport, host: HostDetails) -> Too
     facts = binary.facts
     compiler = str(facts.get("c_compiler") or report.c_compiler or "cc")
     compiler_version = facts.get("c_compiler_version") or host.compiler_version
-    return ToolRepository(components=[
-        tool_component("opencode-release", __version__, "the release pipeline that wrote this SBOM"),
-        tool_component("cyclonedx-python-lib", library_version("cyclonedx-python-lib"),
-                       "serializer and strict validator"),
-        tool_component("nuitka", str(facts.get("nuitka_version") or report.nuitka_version),
-              "Python compiler that built the binary"),
-        tool_component(compiler, str(compiler_version) if compiler_version else None, "C compiler Nuitka drove"),
-    ])
+    return ToolRepository(
+        components=[
+            tool_component("opencode-release", __version__, "the release pipeline that wrote this SBOM"),
+            tool_component(
+                "cyclonedx-python-lib", library_version("cyclonedx-python-lib"), "serializer and strict validator"
+            ),
+            tool_component(
+                "nuitka",
+                str(facts.get("nuitka_version") or report.nuitka_version),
+                "Python compiler that built the binary",
+            ),
+            tool_component(compiler, str(compiler_version) if compiler_version else None, "C compiler Nuitka drove"),
+        ]
+    )
 
 
 def _python_component(report: CompilationReport, binary: Artifact) -> Component:
     version = str(binary.facts.get("python_version") or report.python_version)
     return Component(
-        name="cpython", version=version, bom_ref=f"cpython@{version}", type=ComponentType.LIBRARY,
+        name="cpython",
+        version=version,
+        bom_ref=f"cpython@{version}",
+        type=ComponentType.LIBRARY,
         description="CPython interpreter and standard library, linked statically into the binary",
         purl=PackageURL("generic", name="cpython", version=version),
         cpe=f"cpe:2.3:a:python:python:{version}:*:*:*:*:*:*:*",
@@ -136,16 +152,24 @@ def _python_component(report: CompilationReport, binary: Artifact) -> Component:
     )
 
 
-def _distribution_component(name: str, version: str, installer: str,
-                            details: DistributionDetails | None) -> Component:
+def _distribution_component(name: str, version: str, installer: str, details: DistributionDetails | None) -> Component:
     purl = PackageURL("pypi", name=name.lower().replace("_", "-"), version=version)
     licenses = [LicenseFactory().make_from_string(details.license)] if details and details.license else []
     hashes = [HashType(alg=HashAlgorithm(alg), content=value) for alg, value in details.hashes] if details else []
-    refs = ([ExternalReference(type=ExternalReferenceType.WEBSITE, url=XsUri(details.homepage))]
-            if details and details.homepage else [])
+    refs = (
+        [ExternalReference(type=ExternalReferenceType.WEBSITE, url=XsUri(details.homepage))]
+        if details and details.homepage
+        else []
+    )
     return Component(
-        name=name, version=version, bom_ref=purl.to_string(), type=ComponentType.LIBRARY, purl=purl,
-        licenses=licenses, hashes=hashes, external_references=refs,
+        name=name,
+        version=version,
+        bom_ref=purl.to_string(),
+        type=ComponentType.LIBRARY,
+        purl=purl,
+        licenses=licenses,
+        hashes=hashes,
+        external_references=refs,
         properties=_props([("installer", installer), ("compiled-in", "nuitka")]),
     )
 
@@ -156,16 +180,24 @@ def _distro(report: CompilationReport) -> str:
 
 def _library_component(report: CompilationReport, name: str, package: DebianPackage | None) -> Component:
     if package is None:
-        return Component(name=name, bom_ref=f"file:{name}", type=ComponentType.LIBRARY,
-                         description="shared library bundled into the binary; its package is unknown",
-                         properties=_props([("file", name)]))
+        return Component(
+            name=name,
+            bom_ref=f"file:{name}",
+            type=ComponentType.LIBRARY,
+            description="shared library bundled into the binary; its package is unknown",
+            properties=_props([("file", name)]),
+        )
     qualifiers = {"arch": package.architecture}
     if _distro(report):
         qualifiers["distro"] = _distro(report)
     purl = PackageURL("deb", namespace="debian", name=package.name, version=package.version, qualifiers=qualifiers)
     return Component(
-        name=package.name, version=package.version, bom_ref=purl.to_string(), type=ComponentType.LIBRARY,
-        purl=purl, description=f"{name}, bundled into the binary from Debian package {package.name}",
+        name=package.name,
+        version=package.version,
+        bom_ref=purl.to_string(),
+        type=ComponentType.LIBRARY,
+        purl=purl,
+        description=f"{name}, bundled into the binary from Debian package {package.name}",
         properties=_props([("file", name), ("debian:source", package.source)]),
     )
 
@@ -175,19 +207,30 @@ def _libc_component(binary: Artifact) -> Component | None:
     inspection = binary.facts.get("inspection")
     facts: Mapping[str, object] = inspection if isinstance(inspection, Mapping) else {}
     if target.endswith("-musl"):
-        return Component(name="musl", bom_ref="libc:musl", type=ComponentType.LIBRARY, scope=ComponentScope.REQUIRED,
-                         description="C library the binary needs from the target system (not bundled)",
-                         properties=_props([("provided-by", "target system")]))
+        return Component(
+            name="musl",
+            bom_ref="libc:musl",
+            type=ComponentType.LIBRARY,
+            scope=ComponentScope.REQUIRED,
+            description="C library the binary needs from the target system (not bundled)",
+            properties=_props([("provided-by", "target system")]),
+        )
     floor = facts.get("glibc_floor")
     if not target.endswith("-gnu") and floor is None:
         return None
     return Component(
-        name="glibc", bom_ref="libc:glibc", type=ComponentType.LIBRARY, scope=ComponentScope.REQUIRED,
+        name="glibc",
+        bom_ref="libc:glibc",
+        type=ComponentType.LIBRARY,
+        scope=ComponentScope.REQUIRED,
         description=f"C library the binary needs from the target system (not bundled), version {floor} or newer",
-        properties=_props([
-            ("provided-by", "target system"), ("glibc-floor", str(floor or "")),
-            ("glibc-floor-symbol", str(facts.get("glibc_floor_symbol") or "")),
-        ]),
+        properties=_props(
+            [
+                ("provided-by", "target system"),
+                ("glibc-floor", str(floor or "")),
+                ("glibc-floor-symbol", str(facts.get("glibc_floor_symbol") or "")),
+            ]
+        ),
     )
 
 
@@ -201,8 +244,9 @@ class Program:
     host: HostDetails = field(default_factory=HostDetails)
 
 
-def make_bom(product: Product, subject: Artifact, programs: list[Program], epoch: int,
-             via: Artifact | None = None) -> Bom:
+def make_bom(
+    product: Product, subject: Artifact, programs: list[Program], epoch: int, via: Artifact | None = None
+) -> Bom:
     """The SBOM of `subject`: a compiled binary, a binary merged from `programs` (macOS
     universal), or an archive holding one of those (`via`, when it is merged)."""
     first = programs[0]
@@ -210,23 +254,24 @@ def make_bom(product: Product, subject: Artifact, programs: list[Program], epoch
     bom = Bom(
         serial_number=uuid.UUID(int=0),
         metadata=BomMetaData(
-            component=root, tools=tools(first.binary, first.report, first.host),
+            component=root,
+            tools=tools(first.binary, first.report, first.host),
             timestamp=dt.datetime.fromtimestamp(epoch, tz=dt.UTC),
         ),
     )
     components: dict[str, Component] = {}
     parent = root
     if via is not None:
-        parent = components.setdefault(via.id,
-                                       artifact_component(product, via, archive=False))
+        parent = components.setdefault(via.id, artifact_component(product, via, archive=False))
         bom.register_dependency(root, [parent])
     program_components = []
     for program in programs:
         if program.binary.id == subject.id:
             component = root
         else:
-            component = components.setdefault(program.binary.id,
-                                              artifact_component(product, program.binary, archive=False))
+            component = components.setdefault(
+                program.binary.id, artifact_component(product, program.binary, archive=False)
+            )
         component.properties.add(Property(name=f"{PROP}:build-report:sha256", value=program.report_artifact.sha256))
         program_components.append(component)
         _add_program(bom, component, program, components)
@@ -236,8 +281,7 @@ def make_bom(product: Product, subject: Artifact, programs: list[Program], epoch
     return bom
 
 
-def _add_program(bom: Bom, program_component: Component, program: Program,
-                 components: dict[str, Component]) -> None:
+def _add_program(bom: Bom, program_component: Component, program: Program, components: dict[str, Component]) -> None:
     report, binary, host = program.report, program.binary, program.host
 
     def add(component: Component) -> Component:

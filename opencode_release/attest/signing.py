@@ -88,8 +88,13 @@ def open_instance(ctx: Context) -> Iterator[Instance]:
         local = LocalSigstore(ctx.state_dir, signing.issuer, signing.identity)
         with local.running() as session:
             config = ClientTrustConfig.from_json(session.trust_config_path.read_text(encoding="utf-8"))
-            yield Instance(name, config, session.trusted_root_path.read_text(encoding="utf-8"),
-                           IdentityToken(session.identity_token()), session.log)
+            yield Instance(
+                name,
+                config,
+                session.trusted_root_path.read_text(encoding="utf-8"),
+                IdentityToken(session.identity_token()),
+                session.log,
+            )
         return
     token = _ambient_token(name)  # before any network: no credential, no point fetching trust
     if name in ("production", "staging"):
@@ -122,8 +127,9 @@ def _hashed(artifact: Artifact) -> Hashed:
     return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(artifact.sha256))
 
 
-def verify_bundle(verifier: Verifier, bundle: Bundle, artifact: Artifact, path: Path,
-                  identity: policy.VerificationPolicy) -> None:
+def verify_bundle(
+    verifier: Verifier, bundle: Bundle, artifact: Artifact, path: Path, identity: policy.VerificationPolicy
+) -> None:
     """sigstore-python's full check: chain, SCT, identity, log entry, SET, signature."""
     try:
         if artifact.kind in STATEMENT_KINDS:
@@ -173,8 +179,10 @@ class SignStage(Stage):
             verifier = Verifier(trusted_root=instance.trust_config.trusted_root)
             expected = policy.Identity(identity=instance.identity, issuer=instance.issuer)
             made: list[tuple[Artifact, Bundle]] = []
-            with signing.signer(instance.token) as signer, \
-                    ctx.reporter.progress(f"signing with {instance.name}", len(targets)) as bar:
+            with (
+                signing.signer(instance.token) as signer,
+                ctx.reporter.progress(f"signing with {instance.name}", len(targets)) as bar,
+            ):
                 for artifact in targets:
                     source = ctx.ledger.file(artifact)
                     if artifact.kind in STATEMENT_KINDS:
@@ -200,15 +208,23 @@ class SignStage(Stage):
         facts: dict[str, Any] = {"instance": instance.name, "identity": instance.identity, "issuer": instance.issuer}
         for artifact, bundle, out in signed:
             entry = bundle.log_entry._inner
-            ctx.ledger.record(out, ArtifactKind.SIGSTORE_BUNDLE, target=artifact.target,
-                              relations={"signature_of": [artifact.id]},
-                              facts={**facts, "content": "dsse" if artifact.kind in STATEMENT_KINDS
-                                     else "message_signature",
-                                     "log_index": int(entry.log_index),
-                                     "integrated_time": int(entry.integrated_time or 0)})
+            ctx.ledger.record(
+                out,
+                ArtifactKind.SIGSTORE_BUNDLE,
+                target=artifact.target,
+                relations={"signature_of": [artifact.id]},
+                facts={
+                    **facts,
+                    "content": "dsse" if artifact.kind in STATEMENT_KINDS else "message_signature",
+                    "log_index": int(entry.log_index),
+                    "integrated_time": int(entry.integrated_time or 0),
+                },
+            )
         ctx.ledger.record(root_path, ArtifactKind.TRUST_ROOT, facts=facts)
-        ctx.reporter.note(f"{len(signed)} bundles signed with {instance.name} as {instance.identity} "
-                          f"and verified; trusted root in {TRUST_ROOT_NAME}")
+        ctx.reporter.note(
+            f"{len(signed)} bundles signed with {instance.name} as {instance.identity} "
+            f"and verified; trusted root in {TRUST_ROOT_NAME}"
+        )
 
 
 Signed = list[tuple[Artifact, Bundle]]
@@ -227,8 +243,12 @@ def refresh_inclusion_proofs(log: TransparencyLog, made: Signed) -> Signed:
         index = int(entry["logIndex"])
         root, path = log.inclusion(index, size)
         entry["inclusionProof"] = {
-            "logIndex": str(index), "treeSize": str(size), "rootHash": _b64(root),
-            "hashes": [_b64(h) for h in path], "checkpoint": {"envelope": checkpoint}}
+            "logIndex": str(index),
+            "treeSize": str(size),
+            "rootHash": _b64(root),
+            "hashes": [_b64(h) for h in path],
+            "checkpoint": {"envelope": checkpoint},
+        }
         refreshed.append((artifact, Bundle.from_json(json.dumps(data))))
     return refreshed
 

@@ -19,11 +19,16 @@ from . import buildhost, cdx_validate, compilation, intoto, provenance, pydist, 
 
 def build_report_for(ctx: Context, binary: Artifact) -> Artifact:
     """The compilation report recorded for a binary (partial ledgers carry theirs)."""
-    reports = [r for r in ctx.ledger.by_kind(ArtifactKind.BUILD_REPORT, target=binary.target)
-               if not r.related("report_of") or binary.id in r.related("report_of")]
+    reports = [
+        r
+        for r in ctx.ledger.by_kind(ArtifactKind.BUILD_REPORT, target=binary.target)
+        if not r.related("report_of") or binary.id in r.related("report_of")
+    ]
     if not reports:
-        raise LedgerError(f"{binary.path}: no build-report artifact for target {binary.target}; "
-                          "rebuild it (`invoke build`) or merge the partial ledger that has it")
+        raise LedgerError(
+            f"{binary.path}: no build-report artifact for target {binary.target}; "
+            "rebuild it (`invoke build`) or merge the partial ledger that has it"
+        )
     report = reports[0]
     if not ctx.ledger.verify_file(report):
         raise LedgerError(f"{report.path}: missing or changed since it was recorded; rebuild target {binary.target}")
@@ -32,8 +37,10 @@ def build_report_for(ctx: Context, binary: Artifact) -> Artifact:
 
 def host_details(ctx: Context, binary: Artifact, report: compilation.CompilationReport) -> sbom.HostDetails:
     if binary.target not in ctx.build_targets:
-        ctx.reporter.note(f"{binary.path}: built on another machine; licenses and Debian packages "
-                          "come only from the machine that built it")
+        ctx.reporter.note(
+            f"{binary.path}: built on another machine; licenses and Debian packages "
+            "come only from the machine that built it"
+        )
         return sbom.HostDetails()
     details = {d.name: buildhost.distribution_details(d.name, d.version) for d in report.distributions}
     compiler = str(binary.facts.get("c_compiler") or report.c_compiler)
@@ -60,8 +67,14 @@ def write_sbom(path: Path, document: str) -> None:
 class SbomStage(Stage):
     name = "sbom"
     description = "CycloneDX 1.5 SBOM of each binary, archive and .deb (from the compilation report) and its statement"
-    consumes = (ArtifactKind.BINARY, ArtifactKind.ARCHIVE, ArtifactKind.DEB, ArtifactKind.WHEEL, ArtifactKind.SDIST,
-                ArtifactKind.BUILD_REPORT)
+    consumes = (
+        ArtifactKind.BINARY,
+        ArtifactKind.ARCHIVE,
+        ArtifactKind.DEB,
+        ArtifactKind.WHEEL,
+        ArtifactKind.SDIST,
+        ArtifactKind.BUILD_REPORT,
+    )
 
     def skip(self, ctx: Context) -> str | None:
         kinds = (ArtifactKind.BINARY, ArtifactKind.WHEEL, ArtifactKind.SDIST)
@@ -87,8 +100,10 @@ class SbomStage(Stage):
             for binary in sorted(binaries, key=lambda b: (bool(b.related("merged_from")), b.id)):
                 if binary.related("merged_from"):
                     # A universal binary holds the thin builds: their reports say what is inside.
-                    parts = [programs[i] if i in programs else program_of(ctx, ctx.ledger.get(i))
-                             for i in binary.related("merged_from")]
+                    parts = [
+                        programs[i] if i in programs else program_of(ctx, ctx.ledger.get(i))
+                        for i in binary.related("merged_from")
+                    ]
                 else:
                     parts = [programs.setdefault(binary.id, program_of(ctx, binary))]
                 holders = [a for a in archives if binary.id in a.related("archive_of")]
@@ -107,9 +122,13 @@ def record_sbom(ctx: Context, subject: Artifact, bom: Bom) -> None:
     path = ctx.ledger.file(subject).with_name(subject.name + sbom.SBOM_SUFFIX)
     document = sbom.serialize(bom)
     write_sbom(path, document)
-    recorded = ctx.ledger.record(path, ArtifactKind.SBOM, target=subject.target, relations={"sbom_of": [subject.id]},
-                                 facts={"format": "CycloneDX", "spec_version": "1.5",
-                                        "components": len(bom.components)})
+    recorded = ctx.ledger.record(
+        path,
+        ArtifactKind.SBOM,
+        target=subject.target,
+        relations={"sbom_of": [subject.id]},
+        facts={"format": "CycloneDX", "spec_version": "1.5", "components": len(bom.components)},
+    )
     write_sbom_statement(ctx, subject, recorded, document)
 
 
@@ -119,9 +138,13 @@ def write_sbom_statement(ctx: Context, subject: Artifact, sbom_artifact: Artifac
     path = ctx.ledger.file(subject).with_name(subject.name + statements.SBOM_STATEMENT_SUFFIX)
     statements.check_sbom_statement(data, path.name, subject, document.encode())
     write_atomic(path, data)
-    ctx.ledger.record(path, ArtifactKind.ATTESTATION, target=subject.target,
-                      relations={"attests": [subject.id], "sbom": [sbom_artifact.id]},
-                      facts={"predicate_type": statements.CYCLONEDX_PREDICATE})
+    ctx.ledger.record(
+        path,
+        ArtifactKind.ATTESTATION,
+        target=subject.target,
+        relations={"attests": [subject.id], "sbom": [sbom_artifact.id]},
+        facts={"predicate_type": statements.CYCLONEDX_PREDICATE},
+    )
 
 
 def program_of(ctx: Context, binary: Artifact) -> sbom.Program:
@@ -141,8 +164,10 @@ class ProvenanceStage(Stage):
     def fingerprint(self, ctx: Context) -> str:
         run = provenance.current_run(ctx.ledger, dt.datetime.now(dt.UTC), snapshot=ctx.snapshot)
         lock = hashlib.sha256(provenance.build_lock()).hexdigest()
-        return (f"provenance/1 {run.builder_id} {ctx.snapshot} {ctx.ledger.channel} {sorted(ctx.settings.targets)} "
-                f"{sorted(ctx.build_targets)} {ctx.ledger.source} {lock}")
+        return (
+            f"provenance/1 {run.builder_id} {ctx.snapshot} {ctx.ledger.channel} {sorted(ctx.settings.targets)} "
+            f"{sorted(ctx.build_targets)} {ctx.ledger.source} {lock}"
+        )
 
     def run(self, ctx: Context) -> None:
         started = dt.datetime.now(dt.UTC)
@@ -151,7 +176,10 @@ class ProvenanceStage(Stage):
             if not ctx.ledger.verify_file(artifact):
                 raise LedgerError(f"{artifact.path}: missing or changed since it was recorded; rerun its stage")
         document = provenance.make_provenance(
-            ctx.ledger, targets=ctx.settings.targets, build_targets=ctx.build_targets, snapshot=ctx.snapshot,
+            ctx.ledger,
+            targets=ctx.settings.targets,
+            build_targets=ctx.build_targets,
+            snapshot=ctx.snapshot,
             run=provenance.current_run(ctx.ledger, started, snapshot=ctx.snapshot),
         )
         data = statements.encode(document)
@@ -159,8 +187,12 @@ class ProvenanceStage(Stage):
         path = ctx.dist_dir / provenance.PROVENANCE_NAME
         write_atomic(path, data)
         builder = document["predicate"]["runDetails"]["builder"]["id"]
-        ctx.ledger.record(path, ArtifactKind.PROVENANCE, relations={"provenance_of": [a.id for a in subjects]},
-                          facts={"predicate_type": provenance.SLSA_PREDICATE, "builder_id": builder})
+        ctx.ledger.record(
+            path,
+            ArtifactKind.PROVENANCE,
+            relations={"provenance_of": [a.id for a in subjects]},
+            facts={"predicate_type": provenance.SLSA_PREDICATE, "builder_id": builder},
+        )
         ctx.reporter.note(f"{path.name}: {len(subjects)} subjects, builder {builder}")
 
 
@@ -175,8 +207,10 @@ class InTotoStage(Stage):
     def fingerprint(self, ctx: Context) -> str:
         sources = intoto.source_materials(ctx.settings.project_dir, ctx.settings.package)
         configured = os.environ.get(intoto.KEYS_ENV) or ctx.settings.signing.keys_dir
-        return (f"intoto/1 {ctx.snapshot} {json.dumps(sources, sort_keys=True)} {configured} "
-                f"{ctx.settings.lifecycle.evidence_days}")
+        return (
+            f"intoto/1 {ctx.snapshot} {json.dumps(sources, sort_keys=True)} {configured} "
+            f"{ctx.settings.lifecycle.evidence_days}"
+        )
 
     def run(self, ctx: Context) -> None:
         s = ctx.settings
@@ -195,16 +229,32 @@ class InTotoStage(Stage):
             path = out / intoto.link_name(step, keys[step])
             write_atomic(path, intoto.sign(links[step], keys[step]))
             made = [a.id for a in intoto.step_products(ctx.ledger, step)]
-            link_ids.append(ctx.ledger.record(path, ArtifactKind.INTOTO_LINK, relations={"link_of": made},
-                                              facts={"step": step, "keyid": keys[step].keyid}).id)
+            link_ids.append(
+                ctx.ledger.record(
+                    path,
+                    ArtifactKind.INTOTO_LINK,
+                    relations={"link_of": made},
+                    facts={"step": step, "keyid": keys[step].keyid},
+                ).id
+            )
         layout_path = out / intoto.LAYOUT_NAME
         write_atomic(layout_path, intoto.sign(layout, keys[intoto.OWNER]))
-        recorded = ctx.ledger.record(layout_path, ArtifactKind.INTOTO_LAYOUT, relations={"layout_of": link_ids},
-                                     facts={"keyid": keys[intoto.OWNER].keyid, "expires": layout.expires})
+        recorded = ctx.ledger.record(
+            layout_path,
+            ArtifactKind.INTOTO_LAYOUT,
+            relations={"layout_of": link_ids},
+            facts={"keyid": keys[intoto.OWNER].keyid, "expires": layout.expires},
+        )
         key_path = out / intoto.OWNER_KEY_NAME
         write_atomic(key_path, keys[intoto.OWNER].public_pem())
-        ctx.ledger.record(key_path, ArtifactKind.INTOTO_LAYOUT, relations={"key_of": [recorded.id]},
-                          facts={"role": "layout-owner-public-key", "keyid": keys[intoto.OWNER].keyid})
+        ctx.ledger.record(
+            key_path,
+            ArtifactKind.INTOTO_LAYOUT,
+            relations={"key_of": [recorded.id]},
+            facts={"role": "layout-owner-public-key", "keyid": keys[intoto.OWNER].keyid},
+        )
         command = intoto.verify_command(layout_path.relative_to(ctx.dist_dir), key_path.relative_to(ctx.dist_dir))
-        ctx.reporter.note(f"{intoto.FOLDER}/: {len(link_ids)} links and {intoto.LAYOUT_NAME}; "
-                          f"check with `cd {ctx.dist_dir} && {' '.join(command)}`")
+        ctx.reporter.note(
+            f"{intoto.FOLDER}/: {len(link_ids)} links and {intoto.LAYOUT_NAME}; "
+            f"check with `cd {ctx.dist_dir} && {' '.join(command)}`"
+        )

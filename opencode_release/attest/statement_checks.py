@@ -49,10 +49,12 @@ def verify_dsse_payload(name: str, payload: bytes, file_bytes: bytes) -> None:
 
 # -- provenance: once per release, then a lookup per artifact ---------------------
 
+
 def verify_provenance_type(name: str, statement: Statement) -> None:
     if statement.predicate_type != SLSA_V1:
-        raise VerificationError(name, "provenance-type", f"predicateType is {statement.predicate_type!r}, "
-                                f"expected {SLSA_V1}")
+        raise VerificationError(
+            name, "provenance-type", f"predicateType is {statement.predicate_type!r}, expected {SLSA_V1}"
+        )
 
 
 def _field(data: Any, *path: str) -> Any:
@@ -77,18 +79,23 @@ def provenance_source(statement: Statement) -> tuple[str, str]:
 def verify_provenance_builder(name: str, statement: Statement, policy: Policy) -> None:
     builder = provenance_builder(statement)
     if not matches(policy.builder_id, builder):
-        raise VerificationError(name, "provenance-builder", f"built by {builder or 'an unnamed builder'}, "
-                                f"expected {policy.builder_id}")
+        raise VerificationError(
+            name, "provenance-builder", f"built by {builder or 'an unnamed builder'}, expected {policy.builder_id}"
+        )
 
 
 def verify_provenance_source(name: str, statement: Statement, policy: Policy) -> None:
     repository, ref = provenance_source(statement)
     if repository.removesuffix(".git") != policy.source_repository.removesuffix(".git"):
-        raise VerificationError(name, "provenance-source", f"built from {repository or 'an unnamed repository'}, "
-                                f"expected {policy.source_repository}")
+        raise VerificationError(
+            name,
+            "provenance-source",
+            f"built from {repository or 'an unnamed repository'}, expected {policy.source_repository}",
+        )
     if not matches(policy.source_ref, ref):
-        raise VerificationError(name, "provenance-source", f"built from ref {ref or '(none)'}, "
-                                f"expected {policy.source_ref}")
+        raise VerificationError(
+            name, "provenance-source", f"built from ref {ref or '(none)'}, expected {policy.source_ref}"
+        )
 
 
 def verify_provenance_release(name: str, statement: Statement, policy: Policy) -> None:
@@ -99,16 +106,25 @@ def verify_provenance_release(name: str, statement: Statement, policy: Policy) -
 
 def verify_provenance_subject(name: str, statement: Statement, sha256: str) -> None:
     if sha256 not in statement.digests:
-        raise VerificationError(name, "provenance-subject", f"the provenance names no subject with sha256:{sha256}; "
-                                "it was made for another artifact")
+        raise VerificationError(
+            name,
+            "provenance-subject",
+            f"the provenance names no subject with sha256:{sha256}; it was made for another artifact",
+        )
 
 
 # -- SBOM statements -------------------------------------------------------------
 
+
 def verify_sbom_statement(name: str, statement: Statement, sha256: str) -> None:
     if statement.predicate_type != CYCLONEDX:
-        raise VerificationError(name, "sbom-statement", f"predicateType is {statement.predicate_type!r}, "
-                                f"expected {CYCLONEDX}")
+        raise VerificationError(
+            name, "sbom-statement", f"predicateType is {statement.predicate_type!r}, expected {CYCLONEDX}"
+        )
     if sha256 not in statement.digests:
-        raise VerificationError(name, "sbom-statement", f"the SBOM statement is bound to "
-                                f"{', '.join(sorted(statement.digests)) or 'no digest'}, not sha256:{sha256}")
+        raise VerificationError(
+            name,
+            "sbom-statement",
+            f"the SBOM statement is bound to "
+            f"{', '.join(sorted(statement.digests)) or 'no digest'}, not sha256:{sha256}",
+        )

@@ -35,8 +35,7 @@ def subject_of(artifact: Artifact, name: str | None = None) -> dict[str, Any]:
 
 
 def statement(subjects: list[dict[str, Any]], predicate_type: str, predicate: Mapping[str, Any]) -> dict[str, Any]:
-    return {"_type": STATEMENT_TYPE, "subject": subjects, "predicateType": predicate_type,
-            "predicate": dict(predicate)}
+    return {"_type": STATEMENT_TYPE, "subject": subjects, "predicateType": predicate_type, "predicate": dict(predicate)}
 
 
 def encode(document: Mapping[str, Any]) -> bytes:
@@ -50,7 +49,8 @@ def check_digests(where: str, field: str, digests: Any, artifact: str) -> None:
         expected = HEX_LENGTHS.get(str(algorithm))
         if not isinstance(value, str) or not _HEX.match(value) or (expected and len(value) != expected):
             raise VerificationError(
-                artifact, "digest",
+                artifact,
+                "digest",
                 f"{where}.{field}.{algorithm}: {value!r} is not a lowercase hex digest"
                 + (f" of {expected} characters" if expected else ""),
             )
@@ -70,8 +70,9 @@ def check_statement(data: bytes, artifact: str, predicate_type: str) -> dict[str
     except (json_format.ParseError, ValueError) as exc:
         raise VerificationError(artifact, "in-toto-bindings", str(exc).splitlines()[0]) from exc
     if document.get("predicateType") != predicate_type:
-        raise VerificationError(artifact, "predicate-type",
-                                f"predicateType is {document.get('predicateType')!r}, expected {predicate_type}")
+        raise VerificationError(
+            artifact, "predicate-type", f"predicateType is {document.get('predicateType')!r}, expected {predicate_type}"
+        )
     names = set()
     for index, subject in enumerate(document["subject"]):
         if not subject.get("name"):
@@ -92,12 +93,14 @@ def check_subjects_match(document: Mapping[str, Any], expected: list[Artifact], 
     missing = sorted(set(wanted) - set(found))
     extra = sorted(set(found) - set(wanted))
     if missing or extra:
-        raise VerificationError(artifact, "subjects",
-                                f"subjects differ from the ledger: missing {missing}, not in the ledger {extra}")
+        raise VerificationError(
+            artifact, "subjects", f"subjects differ from the ledger: missing {missing}, not in the ledger {extra}"
+        )
     for name, digest in sorted(found.items()):
         if digest != wanted[name]:
-            raise VerificationError(artifact, "subjects",
-                                    f"{name}: sha256 {digest} differs from the ledger's {wanted[name]}")
+            raise VerificationError(
+                artifact, "subjects", f"{name}: sha256 {digest} differs from the ledger's {wanted[name]}"
+            )
 
 
 def sbom_statement(subject: Artifact, sbom_document: Mapping[str, Any]) -> dict[str, Any]:

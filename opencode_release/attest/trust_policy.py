@@ -76,7 +76,8 @@ def _log_keys(entries: list[dict[str, Any]]) -> dict[bytes, LogKey]:
         if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
             continue  # a key type this verifier does not use (ed25519 logs of Rekor v2)
         keys[base64.b64decode(entry["logId"]["keyId"])] = LogKey(
-            key, _window(entry["publicKey"].get("validFor", {})), str(entry.get("baseUrl", "")))
+            key, _window(entry["publicKey"].get("validFor", {})), str(entry.get("baseUrl", ""))
+        )
     return keys
 
 
@@ -92,8 +93,13 @@ def parse_trusted_root(raw: str | bytes, source: str) -> TrustedRoot:
             window = _window(authority.get("validFor", {}))
             for cert in authority["certChain"]["certificates"]:
                 cas.append((x509.load_der_x509_certificate(base64.b64decode(cert["rawBytes"])), window))
-        return TrustedRoot(source, tuple(c for c, _ in cas), tuple(cas),
-                           _log_keys(data.get("ctlogs", [])), _log_keys(data.get("tlogs", [])))
+        return TrustedRoot(
+            source,
+            tuple(c for c, _ in cas),
+            tuple(cas),
+            _log_keys(data.get("ctlogs", [])),
+            _log_keys(data.get("tlogs", [])),
+        )
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{source}: not a usable Sigstore trusted root: {exc}") from exc
 
@@ -115,12 +121,14 @@ def load_trusted_root(instance: str | None, trusted_root: str | None, local_root
     if instance == "local":
         if local_root is None or not local_root.is_file():
             raise UsageError(
-                f"{local_root}: no local Sigstore trusted root; sign a snapshot first or pass --trusted-root FILE")
+                f"{local_root}: no local Sigstore trusted root; sign a snapshot first or pass --trusted-root FILE"
+            )
         return parse_trusted_root(local_root.read_bytes(), str(local_root))
     raise UsageError(f"--instance {instance!r}: expected one of {', '.join(INSTANCES)} (or --trusted-root FILE)")
 
 
 # -- policy ---------------------------------------------------------------------
+
 
 def matches(pattern: str, value: str) -> bool:
     return fnmatch.fnmatchcase(value, pattern) if "*" in pattern else value == pattern
@@ -156,8 +164,7 @@ def load_policy(instance: str, policy_file: str | None, overrides: dict[str, str
     unknown = set(section) - POLICY_KEYS
     if unknown:
         raise UsageError(f"{where}: [{instance}]: unknown keys {sorted(unknown)}; expected {sorted(POLICY_KEYS)}")
-    values = {**{k.replace("-", "_"): str(v) for k, v in section.items()},
-              **{k: v for k, v in overrides.items() if v}}
+    values = {**{k.replace("-", "_"): str(v) for k, v in section.items()}, **{k: v for k, v in overrides.items() if v}}
     missing = sorted(k.replace("_", "-") for k in (f.name for f in dataclasses.fields(Policy)) if not values.get(k))
     if missing:
         raise UsageError(f"{where}: [{instance}] sets no {', '.join(missing)}; add them or pass the flags")

@@ -72,8 +72,13 @@ class Row:
         return self.check is None
 
     def to_json(self) -> dict[str, object]:
-        return {"artifact": self.artifact, "kind": self.kind, "ok": self.ok, "passed": list(self.passed),
-                **({"failed": {"check": self.check, "reason": self.reason}} if not self.ok else {})}
+        return {
+            "artifact": self.artifact,
+            "kind": self.kind,
+            "ok": self.ok,
+            "passed": list(self.passed),
+            **({"failed": {"check": self.check, "reason": self.reason}} if not self.ok else {}),
+        }
 
 
 @dataclass
@@ -108,8 +113,11 @@ class ArtifactVerifier:
         if item.expected_sha256 == NOT_LISTED:
             raise VerificationError(item.name, "digest", "not listed in SHA256SUMS")
         if item.expected_sha256 is not None and item.expected_sha256 != sha256:
-            raise VerificationError(item.name, "digest", f"sha256 {sha256} does not match SHA256SUMS "
-                                    f"({item.expected_sha256}): the file was altered")
+            raise VerificationError(
+                item.name,
+                "digest",
+                f"sha256 {sha256} does not match SHA256SUMS ({item.expected_sha256}): the file was altered",
+            )
 
     def verify_bundle(self, item: Item, data: bytes, sha256: bytes) -> Statement | None:
         try:
@@ -137,8 +145,18 @@ class ArtifactVerifier:
             self.verify_digest(item, sha.hexdigest())
             passed.append("digest")
         statement = self.verify_bundle(item, data, sha.digest())
-        passed += ["certificate-chain", "sct", "identity", "issuer", "tlog-key", "set", "inclusion-proof",
-                   "checkpoint", "signature", "tlog-entry"]
+        passed += [
+            "certificate-chain",
+            "sct",
+            "identity",
+            "issuer",
+            "tlog-key",
+            "set",
+            "inclusion-proof",
+            "checkpoint",
+            "signature",
+            "tlog-entry",
+        ]
         if statement is not None:
             passed.append("dsse-payload")
         if item.in_provenance:
@@ -247,33 +265,43 @@ def plan_release(ledger: Ledger, require_attestations: bool = True) -> tuple[Ite
         deliverable = a.kind in SUMMED_KINDS
         strict = deliverable and (require_attestations or has_attestations)
         path = ledger.file(a)
-        return Item(a.path, a.kind, str(path), str(path.with_name(path.name + BUNDLE_SUFFIX)),
-                    expected_sha256=sums.get(a.path, NOT_LISTED) if deliverable else None,
-                    in_provenance=strict, sbom_statements=tuple(sboms.get(a.id, ())),
-                    needs_sbom=strict and a.kind in SBOM_REQUIRED)
+        return Item(
+            a.path,
+            a.kind,
+            str(path),
+            str(path.with_name(path.name + BUNDLE_SUFFIX)),
+            expected_sha256=sums.get(a.path, NOT_LISTED) if deliverable else None,
+            in_provenance=strict,
+            sbom_statements=tuple(sboms.get(a.id, ())),
+            needs_sbom=strict and a.kind in SBOM_REQUIRED,
+        )
 
     sums_item = item(sums_artifact) if sums_artifact else None
     provenance_item = item(provenance[0]) if provenance else None
-    rest = [item(a) for a in sorted(ledger.uploadable(), key=lambda a: a.path)
-            if a.kind not in NOT_SIGNED and a is not sums_artifact and a not in provenance]
+    rest = [
+        item(a)
+        for a in sorted(ledger.uploadable(), key=lambda a: a.path)
+        if a.kind not in NOT_SIGNED and a is not sums_artifact and a not in provenance
+    ]
     return sums_item, provenance_item, rest
 
 
-def verify_release(path: Path, root: TrustedRoot, policy: Policy, *, require_attestations: bool = True,
-                   workers: int | None = None) -> Report:
+def verify_release(
+    path: Path, root: TrustedRoot, policy: Policy, *, require_attestations: bool = True, workers: int | None = None
+) -> Report:
     report = Report()
     for folder in find_releases(path):
         try:
             ledger = Ledger.load(folder)
         except LedgerError as exc:
             raise UsageError(str(exc)) from None
-        report.rows += verify_ledger(ledger, root, policy, require_attestations=require_attestations,
-                                     workers=workers)
+        report.rows += verify_ledger(ledger, root, policy, require_attestations=require_attestations, workers=workers)
     return report
 
 
-def verify_ledger(ledger: Ledger, root: TrustedRoot, policy: Policy, *, require_attestations: bool = True,
-                  workers: int | None = None) -> list[Row]:
+def verify_ledger(
+    ledger: Ledger, root: TrustedRoot, policy: Policy, *, require_attestations: bool = True, workers: int | None = None
+) -> list[Row]:
     verifier = ArtifactVerifier(root, policy)
     sums_item, provenance_item, items = plan_release(ledger, require_attestations)
     rows: list[Row] = []
@@ -285,8 +313,15 @@ def verify_ledger(ledger: Ledger, root: TrustedRoot, policy: Policy, *, require_
     if provenance_item is not None:
         rows.append(verifier.adopt_provenance(provenance_item))
     elif require_attestations:
-        rows.append(Row("provenance.intoto.json", ArtifactKind.PROVENANCE, (), "provenance-type",
-                        "the release has no provenance"))
+        rows.append(
+            Row(
+                "provenance.intoto.json",
+                ArtifactKind.PROVENANCE,
+                (),
+                "provenance-type",
+                "the release has no provenance",
+            )
+        )
     if not rows[0].ok:  # SHA256SUMS is what every digest is checked against
         items = [Item(i.name, i.kind, i.path, i.bundle) for i in items]
     rows += run_rows(verifier, items, workers)
@@ -303,8 +338,11 @@ def verify_files(pairs: Iterable[tuple[Path, Path]], root: TrustedRoot, policy: 
         if not bundle.is_file():
             raise UsageError(f"{bundle}: no such bundle; pass --bundle FILE")
         sums = _sums_beside(artifact)
-        report.rows.append(verifier.row(Item(artifact.name, "artifact", str(artifact), str(bundle),
-                                             expected_sha256=sums.get(artifact.name))))
+        report.rows.append(
+            verifier.row(
+                Item(artifact.name, "artifact", str(artifact), str(bundle), expected_sha256=sums.get(artifact.name))
+            )
+        )
     return report
 
 

@@ -144,35 +144,50 @@ def _plan(layout: Layout, channel: str) -> dict[str, Any]:
 
 
 def _build(target: targets.Target, layout: Layout) -> dict[str, Any]:
-    invoke_build = (
-        f'invoke build --project {layout.project} --target {target.name} --version "$VERSION" --json'
-    )
+    invoke_build = f'invoke build --project {layout.project} --target {target.name} --version "$VERSION" --json'
     steps: list[dict[str, Any]] = [_checkout()]
     if target.container:
         # docker run, not `container:`: JavaScript actions (checkout, upload) cannot
         # run inside an Alpine image on arm64, so they stay on the runner.
-        inner = " && ".join([
-            *target.prepare,
-            f"{target.python_exe} -m venv /tmp/venv",
-            "/tmp/venv/bin/python -m pip install -q -e . -e ./" + layout.project,
-            f"/tmp/venv/bin/{invoke_build}",
-        ])
-        script = (
-            f'docker run --rm -e VERSION -v "$PWD:/src" -w /src {target.container} sh -euc \'{inner}\''
+        inner = " && ".join(
+            [
+                *target.prepare,
+                f"{target.python_exe} -m venv /tmp/venv",
+                "/tmp/venv/bin/python -m pip install -q -e . -e ./" + layout.project,
+                f"/tmp/venv/bin/{invoke_build}",
+            ]
         )
+        script = f"docker run --rm -e VERSION -v \"$PWD:/src\" -w /src {target.container} sh -euc '{inner}'"
         steps.append(_run(f"build {target.name} in {target.container}", script, _VERSION_ENV))
     else:
         scripts = "Scripts" if target.os == "windows" else "bin"
-        steps.append({"uses": SETUP_PYTHON, "with": {"python-version": PYTHON,
-                                                     "architecture": target.setup_python_arch}})
-        steps.append(_run("install", f"python -m venv .venv\n.venv/{scripts}/python -m pip install -q -e . "
-                                     f"-e ./{layout.project}\n"))
+        steps.append(
+            {"uses": SETUP_PYTHON, "with": {"python-version": PYTHON, "architecture": target.setup_python_arch}}
+        )
+        steps.append(
+            _run(
+                "install",
+                f"python -m venv .venv\n.venv/{scripts}/python -m pip install -q -e . -e ./{layout.project}\n",
+            )
+        )
         steps.append(_run(f"build {target.name}", f".venv/{scripts}/{invoke_build}", _VERSION_ENV))
-    steps.append({"uses": UPLOAD, "with": {
-        "name": f"partial-{target.name}", "path": _DIST_UPLOAD.format(dist=layout.dist),
-        "if-no-files-found": "error"}})
-    return {"needs": "plan", "runs-on": target.runner, "permissions": {"contents": "read"},
-            "timeout-minutes": 60, "steps": steps}
+    steps.append(
+        {
+            "uses": UPLOAD,
+            "with": {
+                "name": f"partial-{target.name}",
+                "path": _DIST_UPLOAD.format(dist=layout.dist),
+                "if-no-files-found": "error",
+            },
+        }
+    )
+    return {
+        "needs": "plan",
+        "runs-on": target.runner,
+        "permissions": {"contents": "read"},
+        "timeout-minutes": 60,
+        "steps": steps,
+    }
 
 
 def _merge(layout: Layout, builds: Sequence[str]) -> dict[str, Any]:
@@ -184,15 +199,26 @@ def _merge(layout: Layout, builds: Sequence[str]) -> dict[str, Any]:
         "steps": [
             *_setup_host(),
             {"uses": DOWNLOAD, "with": {"pattern": "partial-*", "path": "partials"}},
-            _run("merge the partial ledgers; universal binary, inspect, package, manifests, checksums",
-                 f'.venv/bin/invoke collect --project {layout.project} --from partials --version "$VERSION" --json',
-                 _VERSION_ENV),
-            _run("publish the digests of every uploadable file for the attest job",
-                 f'.venv/bin/invoke ci --subjects --project {layout.project} --version "$VERSION" > subjects.sha256\n'
-                 'echo "subjects=$(base64 -w0 subjects.sha256)" >> "$GITHUB_OUTPUT"\n',
-                 _VERSION_ENV, id="digests"),
-            {"uses": UPLOAD, "with": {"name": "release", "path": _DIST_UPLOAD.format(dist=layout.dist),
-                                      "if-no-files-found": "error"}},
+            _run(
+                "merge the partial ledgers; universal binary, inspect, package, manifests, checksums",
+                f'.venv/bin/invoke collect --project {layout.project} --from partials --version "$VERSION" --json',
+                _VERSION_ENV,
+            ),
+            _run(
+                "publish the digests of every uploadable file for the attest job",
+                f'.venv/bin/invoke ci --subjects --project {layout.project} --version "$VERSION" > subjects.sha256\n'
+                'echo "subjects=$(base64 -w0 subjects.sha256)" >> "$GITHUB_OUTPUT"\n',
+                _VERSION_ENV,
+                id="digests",
+            ),
+            {
+                "uses": UPLOAD,
+                "with": {
+                    "name": "release",
+                    "path": _DIST_UPLOAD.format(dist=layout.dist),
+                    "if-no-files-found": "error",
+                },
+            },
         ],
     }
 
@@ -201,7 +227,7 @@ def _attest() -> dict[str, Any]:
     subjects_env = {"SUBJECTS": "${{ needs.merge.outputs.subjects }}", **_VERSION_ENV}
     # Every uploadable file is signed; the deliverables (SHA256SUMS) get the provenance.
     check = (
-        'printf \'%s\' "$SUBJECTS" | base64 -d > subjects.sha256\n'
+        "printf '%s' \"$SUBJECTS\" | base64 -d > subjects.sha256\n"
         'cd "release/$VERSION"\n'
         "sha256sum --strict --check ../../subjects.sha256\n"
         'deliverables="$(awk -v d="release/$VERSION" \'{printf "%s/%s,", d, $2}\' SHA256SUMS)"\n'
@@ -210,7 +236,7 @@ def _attest() -> dict[str, Any]:
         '>> "$GITHUB_OUTPUT"\n'
     )
     keep = (
-        'mkdir -p signed\n'
+        "mkdir -p signed\n"
         'cp "$BUNDLE" signed/provenance.sigstore.json\n'
         'cd "release/$VERSION"\n'
         "find . -name '*.sigstore.json' -exec cp --parents {} ../../signed/ \\;\n"
@@ -224,12 +250,20 @@ def _attest() -> dict[str, Any]:
         "steps": [
             {"uses": DOWNLOAD, "with": {"name": "release", "path": "release"}},
             _run("check the files against the merge job's digests", check, subjects_env, id="subjects"),
-            {"uses": ATTEST, "id": "provenance",
-             "with": {"subject-path": "${{ steps.subjects.outputs.deliverables }}"}},
-            {"uses": SIGSTORE, "with": {"inputs": "${{ steps.subjects.outputs.files }}",
-                                        "upload-signing-artifacts": False}},
-            _run("gather the bundles, in the release folder's layout", keep,
-                 {"BUNDLE": "${{ steps.provenance.outputs.bundle-path }}", **_VERSION_ENV}),
+            {
+                "uses": ATTEST,
+                "id": "provenance",
+                "with": {"subject-path": "${{ steps.subjects.outputs.deliverables }}"},
+            },
+            {
+                "uses": SIGSTORE,
+                "with": {"inputs": "${{ steps.subjects.outputs.files }}", "upload-signing-artifacts": False},
+            },
+            _run(
+                "gather the bundles, in the release folder's layout",
+                keep,
+                {"BUNDLE": "${{ steps.provenance.outputs.bundle-path }}", **_VERSION_ENV},
+            ),
             {"uses": UPLOAD, "with": {"name": "signed", "path": "signed/", "if-no-files-found": "error"}},
         ],
     }
@@ -245,9 +279,12 @@ def _publish(layout: Layout, channel: str) -> dict[str, Any]:
             *_setup_host(),
             {"uses": DOWNLOAD, "with": {"name": "release", "path": layout.dist}},
             {"uses": DOWNLOAD, "with": {"name": "signed", "path": "signed"}},
-            _run("record the signatures, verify, publish",
-                 f'.venv/bin/invoke collect --project {layout.project} --from signed --phase publish '
-                 f'--version "$VERSION" --channel {channel} --json', _VERSION_ENV),
+            _run(
+                "record the signatures, verify, publish",
+                f".venv/bin/invoke collect --project {layout.project} --from signed --phase publish "
+                f'--version "$VERSION" --channel {channel} --json',
+                _VERSION_ENV,
+            ),
         ],
     }
 
@@ -255,7 +292,8 @@ def _publish(layout: Layout, channel: str) -> dict[str, Any]:
 def workflow(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]:
     compiled = [targets.get(t) for t in settings.targets if targets.get(t).built_natively]
     trigger: dict[str, Any] = (
-        {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+"]}} if channel != "nightly"
+        {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+"]}}
+        if channel != "nightly"
         else {"schedule": [{"cron": NIGHTLY_CRON}], "workflow_dispatch": {}}
     )
     jobs: dict[str, Any] = {"plan": _plan(layout, channel)}
@@ -285,11 +323,16 @@ def render(settings: Settings, repo_root: Path) -> dict[str, str]:
     """Relative path -> text of every generated workflow."""
     layout = Layout.of(settings, repo_root)
     source = Path(os.path.relpath(settings.source_file, repo_root.resolve())).as_posix()
-    return {path: to_yaml(workflow(settings, layout, channel), HEADER.format(source=source))
-            for path, channel in FILES.items()}
+    return {
+        path: to_yaml(workflow(settings, layout, channel), HEADER.format(source=source))
+        for path, channel in FILES.items()
+    }
 
 
 def stale(settings: Settings, repo_root: Path) -> list[str]:
     """The generated files that are missing or differ from what would be generated."""
-    return [path for path, text in render(settings, repo_root).items()
-            if not (repo_root / path).is_file() or (repo_root / path).read_text(encoding="utf-8") != text]
+    return [
+        path
+        for path, text in render(settings, repo_root).items()
+        if not (repo_root / path).is_file() or (repo_root / path).read_text(encoding="utf-8") != text
+    ]

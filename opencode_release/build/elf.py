@@ -43,9 +43,13 @@ class ElfFacts:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format": "elf", "arch": self.arch, "interpreter": self.interpreter,
-            "needed": list(self.needed), "glibc_floor": self.glibc_floor,
-            "glibc_floor_symbol": self.floor_symbol, "static": self.static,
+            "format": "elf",
+            "arch": self.arch,
+            "interpreter": self.interpreter,
+            "needed": list(self.needed),
+            "glibc_floor": self.glibc_floor,
+            "glibc_floor_symbol": self.floor_symbol,
+            "static": self.static,
         }
 
 
@@ -109,7 +113,7 @@ class _Reader:
     def interpreter(self) -> str | None:
         for p_type, offset, size in self.phdrs:
             if p_type == _PT_INTERP:
-                return bytes(self.data[offset:offset + size]).rstrip(b"\0").decode("utf-8", "replace")
+                return bytes(self.data[offset : offset + size]).rstrip(b"\0").decode("utf-8", "replace")
         return None
 
     def needed(self) -> list[str]:
@@ -142,7 +146,8 @@ class _Reader:
             aux_at = at + aux
             for _ in range(count):
                 _hash, _flags, other, name, aux_next = struct.unpack_from(
-                    f"{self.order}IHHII", self.data, _inside(aux_at, end))
+                    f"{self.order}IHHII", self.data, _inside(aux_at, end)
+                )
                 found[other] = self.string(strings, name)
                 aux_at += aux_next
             if not following:
@@ -155,7 +160,7 @@ class _Reader:
         versym = self.first(_SHT_GNU_VERSYM)
         if versym is None:
             return None
-        indexes = array("H", bytes(self.data[versym.offset:versym.offset + versym.size]))
+        indexes = array("H", bytes(self.data[versym.offset : versym.offset + versym.size]))
         if self.order != {"little": "<", "big": ">"}[sys.byteorder]:
             indexes.byteswap()
         return array("H", (i & _VERSYM_INDEX for i in indexes))
@@ -186,8 +191,11 @@ def inspect(path: Path) -> ElfFacts:
 
 
 def _glibc_floor(reader: _Reader) -> tuple[str | None, str | None]:
-    names = {ndx: name for ndx, name in reader.required_versions().items()
-             if name.startswith("GLIBC_") and name[6:7].isdigit()}
+    names = {
+        ndx: name
+        for ndx, name in reader.required_versions().items()
+        if name.startswith("GLIBC_") and name[6:7].isdigit()
+    }
     if not names:
         return None, None
     versions = reader.symbol_versions()

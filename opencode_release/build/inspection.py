@@ -42,7 +42,10 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def inspect(
-    path: Path, target: Target, payload: Path | None = None, carried: dict[str, Any] | None = None,
+    path: Path,
+    target: Target,
+    payload: Path | None = None,
+    carried: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[Finding]]:
     """The binary's facts and what is wrong with it for `target` (empty: fine).
 
@@ -52,8 +55,9 @@ def inspect(
     found = detect_format(path)
     if found != target.binary_format:
         what = _NAMES[found] if found else "not an executable format we know"
-        return {"format": found}, [Finding("format", f"is {what}, but {target.name} needs "
-                                                     f"{_NAMES[target.binary_format]}")]
+        return {"format": found}, [
+            Finding("format", f"is {what}, but {target.name} needs {_NAMES[target.binary_format]}")
+        ]
     if found == "macho":
         return _macho(path, target)
     if found == "pe":
@@ -67,8 +71,12 @@ _NAMES = {"elf": "an ELF executable", "macho": "a Mach-O executable", "pe": "a P
 def _arch_finding(found: tuple[str, ...], target: Target) -> list[Finding]:
     if tuple(sorted(found)) == target.binary_archs:
         return []
-    return [Finding("arch", f"architecture {'+'.join(found)} does not match target {target.name} "
-                            f"({'+'.join(target.binary_archs)})")]
+    return [
+        Finding(
+            "arch",
+            f"architecture {'+'.join(found)} does not match target {target.name} ({'+'.join(target.binary_archs)})",
+        )
+    ]
 
 
 def _macho(path: Path, target: Target) -> tuple[dict[str, Any], list[Finding]]:
@@ -78,14 +86,24 @@ def _macho(path: Path, target: Target) -> tuple[dict[str, Any], list[Finding]]:
     for piece in facts.slices:
         if floor and "min-macos" in target.checks:
             if piece.min_macos is None:
-                findings.append(Finding("min-macos", f"{piece.arch} slice has no LC_BUILD_VERSION for macOS; "
-                                                     f"link with -platform_version macos {floor}"))
+                findings.append(
+                    Finding(
+                        "min-macos",
+                        f"{piece.arch} slice has no LC_BUILD_VERSION for macOS; "
+                        f"link with -platform_version macos {floor}",
+                    )
+                )
             elif _version(piece.min_macos) < _version(floor):
-                findings.append(Finding("min-macos", f"{piece.arch} slice declares minimum macOS "
-                                                     f"{piece.min_macos}, below {floor}"))
+                findings.append(
+                    Finding("min-macos", f"{piece.arch} slice declares minimum macOS {piece.min_macos}, below {floor}")
+                )
         if "code-signature" in target.checks and not piece.code_signature:
-            findings.append(Finding("code-signature", f"{piece.arch} slice has no code signature "
-                                                      "(LC_CODE_SIGNATURE); sign it, ad hoc at least"))
+            findings.append(
+                Finding(
+                    "code-signature",
+                    f"{piece.arch} slice has no code signature (LC_CODE_SIGNATURE); sign it, ad hoc at least",
+                )
+            )
     return facts.to_json(), findings
 
 
@@ -93,13 +111,19 @@ def _pe(path: Path, target: Target) -> tuple[dict[str, Any], list[Finding]]:
     facts = pe.inspect(path)
     findings = _arch_finding((facts.arch,), target)
     if "console-subsystem" in target.checks and facts.subsystem != "console":
-        findings.append(Finding("console-subsystem", f"subsystem is {facts.subsystem}, not console: "
-                                                     "a CLI would open no terminal output"))
+        findings.append(
+            Finding(
+                "console-subsystem", f"subsystem is {facts.subsystem}, not console: a CLI would open no terminal output"
+            )
+        )
     return facts.to_json(), findings
 
 
 def _elf(
-    path: Path, target: Target, payload: Path | None, carried: dict[str, Any] | None,
+    path: Path,
+    target: Target,
+    payload: Path | None,
+    carried: dict[str, Any] | None,
 ) -> tuple[dict[str, Any], list[Finding]]:
     main = elf.inspect(path)
     facts: dict[str, Any] = main.to_json()
@@ -125,31 +149,57 @@ def _elf(
         old = carried.get("glibc_floor")
         if isinstance(old, str) and (floor is None or elf.version_tuple(old) > elf.version_tuple(floor)):
             floor, symbol, where = old, carried.get("glibc_floor_symbol"), str(carried.get("glibc_floor_file"))
-    facts.update(glibc_floor=floor, glibc_floor_symbol=symbol, glibc_floor_file=where if floor else None,
-                 bundled_libraries=bundled, glibc_users=glibc_users)
+    facts.update(
+        glibc_floor=floor,
+        glibc_floor_symbol=symbol,
+        glibc_floor_file=where if floor else None,
+        bundled_libraries=bundled,
+        glibc_users=glibc_users,
+    )
     findings = _arch_finding((main.arch,), target)
     too_new = (
-        "glibc-floor" in target.checks and target.glibc_floor is not None and floor is not None
+        "glibc-floor" in target.checks
+        and target.glibc_floor is not None
+        and floor is not None
         and elf.version_tuple(floor) > elf.version_tuple(target.glibc_floor)
     )
     if too_new:
-        findings.append(Finding("glibc-floor", (
-            f"needs glibc {floor} (symbol {symbol} in {where}), above the {target.name} floor "
-            f"{target.glibc_floor}; build it in {target.container}")))
+        findings.append(
+            Finding(
+                "glibc-floor",
+                (
+                    f"needs glibc {floor} (symbol {symbol} in {where}), above the {target.name} floor "
+                    f"{target.glibc_floor}; build it in {target.container}"
+                ),
+            )
+        )
     if "no-glibc" in target.checks:
         if glibc_users:
-            findings.append(Finding("no-glibc", (
-                f"depends on glibc ({', '.join(glibc_users)}: {_glibc_evidence(main)}) but {target.name} "
-                "is a musl target; build it in " + (target.container or "a musl container"))))
+            findings.append(
+                Finding(
+                    "no-glibc",
+                    (
+                        f"depends on glibc ({', '.join(glibc_users)}: {_glibc_evidence(main)}) but {target.name} "
+                        "is a musl target; build it in " + (target.container or "a musl container")
+                    ),
+                )
+            )
         elif main.interpreter is not None and "ld-musl" not in main.interpreter:
-            findings.append(Finding("no-glibc", f"loader {main.interpreter} is not musl's (/lib/ld-musl-*.so.1) "
-                                                "and the binary is not static"))
+            findings.append(
+                Finding(
+                    "no-glibc",
+                    f"loader {main.interpreter} is not musl's (/lib/ld-musl-*.so.1) and the binary is not static",
+                )
+            )
     return facts, findings
 
 
 def _uses_glibc(facts: elf.ElfFacts) -> bool:
-    return facts.glibc_floor is not None or "libc.so.6" in facts.needed or (
-        facts.interpreter is not None and "ld-linux" in facts.interpreter)
+    return (
+        facts.glibc_floor is not None
+        or "libc.so.6" in facts.needed
+        or (facts.interpreter is not None and "ld-linux" in facts.interpreter)
+    )
 
 
 def _glibc_evidence(facts: elf.ElfFacts) -> str:

@@ -49,8 +49,12 @@ class SliceFacts:
     size: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"arch": self.arch, "min_macos": self.min_macos, "code_signature": self.code_signature,
-                "executable": self.filetype == MH_EXECUTE}
+        return {
+            "arch": self.arch,
+            "min_macos": self.min_macos,
+            "code_signature": self.code_signature,
+            "executable": self.filetype == MH_EXECUTE,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +67,12 @@ class MachOFacts:
         return tuple(s.arch for s in self.slices)
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": "macho", "fat": self.fat, "archs": list(self.archs),
-                "slices": [s.to_json() for s in self.slices]}
+        return {
+            "format": "macho",
+            "fat": self.fat,
+            "archs": list(self.archs),
+            "slices": [s.to_json() for s in self.slices],
+        }
 
 
 def _version(packed: int) -> str:
@@ -135,7 +143,7 @@ def _fat_entries(data: bytes, where: str) -> list[tuple[int, int, int, int]]:
 def inspect_bytes(data: bytes, where: str) -> MachOFacts:
     if _is_fat(data):
         slices = tuple(
-            thin_facts(data[offset:offset + size], f"{where} (slice {index})", offset)
+            thin_facts(data[offset : offset + size], f"{where} (slice {index})", offset)
             for index, (_cpu, offset, size, _align) in enumerate(_fat_entries(data, where))
         )
         return MachOFacts(fat=True, slices=slices)

@@ -48,10 +48,18 @@ def prepare_source(package_dir: Path, version: str, work: Path) -> Path:
 
 def command(package: Path, out_dir: Path, name: str, target: Target) -> list[str]:
     return [
-        sys.executable, "-m", "nuitka", "--mode=onefile", f"--output-dir={out_dir}",
-        f"--output-filename={name}{target.exe_suffix}", f"--report={out_dir / 'report.xml'}",
-        "--report-diffable", "--assume-yes-for-downloads" if target.os == "windows" else "--quiet",
-        f"--report-user-provided=target={target.name}", *target.nuitka_options, str(package),
+        sys.executable,
+        "-m",
+        "nuitka",
+        "--mode=onefile",
+        f"--output-dir={out_dir}",
+        f"--output-filename={name}{target.exe_suffix}",
+        f"--report={out_dir / 'report.xml'}",
+        "--report-diffable",
+        "--assume-yes-for-downloads" if target.os == "windows" else "--quiet",
+        f"--report-user-provided=target={target.name}",
+        *target.nuitka_options,
+        str(package),
     ]
 
 
@@ -78,8 +86,13 @@ def build(package_dir: Path, version: str, work: Path, name: str, target: Target
     with log.open("wb") as handle:
         # stdin closed: Nuitka asks questions on a terminal otherwise.
         proc = subprocess.run(
-            command(source, out_dir, name, target), stdin=subprocess.DEVNULL, stdout=handle,
-            stderr=subprocess.STDOUT, env=environment(epoch), cwd=work, check=False,
+            command(source, out_dir, name, target),
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=environment(epoch),
+            cwd=work,
+            check=False,
         )
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-5:]

@@ -29,7 +29,7 @@ def is_pe(data: bytes) -> bool:
     if data[:2] != b"MZ" or len(data) < 0x40:
         return False
     offset = struct.unpack_from("<I", data, 0x3C)[0]
-    return data[offset:offset + 4] == b"PE\0\0"
+    return data[offset : offset + 4] == b"PE\0\0"
 
 
 def inspect_bytes(data: bytes, where: str) -> PeFacts:

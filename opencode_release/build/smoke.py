@@ -23,8 +23,14 @@ _TIMEOUT = 60
 def _run(binary: Path, args: list[str], stdin: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            [str(binary), *args], input=stdin, capture_output=True, text=True, cwd=cwd,
-            env={"TMPDIR": str(cwd)}, timeout=_TIMEOUT, check=False,
+            [str(binary), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env={"TMPDIR": str(cwd)},
+            timeout=_TIMEOUT,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         raise CheckFailed(f"{binary.name} {' '.join(args)}: no answer within {_TIMEOUT}s") from None

@@ -92,8 +92,13 @@ class UniversalStage(Stage):
         archives.ensure_executable(dest)
         facts = {"merged_from": {a.target: a.sha256 for a in thin}, "archs": list(made.archs)}
         # No build report of its own: `merged_from` leads to the thin builds' reports.
-        recorded = ctx.ledger.record(dest, ArtifactKind.BINARY, target=universal.name,
-                                     relations={"merged_from": [a.id for a in thin]}, facts=facts)
+        recorded = ctx.ledger.record(
+            dest,
+            ArtifactKind.BINARY,
+            target=universal.name,
+            relations={"merged_from": [a.id for a in thin]},
+            facts=facts,
+        )
         ctx.reporter.note(f"{recorded.path}: {'+'.join(made.archs)} ({recorded.size:,} bytes)")
 
 
@@ -121,8 +126,7 @@ class InspectStage(Stage):
                     ctx.reporter.warn(f"{artifact.path}: {finding.message} (snapshot: recorded, not refused)")
                 else:
                     refused.append(f"{artifact.path}: {finding.message}")
-            facts["checks"] = {c: "failed" if any(f.check == c for f in findings) else "passed"
-                               for c in target.checks}
+            facts["checks"] = {c: "failed" if any(f.check == c for f in findings) else "passed" for c in target.checks}
             ctx.ledger.update_facts(artifact.id, {"inspection": facts})
         if refused:
             # Every wrong binary at once: a CI matrix that went wrong goes wrong for several.
@@ -164,6 +168,9 @@ class PackageStage(Stage):
             dest = ctx.dist_dir / f"{stem}.{target.archive}"
             archives.make(target.archive, entries, dest, ctx.epoch)
             ctx.ledger.record(
-                dest, ArtifactKind.ARCHIVE, target=target.name,
-                relations={"archive_of": [artifact.id]}, facts={"format": target.archive},
+                dest,
+                ArtifactKind.ARCHIVE,
+                target=target.name,
+                relations={"archive_of": [artifact.id]},
+                facts={"format": target.archive},
             )

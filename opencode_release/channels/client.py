@@ -34,15 +34,22 @@ class Update:
     skipped: tuple[str, ...]  # newer releases passed over (yanked, no download for this platform)
 
     def to_json(self) -> dict[str, Any]:
-        return {"channel": self.channel, "version": self.version, "target": self.target, "path": str(self.path),
-                "sha256": self.sha256, "skipped": list(self.skipped)}
+        return {
+            "channel": self.channel,
+            "version": self.version,
+            "target": self.target,
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "skipped": list(self.skipped),
+        }
 
 
 def this_platform() -> str:
     """This machine's release target name, e.g. linux-x86_64-gnu or darwin-arm64."""
     system = platform.system().lower()
     machine = {"amd64": "x86_64", "aarch64": "aarch64", "arm64": "arm64"}.get(
-        platform.machine().lower(), platform.machine().lower())
+        platform.machine().lower(), platform.machine().lower()
+    )
     if system == "linux":
         libc = "gnu" if platform.libc_ver()[0] == "glibc" else "musl"
         return f"linux-{'aarch64' if machine == 'arm64' else machine}-{libc}"
@@ -65,8 +72,15 @@ def _bootstrap_root(repo_url: str, metadata_dir: Path, trusted_root: Path | None
         return data
 
 
-def check(repo_url: str, channel: str, cache_dir: Path, *, target: str | None = None,
-          trusted_root: Path | None = None, current: str | None = None) -> Update | None:
+def check(
+    repo_url: str,
+    channel: str,
+    cache_dir: Path,
+    *,
+    target: str | None = None,
+    trusted_root: Path | None = None,
+    current: str | None = None,
+) -> Update | None:
     """The newest release of `channel` for `target`, downloaded and verified; None if `current` is newest."""
     check_channel(channel)
     repo_url = repo_url.rstrip("/")
@@ -74,8 +88,13 @@ def check(repo_url: str, channel: str, cache_dir: Path, *, target: str | None = 
     metadata_dir, targets_dir = cache_dir / "metadata", cache_dir / "targets"
     metadata_dir.mkdir(parents=True, exist_ok=True)
     targets_dir.mkdir(parents=True, exist_ok=True)
-    updater = Updater(str(metadata_dir), f"{repo_url}/metadata/", str(targets_dir), f"{repo_url}/targets/",
-                      bootstrap=_bootstrap_root(repo_url, metadata_dir, trusted_root))
+    updater = Updater(
+        str(metadata_dir),
+        f"{repo_url}/metadata/",
+        str(targets_dir),
+        f"{repo_url}/targets/",
+        bootstrap=_bootstrap_root(repo_url, metadata_dir, trusted_root),
+    )
     updater.refresh()
     info = updater.get_targetinfo(index_key(channel))
     if info is None:

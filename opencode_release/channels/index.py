@@ -60,13 +60,29 @@ class PublishedFile:
     payload: bool  # an installable download (binaries go with retention; evidence stays)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.artifact_id, "kind": self.kind, "path": self.target_path, "url": self.url,
-                "size": self.size, "sha256": self.sha256, "target": self.target, "payload": self.payload}
+        return {
+            "id": self.artifact_id,
+            "kind": self.kind,
+            "path": self.target_path,
+            "url": self.url,
+            "size": self.size,
+            "sha256": self.sha256,
+            "target": self.target,
+            "payload": self.payload,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PublishedFile:
-        return cls(str(data["id"]), str(data["kind"]), str(data["path"]), str(data["url"]), int(data["size"]),
-                   str(data["sha256"]), data.get("target"), bool(data["payload"]))
+        return cls(
+            str(data["id"]),
+            str(data["kind"]),
+            str(data["path"]),
+            str(data["url"]),
+            int(data["size"]),
+            str(data["sha256"]),
+            data.get("target"),
+            bool(data["payload"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,28 +103,53 @@ class ReleaseEntry:
     def downloads(self) -> dict[str, dict[str, Any]]:
         if self.pruned:
             return {}
-        return {f.target or "any": {"name": f.target_path.rsplit("/", 1)[-1], "url": f.url, "size": f.size,
-                                    "sha256": f.sha256, "path": f.target_path}
-                for f in self.files if f.payload and f.kind == "archive"}
+        return {
+            f.target or "any": {
+                "name": f.target_path.rsplit("/", 1)[-1],
+                "url": f.url,
+                "size": f.size,
+                "sha256": f.sha256,
+                "path": f.target_path,
+            }
+            for f in self.files
+            if f.payload and f.kind == "archive"
+        }
 
     def summary(self, channel: str) -> dict[str, Any]:
         """The channel index's line for this release."""
         return {
-            "version": self.version, "date": self.date, "published": self.published, "commit": self.commit,
-            "yanked": self.yanked, "yanked_reason": self.yanked_reason, "pruned": self.pruned,
-            "downloads": self.downloads(), "release": release_key(channel, self.version),
+            "version": self.version,
+            "date": self.date,
+            "published": self.published,
+            "commit": self.commit,
+            "yanked": self.yanked,
+            "yanked_reason": self.yanked_reason,
+            "pruned": self.pruned,
+            "downloads": self.downloads(),
+            "release": release_key(channel, self.version),
             "evidence": [f.url for f in self.files if not f.payload],
         }
 
     def record(self, channel: str) -> dict[str, Any]:
-        return {**self.summary(channel), "schema_version": SCHEMA_VERSION, "channel": channel,
-                "files": [f.to_json() for f in self.files]}
+        return {
+            **self.summary(channel),
+            "schema_version": SCHEMA_VERSION,
+            "channel": channel,
+            "files": [f.to_json() for f in self.files],
+        }
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> ReleaseEntry:
-        return cls(str(data["version"]), str(data["date"]), str(data["published"]), str(data["commit"]),
-                   tuple(PublishedFile.from_json(f) for f in data["files"]), bool(data["yanked"]),
-                   str(data["yanked_reason"]), bool(data["pruned"]))
+        return cls(
+            str(data["version"]),
+            str(data["date"]),
+            str(data["published"]),
+            str(data["commit"]),
+            tuple(PublishedFile.from_json(f) for f in data["files"]),
+            bool(data["yanked"]),
+            str(data["yanked_reason"]),
+            bool(data["pruned"]),
+        )
 
 
 @dataclass
@@ -162,12 +203,12 @@ class ChannelIndex:
         for r in self.ordered()[:limit]:
             links = " ".join(
                 f'<a href="{html.escape(up + d["url"])}">{html.escape(t)}</a> '
-                f'<small>{d["size"]:,} B sha256 {d["sha256"][:16]}…</small>'
+                f"<small>{d['size']:,} B sha256 {d['sha256'][:16]}…</small>"
                 for t, d in sorted(r["downloads"].items())
             ) or ("<em>pruned</em>" if r["pruned"] else "")
-            state = f'yanked: {html.escape(r["yanked_reason"])}' if r["yanked"] else ""
+            state = f"yanked: {html.escape(r['yanked_reason'])}" if r["yanked"] else ""
             rows.append(
-                f'<tr><td>{html.escape(r["version"])}</td><td>{r["date"]}</td><td>{links}</td>'
+                f"<tr><td>{html.escape(r['version'])}</td><td>{r['date']}</td><td>{links}</td>"
                 f'<td><a href="{html.escape(up + r["release"])}">evidence ({len(r["evidence"])})</a></td>'
                 f"<td>{state}</td></tr>"
             )
@@ -175,9 +216,13 @@ class ChannelIndex:
         return (
             f"<!doctype html><meta charset=utf-8><title>{title}</title><h1>{title}</h1>\n"
             "<table><tr><th>version</th><th>date</th><th>downloads</th><th>evidence</th><th>yanked</th></tr>\n"
-            + "\n".join(rows) + "\n</table>\n"
-            + (f'<p>{len(self.releases) - limit} older releases: <a href="index.json">index.json</a></p>\n'
-               if len(self.releases) > limit else "")
+            + "\n".join(rows)
+            + "\n</table>\n"
+            + (
+                f'<p>{len(self.releases) - limit} older releases: <a href="index.json">index.json</a></p>\n'
+                if len(self.releases) > limit
+                else ""
+            )
         ).encode()
 
 

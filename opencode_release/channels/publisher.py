@@ -67,9 +67,15 @@ class PublishResult:
     deleted: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.version, "status": self.status, "channels": list(self.channels),
-                "files_written": self.written, "pruned": list(self.pruned), "expired": list(self.expired),
-                "files_deleted": self.deleted}
+        return {
+            "version": self.version,
+            "status": self.status,
+            "channels": list(self.channels),
+            "files_written": self.written,
+            "pruned": list(self.pruned),
+            "expired": list(self.expired),
+            "files_deleted": self.deleted,
+        }
 
 
 @dataclass
@@ -90,9 +96,17 @@ def _now() -> dt.datetime:
 class Repository:
     """A channel repository: storage + TUF metadata + the lock."""
 
-    def __init__(self, storage: Storage, keyring: Keyring, settings: ChannelSettings, *, product: str,
-                 now: dt.datetime | None = None, retention: Retention | None = None,
-                 on_step: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        keyring: Keyring,
+        settings: ChannelSettings,
+        *,
+        product: str,
+        now: dt.datetime | None = None,
+        retention: Retention | None = None,
+        on_step: Callable[[str], None] | None = None,
+    ) -> None:
         self.storage = storage
         self.keyring = keyring
         self.settings = settings
@@ -127,8 +141,10 @@ class Repository:
         sha = info.hashes["sha256"]
         data = self.storage.read(target_key(target_path, sha))
         if data is None or hashlib.sha256(data).hexdigest() != sha:
-            raise ChannelError(f"{self.storage.description}/{target_key(target_path, sha)}: missing or changed; "
-                               "the repository is inconsistent")
+            raise ChannelError(
+                f"{self.storage.description}/{target_key(target_path, sha)}: missing or changed; "
+                "the repository is inconsistent"
+            )
         return data
 
     def _index(self, tuf: TufRepository, channel: str) -> ChannelIndex:
@@ -172,8 +188,9 @@ class Repository:
         """Steps 2-6 once the new files are in place."""
         if txn.deletions:
             commit = (txn.tuf.timestamp.signed.version + 1) if txn.tuf.timestamp else 1
-            self.storage.write(JOURNAL, json.dumps({"timestamp_version": commit,
-                                                    "delete": sorted(txn.deletions)}).encode())
+            self.storage.write(
+                JOURNAL, json.dumps({"timestamp_version": commit, "delete": sorted(txn.deletions)}).encode()
+            )
         for key, data in txn.readable.items():
             self.storage.write(key, data)
         self.on_step("index")
@@ -207,8 +224,12 @@ class Repository:
                 return PublishResult(version, "unchanged", tuple(channels))
             txn = _Txn(tuf)
             built = dt.datetime.fromtimestamp(ledger.source.epoch, dt.UTC).date().isoformat()
-            entries = {c: ReleaseEntry(version, built, self.now.isoformat(), ledger.source.commit,
-                                       tuple(self._upload(txn, c, ledger))) for c in todo}
+            entries = {
+                c: ReleaseEntry(
+                    version, built, self.now.isoformat(), ledger.source.commit, tuple(self._upload(txn, c, ledger))
+                )
+                for c in todo
+            }
             self.on_step("files")
             for channel, entry in entries.items():
                 tuf.ensure_channel(channel)
@@ -219,8 +240,9 @@ class Repository:
                     self._retain(txn, index, self.retention)
                 self._put_index(txn, index)
             deleted = self._commit(txn)
-            return PublishResult(version, "published", tuple(todo), txn.written, tuple(txn.pruned),
-                                 tuple(txn.expired), deleted)
+            return PublishResult(
+                version, "published", tuple(todo), txn.written, tuple(txn.pruned), tuple(txn.expired), deleted
+            )
 
     def _already(self, tuf: TufRepository, channel: str, ledger: Ledger) -> bool:
         recorded = self._record(tuf, channel, ledger.version)
@@ -241,8 +263,10 @@ class Repository:
         for artifact in artifacts:
             target_path = f"{channel}/{ledger.version}/{artifact.path}"
             if target_path.count("/") - channel.count("/") > MAX_DEPTH:
-                raise ChannelError(f"{artifact.path}: {target_path.count('/')} folders deep; a channel's "
-                                   f"delegation covers {MAX_DEPTH}: record it nearer the release folder")
+                raise ChannelError(
+                    f"{artifact.path}: {target_path.count('/')} folders deep; a channel's "
+                    f"delegation covers {MAX_DEPTH}: record it nearer the release folder"
+                )
 
         def store(artifact: Artifact) -> tuple[bool, int]:
             path = ledger.file(artifact)
@@ -258,8 +282,16 @@ class Repository:
             target_path = f"{channel}/{ledger.version}/{artifact.path}"
             info = TargetFile(length, {"sha256": artifact.sha256}, target_path)
             txn.targets.append((channel, info))
-            yield PublishedFile(artifact.id, artifact.kind, target_path, target_key(target_path, artifact.sha256),
-                                info.length, artifact.sha256, artifact.target, artifact.kind in PAYLOAD_KINDS)
+            yield PublishedFile(
+                artifact.id,
+                artifact.kind,
+                target_path,
+                target_key(target_path, artifact.sha256),
+                info.length,
+                artifact.sha256,
+                artifact.target,
+                artifact.kind in PAYLOAD_KINDS,
+            )
 
     def _retain(self, txn: _Txn, index: ChannelIndex, retention: Retention) -> None:
         """Nightly: newest `keep` keep their payloads; evidence goes after `evidence_days`."""
@@ -286,14 +318,12 @@ class Repository:
             if not summary["pruned"] or dt.datetime.fromisoformat(summary["published"]) >= horizon:
                 continue
             old = self._record(tuf, channel, summary["version"])
-            for path in [*(f.target_path for f in old.files), release_key(channel, summary["version"])] \
-                    if old else []:
+            for path in [*(f.target_path for f in old.files), release_key(channel, summary["version"])] if old else []:
                 info = tuf.get_target(channel, path)
                 if info is not None:
                     txn.deletions.add(target_key(path, info.hashes["sha256"]))
                 tuf.remove_target(channel, path)
-            txn.targets = [(c, t) for c, t in txn.targets
-                           if not t.path.startswith(f"{channel}/{summary['version']}/")]
+            txn.targets = [(c, t) for c, t in txn.targets if not t.path.startswith(f"{channel}/{summary['version']}/")]
             txn.readable.pop(release_key(channel, summary["version"]), None)
             txn.deletions.add(release_key(channel, summary["version"]))
             del index.releases[summary["version"]]
@@ -312,10 +342,15 @@ class Repository:
             if tuf.timestamp is None or tuf.snapshot is None:
                 raise ChannelError(f"{self.storage.description}: no channel repository here; publish first")
             roles = tuf.refresh_expiring()
-            half = {"snapshot": dt.timedelta(days=self.settings.snapshot_expiry_days) / 2,
-                    "timestamp": dt.timedelta(days=self.settings.timestamp_expiry_days) / 2}
-            due = [name for name, md in (("snapshot", tuf.snapshot), ("timestamp", tuf.timestamp))
-                   if md.signed.expires - self.now < half[name]]
+            half = {
+                "snapshot": dt.timedelta(days=self.settings.snapshot_expiry_days) / 2,
+                "timestamp": dt.timedelta(days=self.settings.timestamp_expiry_days) / 2,
+            }
+            due = [
+                name
+                for name, md in (("snapshot", tuf.snapshot), ("timestamp", tuf.timestamp))
+                if md.signed.expires - self.now < half[name]
+            ]
             if not roles and not due:
                 return PublishResult("", "unchanged", ())
             tuf.write_targets()

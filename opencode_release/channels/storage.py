@@ -25,6 +25,8 @@ from ..artifacts import write_atomic
 from ..errors import ReleaseError
 
 LOCK_NAME = ".publish.lock"
+
+
 class ChannelError(ReleaseError):
     """The channel repository refused a change (conflict, lock, missing keys)."""
 
@@ -48,8 +50,10 @@ class Storage(Protocol):
 
 
 def _conflict(description: str, key: str) -> ChannelError:
-    return ChannelError(f"{description}/{key}: already holds different bytes; published files are "
-                        "immutable: publish under a new version")
+    return ChannelError(
+        f"{description}/{key}: already holds different bytes; published files are "
+        "immutable: publish under a new version"
+    )
 
 
 class FileStorage:
@@ -202,7 +206,7 @@ class S3Storage:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
             for item in page.get("Contents", []):
-                yield str(item["Key"])[len(self.prefix):]
+                yield str(item["Key"])[len(self.prefix) :]
 
     @contextlib.contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
@@ -227,7 +231,7 @@ def open_storage(storage: str, root: Path, endpoint: str = "") -> Storage:
     if storage == "filesystem":
         return FileStorage(root)
     if storage.startswith("s3://"):
-        bucket, _, prefix = storage[len("s3://"):].partition("/")
+        bucket, _, prefix = storage[len("s3://") :].partition("/")
         if not bucket:
             raise ChannelError(f"channels.storage: {storage!r} names no bucket; expected s3://BUCKET/PREFIX")
         return S3Storage(bucket, prefix, endpoint)

@@ -162,8 +162,12 @@ class TufRepository:
         """The channel's role, delegated from top-level targets on first use."""
         name = role_name(channel)
         top = self.role("targets")
-        if top is not None and top.signed.delegations and top.signed.delegations.roles \
-                and name in top.signed.delegations.roles:
+        if (
+            top is not None
+            and top.signed.delegations
+            and top.signed.delegations.roles
+            and name in top.signed.delegations.roles
+        ):
             return name
         top = self.stage("targets")
         key = self.keyring.signer(role_key(channel)).public_key
@@ -204,7 +208,7 @@ class TufRepository:
     def refresh_expiring(self) -> list[str]:
         """Re-sign roles past half their lifetime, so untouched bins never expire under clients."""
         refreshed = []
-        for file_name, meta in (self.snapshot.signed.meta.items() if self.snapshot else ()):
+        for file_name, meta in self.snapshot.signed.meta.items() if self.snapshot else ():
             name = file_name[: -len(".json")]
             expires = meta.unrecognized_fields.get(EXPIRES)
             if name in self.staged or not isinstance(expires, str):
@@ -238,8 +242,9 @@ class TufRepository:
         snapshot = self.snapshot or Metadata(Snapshot(version=1))
         for name, staged in self.staged.items():
             expires = staged.md.signed.expires.strftime("%Y-%m-%dT%H:%M:%SZ")
-            snapshot.signed.meta[f"{name}.json"] = MetaFile(staged.md.signed.version,
-                                                            unrecognized_fields={EXPIRES: expires})
+            snapshot.signed.meta[f"{name}.json"] = MetaFile(
+                staged.md.signed.version, unrecognized_fields={EXPIRES: expires}
+            )
         snapshot.signed.version += 1 if self.snapshot else 0
         snapshot.signed.expires = self.now + dt.timedelta(days=self.settings.snapshot_expiry_days)
         snapshot.signatures.clear()

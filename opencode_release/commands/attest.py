@@ -13,16 +13,24 @@ from ._common import finish, handles_errors, settings
 __all_tasks__ = ["attest"]
 
 
-@task(help={
-    "project": "product folder or pyproject.toml (default: ./product)",
-    "version": "release version (default: the product's version)",
-    "snapshot": "a local snapshot: local keys and builder id",
-    "dry_run": "show what would run; change nothing",
-    "json": "print a JSON report on stdout",
-})
+@task(
+    help={
+        "project": "product folder or pyproject.toml (default: ./product)",
+        "version": "release version (default: the product's version)",
+        "snapshot": "a local snapshot: local keys and builder id",
+        "dry_run": "show what would run; change nothing",
+        "json": "print a JSON report on stdout",
+    }
+)
 @handles_errors
-def attest(c: InvokeContext, project: str | None = None, version: str | None = None, snapshot: bool = False,
-           dry_run: bool = False, json: bool = False) -> None:
+def attest(
+    c: InvokeContext,
+    project: str | None = None,
+    version: str | None = None,
+    snapshot: bool = False,
+    dry_run: bool = False,
+    json: bool = False,
+) -> None:
     """SBOMs, provenance and in-toto evidence for an existing dist/<version> (builds nothing)."""
     cfg = settings(project)
     chosen = version or cfg.version

@@ -39,8 +39,14 @@ def _date(text: str | None) -> dt.date:
 
 @task(help=_HELP, name="calendar")
 @handles_errors
-def calendar(c: InvokeContext, project: str | None = None, from_: str | None = None, count: int = 8,
-             svg: str | None = None, json: bool = False) -> None:
+def calendar(
+    c: InvokeContext,
+    project: str | None = None,
+    from_: str | None = None,
+    count: int = 8,
+    svg: str | None = None,
+    json: bool = False,
+) -> None:
     """Upcoming stable dates, LTS lines with their support windows, lines past end of life."""
     if count <= 0:
         raise UsageError(f"--count {count}: expected a positive number of stable dates")
@@ -55,8 +61,9 @@ def calendar(c: InvokeContext, project: str | None = None, from_: str | None = N
         emit_json({**cal.to_json(), **({"svg": svg} if svg else {})})
         return
     console = Console()
-    trains = Table(title=f"stable train (every {cfg.lifecycle.stable_cadence_weeks} weeks from "
-                         f"{cfg.lifecycle.stable_anchor})")
+    trains = Table(
+        title=f"stable train (every {cfg.lifecycle.stable_cadence_weeks} weeks from {cfg.lifecycle.stable_anchor})"
+    )
     trains.add_column("#", justify="right")
     trains.add_column("stable date")
     trains.add_column("becomes LTS")
@@ -94,8 +101,16 @@ def _result(data: dict[str, object], as_json: bool) -> None:
 
 @task(help=_PUBLISH_HELP)
 @handles_errors
-def publish(c: InvokeContext, project: str | None = None, version: str | None = None, channel: str | None = None,
-            snapshot: bool = False, dry_run: bool = False, refresh: bool = False, json: bool = False) -> None:
+def publish(
+    c: InvokeContext,
+    project: str | None = None,
+    version: str | None = None,
+    channel: str | None = None,
+    snapshot: bool = False,
+    dry_run: bool = False,
+    refresh: bool = False,
+    json: bool = False,
+) -> None:
     """Publish a built release (from its ledger) to its channels: files, index, TUF metadata, atomically."""
     cfg = settings(project)
     if refresh:
@@ -110,20 +125,42 @@ def publish(c: InvokeContext, project: str | None = None, version: str | None = 
     channels = publishing.channels_for(cfg, ledger, dt.datetime.now(dt.UTC).date())
     if dry_run:
         files = [a.path for a in ledger.uploadable()]
-        _result({"version": ledger.version, "would_publish_to": channels, "files": files,
-                 "repository": str(cfg.path(cfg.channels.root))}, json)
+        _result(
+            {
+                "version": ledger.version,
+                "would_publish_to": channels,
+                "files": files,
+                "repository": str(cfg.path(cfg.channels.root)),
+            },
+            json,
+        )
         return
     result = publishing.repository(cfg, snapshot=snapshot).publish(ledger, channels)
     _result(result.to_json(), json)
 
 
-@task(help={"project": _HELP["project"], "reason": "why (shown to people and update clients); required",
-            "channel": "only this channel (default: every channel holding the version)",
-            "snapshot": _PUBLISH_HELP["snapshot"], "dry_run": "say what would be yanked; change nothing",
-            "json": _HELP["json"]}, positional=["version"])
+@task(
+    help={
+        "project": _HELP["project"],
+        "reason": "why (shown to people and update clients); required",
+        "channel": "only this channel (default: every channel holding the version)",
+        "snapshot": _PUBLISH_HELP["snapshot"],
+        "dry_run": "say what would be yanked; change nothing",
+        "json": _HELP["json"],
+    },
+    positional=["version"],
+)
 @handles_errors
-def yank(c: InvokeContext, version: str, reason: str = "", project: str | None = None, channel: str | None = None,
-         snapshot: bool = False, dry_run: bool = False, json: bool = False) -> None:
+def yank(
+    c: InvokeContext,
+    version: str,
+    reason: str = "",
+    project: str | None = None,
+    channel: str | None = None,
+    snapshot: bool = False,
+    dry_run: bool = False,
+    json: bool = False,
+) -> None:
     """Mark a published release yanked with a reason; update clients skip it."""
     if not reason.strip():
         raise UsageError(f"yank {version}: --reason is required; say why, people and clients read it")
@@ -131,46 +168,79 @@ def yank(c: InvokeContext, version: str, reason: str = "", project: str | None =
     cfg = settings(project)
     repo = publishing.repository(cfg, snapshot=snapshot)
     if dry_run:
-        _result({"version": version, "would_yank_in": [channel] if channel else repo.channels(), "reason": reason},
-                json)
+        _result(
+            {"version": version, "would_yank_in": [channel] if channel else repo.channels(), "reason": reason}, json
+        )
         return
     _result(repo.yank(version, reason, [channel] if channel else None).to_json(), json)
 
 
-@task(help={"project": _HELP["project"], "snapshot": _PUBLISH_HELP["snapshot"],
-            "dry_run": "show the nightly version and the stages; change nothing", "json": _HELP["json"]})
+@task(
+    help={
+        "project": _HELP["project"],
+        "snapshot": _PUBLISH_HELP["snapshot"],
+        "dry_run": "show the nightly version and the stages; change nothing",
+        "json": _HELP["json"],
+    }
+)
 @handles_errors
-def nightly(c: InvokeContext, project: str | None = None, snapshot: bool = False, dry_run: bool = False,
-            json: bool = False) -> None:
+def nightly(
+    c: InvokeContext, project: str | None = None, snapshot: bool = False, dry_run: bool = False, json: bool = False
+) -> None:
     """Build HEAD as today's nightly, run the pipeline, publish to nightly, prune old nightlies."""
     cfg = settings(project)
     described = source.describe(cfg.project_dir, cfg.repository)
     version = publishing.nightly_version(cfg, described.commit, dt.datetime.now(dt.UTC).date())
     if publishing.nightly_published(cfg, version):
-        _result({"version": str(version), "status": "unchanged",
-                 "note": "this commit's nightly of today is already published"}, json)
+        _result(
+            {
+                "version": str(version),
+                "status": "unchanged",
+                "note": "this commit's nightly of today is already published",
+            },
+            json,
+        )
         return
-    request = session.Request(version=str(version), channel="nightly", snapshot=snapshot, dry_run=dry_run,
-                              quiet=json)
+    request = session.Request(version=str(version), channel="nightly", snapshot=snapshot, dry_run=dry_run, quiet=json)
     ctx, report = session.run(cfg, pipeline.release_stages(), request)
     finish(report, json, {"version": str(version), "manifest": str(ctx.ledger.path)})
 
 
-@task(name="update-check", help={
-    "channel": "stable, nightly or lts/<major.minor>", "repo": "the channel repository's URL (http(s):// or file://)",
-    "root": "a trusted root.json to start from (default: trust the repository's first root on first use)",
-    "target": "platform target (default: this machine's)", "current": "the installed version: report only newer",
-    "cache": "where metadata and downloads are kept (default: ~/.cache/opencode/updates/…)", "json": _HELP["json"]})
+@task(
+    name="update-check",
+    help={
+        "channel": "stable, nightly or lts/<major.minor>",
+        "repo": "the channel repository's URL (http(s):// or file://)",
+        "root": "a trusted root.json to start from (default: trust the repository's first root on first use)",
+        "target": "platform target (default: this machine's)",
+        "current": "the installed version: report only newer",
+        "cache": "where metadata and downloads are kept (default: ~/.cache/opencode/updates/…)",
+        "json": _HELP["json"],
+    },
+)
 @handles_errors
-def update_check(c: InvokeContext, channel: str = "stable", repo: str = "", root: str | None = None,
-                 target: str | None = None, current: str | None = None, cache: str | None = None,
-                 json: bool = False) -> None:
+def update_check(
+    c: InvokeContext,
+    channel: str = "stable",
+    repo: str = "",
+    root: str | None = None,
+    target: str | None = None,
+    current: str | None = None,
+    cache: str | None = None,
+    json: bool = False,
+) -> None:
     """Find and download the newest release of a channel for this platform, verified with TUF."""
     if not repo:
         raise UsageError("update-check: --repo URL is required (the channel repository, e.g. http://host/public)")
     try:
-        found = client.check(repo, channel, Path(cache) if cache else client.default_cache(repo), target=target,
-                             trusted_root=Path(root) if root else None, current=current)
+        found = client.check(
+            repo,
+            channel,
+            Path(cache) if cache else client.default_cache(repo),
+            target=target,
+            trusted_root=Path(root) if root else None,
+            current=current,
+        )
     except RepositoryError as exc:
         raise VerificationError(repo, "tuf", f"{type(exc).__name__}: {exc}") from exc
     except DownloadError as exc:

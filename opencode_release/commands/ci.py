@@ -51,13 +51,24 @@ def plan_of(project: str | None, channel: str, ref: str, today: dt.date | None =
     else:
         version = str(base)
         if ref.startswith("v") and ref[1:] != version:
-            raise VersionError(f"tag {ref} does not match {cfg.source_file}: version {version}; "
-                               "tag the commit whose version you release")
+            raise VersionError(
+                f"tag {ref} does not match {cfg.source_file}: version {version}; "
+                "tag the commit whose version you release"
+            )
     return {
-        "product": cfg.name, "version": version, "channel": channel,
+        "product": cfg.name,
+        "version": version,
+        "channel": channel,
         "targets": [
-            {"name": t.name, "runner": t.runner, "container": t.container, "python": t.python,
-             "archive": t.archive, "checks": list(t.checks), "merged_from": list(t.merged_from)}
+            {
+                "name": t.name,
+                "runner": t.runner,
+                "container": t.container,
+                "python": t.python,
+                "archive": t.archive,
+                "checks": list(t.checks),
+                "merged_from": list(t.merged_from),
+            }
             for t in (targets.get(n) for n in cfg.targets)
         ],
     }
@@ -67,12 +78,38 @@ def _help(*names: str) -> dict[str, str]:
     return {name: _HELP[name] for name in names}
 
 
-@task(help=_help("project", "root", "write", "check", "plan", "subjects", "version", "channel", "ref", "plan_file",
-                 "github_output", "json"))
+@task(
+    help=_help(
+        "project",
+        "root",
+        "write",
+        "check",
+        "plan",
+        "subjects",
+        "version",
+        "channel",
+        "ref",
+        "plan_file",
+        "github_output",
+        "json",
+    )
+)
 @handles_errors
-def ci(c: InvokeContext, project: str | None = None, root: str = ".", write: bool = False, check: bool = False,
-       plan: bool = False, subjects: bool = False, version: str | None = None, channel: str = "stable",
-       ref: str = "", plan_file: str = "", github_output: str = "", json: bool = False) -> None:
+def ci(
+    c: InvokeContext,
+    project: str | None = None,
+    root: str = ".",
+    write: bool = False,
+    check: bool = False,
+    plan: bool = False,
+    subjects: bool = False,
+    version: str | None = None,
+    channel: str = "stable",
+    ref: str = "",
+    plan_file: str = "",
+    github_output: str = "",
+    json: bool = False,
+) -> None:
     """Generate (--write) or check (--check) the CI workflows; --plan / --subjects for the CI jobs."""
     if [write, check, plan, subjects].count(True) != 1:
         raise UsageError("ci: pass exactly one of --write, --check, --plan, --subjects")
@@ -98,8 +135,11 @@ def ci(c: InvokeContext, project: str | None = None, root: str = ".", write: boo
     if check:
         stale = ci_workflow.stale(cfg, repo)
         if stale:
-            raise Exit(f"error: {', '.join(stale)} differ from what `invoke ci --write` generates from "
-                       f"{cfg.source_file}; run it and commit the result", code=1)
+            raise Exit(
+                f"error: {', '.join(stale)} differ from what `invoke ci --write` generates from "
+                f"{cfg.source_file}; run it and commit the result",
+                code=1,
+            )
         print(f"ci: {len(ci_workflow.FILES)} workflows are up to date")
         return
     for path, text in ci_workflow.render(cfg, repo).items():
@@ -109,9 +149,17 @@ def ci(c: InvokeContext, project: str | None = None, root: str = ".", write: boo
 
 @task(help=_help("project", "from", "version", "channel", "phase", "snapshot", "dry_run", "json"))
 @handles_errors
-def collect(c: InvokeContext, project: str | None = None, from_: str = "", version: str | None = None,
-            channel: str = "stable", phase: str = "merge", snapshot: bool = False, dry_run: bool = False,
-            json: bool = False) -> None:
+def collect(
+    c: InvokeContext,
+    project: str | None = None,
+    from_: str = "",
+    version: str | None = None,
+    channel: str = "stable",
+    phase: str = "merge",
+    snapshot: bool = False,
+    dry_run: bool = False,
+    json: bool = False,
+) -> None:
     """Import builds made elsewhere (partial ledgers) or CI's signatures, then run the stages that follow."""
     if not from_:
         raise UsageError("collect: pass --from DIR (the downloaded partial ledgers or bundles)")

@@ -38,8 +38,14 @@ def _run(project: str | None, names: tuple[str, ...] | None, request: Request, a
 
 @task(help=_help("project", "version", "target", "dry_run", "json"), iterable=["target"])
 @handles_errors
-def build(c: InvokeContext, project: str | None = None, version: str | None = None,
-          target: list[str] | None = None, dry_run: bool = False, json: bool = False) -> None:
+def build(
+    c: InvokeContext,
+    project: str | None = None,
+    version: str | None = None,
+    target: list[str] | None = None,
+    dry_run: bool = False,
+    json: bool = False,
+) -> None:
     """Compile, inspect and smoke-test the binary for this machine's target."""
     request = Request(version=version, targets=tuple(target or ()) or None, dry_run=dry_run, quiet=json)
     _run(project, pipeline.SUBSETS["build"], request, json)
@@ -47,8 +53,9 @@ def build(c: InvokeContext, project: str | None = None, version: str | None = No
 
 @task(help=_help("project", "version", "dry_run", "json"))
 @handles_errors
-def package(c: InvokeContext, project: str | None = None, version: str | None = None,
-            dry_run: bool = False, json: bool = False) -> None:
+def package(
+    c: InvokeContext, project: str | None = None, version: str | None = None, dry_run: bool = False, json: bool = False
+) -> None:
     """Archive the built binaries deterministically and write the checksum files."""
     request = Request(version=version, targets=(), dry_run=dry_run, quiet=json)
     _run(project, pipeline.SUBSETS["package"], request, json)
@@ -56,9 +63,15 @@ def package(c: InvokeContext, project: str | None = None, version: str | None = 
 
 @task(help=_help("project", "version", "snapshot", "channel", "dry_run", "json"))
 @handles_errors
-def release(c: InvokeContext, project: str | None = None, version: str | None = None,
-            snapshot: bool = False, channel: str = "stable", dry_run: bool = False,
-            json: bool = False) -> None:
+def release(
+    c: InvokeContext,
+    project: str | None = None,
+    version: str | None = None,
+    snapshot: bool = False,
+    channel: str = "stable",
+    dry_run: bool = False,
+    json: bool = False,
+) -> None:
     """Run the whole pipeline: preflight, build, inspect, smoke, package, checksum, …"""
     request = Request(version=version, channel=channel, snapshot=snapshot, dry_run=dry_run, quiet=json)
     _run(project, None, request, json)
@@ -90,6 +103,7 @@ def test(c: InvokeContext, fast: bool = False, pytest_args: str = "") -> None:
     """Lint (ruff), type-check (mypy strict) and run the test suite."""
     python = sys.executable  # the tools of this environment, activated or not
     c.run(f"{python} -m ruff check .", echo=True, pty=False)
+    c.run(f"{python} -m ruff format --check .", echo=True, pty=False)
     c.run(f"{python} -m mypy", echo=True, pty=False)
     # The committed CI workflows must be what the configuration generates.
     c.run(f"{Path(python).parent / 'opencode-release'} ci --check", echo=True, pty=False)

@@ -21,9 +21,15 @@ _HELP = {
 
 @task(help=_HELP)
 @handles_errors
-def manifests(c: InvokeContext, project: str | None = None, version: str | None = None,
-              snapshot: bool = False, channel: str = "stable", dry_run: bool = False,
-              json: bool = False) -> None:
+def manifests(
+    c: InvokeContext,
+    project: str | None = None,
+    version: str | None = None,
+    snapshot: bool = False,
+    channel: str = "stable",
+    dry_run: bool = False,
+    json: bool = False,
+) -> None:
     """Distributor manifests from dist/<version>: .deb, apt repository, Homebrew, winget; then checksums."""
     cfg = settings(project)
     request = Request(version=version, channel=channel, snapshot=snapshot, targets=(), dry_run=dry_run, quiet=json)
@@ -33,8 +39,9 @@ def manifests(c: InvokeContext, project: str | None = None, version: str | None 
 
 @task(name="upload-index", help={k: _HELP[k] for k in ("project", "version", "dry_run", "json")})
 @handles_errors
-def upload_index(c: InvokeContext, project: str | None = None, version: str | None = None,
-                 dry_run: bool = False, json: bool = False) -> None:
+def upload_index(
+    c: InvokeContext, project: str | None = None, version: str | None = None, dry_run: bool = False, json: bool = False
+) -> None:
     """Upload the release's wheel and sdist to index.url with twine (password: $OPENCODE_INDEX_PASSWORD)."""
     cfg = settings(project)
     request = Request(version=version, targets=(), dry_run=dry_run, quiet=json)

@@ -40,8 +40,13 @@ def _local_root(project: str | None) -> Path:
     return local_trusted_root_path(Path(".opencode-release"))
 
 
-def _trust(instance: str | None, trusted_root: str | None, policy: str | None, project: str | None,
-           overrides: dict[str, str | None]) -> tuple[trust_policy.TrustedRoot, trust_policy.Policy]:
+def _trust(
+    instance: str | None,
+    trusted_root: str | None,
+    policy: str | None,
+    project: str | None,
+    overrides: dict[str, str | None],
+) -> tuple[trust_policy.TrustedRoot, trust_policy.Policy]:
     name = instance or "production"
     if name not in trust_policy.INSTANCES:
         raise UsageError(f"--instance {name!r}: expected one of {', '.join(trust_policy.INSTANCES)}")
@@ -67,36 +72,93 @@ def _show(report: Report, as_json: bool) -> None:
         raise failure
 
 
-_FLAGS = ("instance", "trusted_root", "policy", "identity", "issuer", "source_repository", "source_ref",
-          "builder_id", "project", "json")
+_FLAGS = (
+    "instance",
+    "trusted_root",
+    "policy",
+    "identity",
+    "issuer",
+    "source_repository",
+    "source_ref",
+    "builder_id",
+    "project",
+    "json",
+)
 
 
-@task(help={"artifact": "the file to verify", "bundle": "its Sigstore bundle (default: ARTIFACT.sigstore.json)",
-            **{k: _HELP[k] for k in _FLAGS}})
+@task(
+    help={
+        "artifact": "the file to verify",
+        "bundle": "its Sigstore bundle (default: ARTIFACT.sigstore.json)",
+        **{k: _HELP[k] for k in _FLAGS},
+    }
+)
 @handles_errors
-def verify(c: InvokeContext, artifact: str, bundle: str | None = None, instance: str | None = None,
-           trusted_root: str | None = None, policy: str | None = None, identity: str | None = None,
-           issuer: str | None = None, source_repository: str | None = None, source_ref: str | None = None,
-           builder_id: str | None = None, project: str | None = None, json: bool = False) -> None:
+def verify(
+    c: InvokeContext,
+    artifact: str,
+    bundle: str | None = None,
+    instance: str | None = None,
+    trusted_root: str | None = None,
+    policy: str | None = None,
+    identity: str | None = None,
+    issuer: str | None = None,
+    source_repository: str | None = None,
+    source_ref: str | None = None,
+    builder_id: str | None = None,
+    project: str | None = None,
+    json: bool = False,
+) -> None:
     """Verify one artifact against its Sigstore bundle (and SHA256SUMS beside it, if it lists it)."""
-    root, rules = _trust(instance, trusted_root, policy, project, {
-        "identity": identity, "issuer": issuer, "source_repository": source_repository,
-        "source_ref": source_ref, "builder_id": builder_id})
+    root, rules = _trust(
+        instance,
+        trusted_root,
+        policy,
+        project,
+        {
+            "identity": identity,
+            "issuer": issuer,
+            "source_repository": source_repository,
+            "source_ref": source_ref,
+            "builder_id": builder_id,
+        },
+    )
     path = Path(artifact)
     bundle_path = Path(bundle) if bundle else path.with_name(path.name + ".sigstore.json")
     report = verification.verify_files([(path, bundle_path)], root, rules)
     _show(report, json)
 
 
-@task(help={"path": "a release folder, its release-manifest.json, or a channel folder",
-            **{k: _HELP[k] for k in _FLAGS}})
+@task(
+    help={"path": "a release folder, its release-manifest.json, or a channel folder", **{k: _HELP[k] for k in _FLAGS}}
+)
 @handles_errors
-def verify_release(c: InvokeContext, path: str, instance: str | None = None, trusted_root: str | None = None,
-                    policy: str | None = None, identity: str | None = None, issuer: str | None = None,
-                    source_repository: str | None = None, source_ref: str | None = None,
-                    builder_id: str | None = None, project: str | None = None, json: bool = False) -> None:
+def verify_release(
+    c: InvokeContext,
+    path: str,
+    instance: str | None = None,
+    trusted_root: str | None = None,
+    policy: str | None = None,
+    identity: str | None = None,
+    issuer: str | None = None,
+    source_repository: str | None = None,
+    source_ref: str | None = None,
+    builder_id: str | None = None,
+    project: str | None = None,
+    json: bool = False,
+) -> None:
     """Verify every artifact of a release: digests, bundles, transparency log, provenance, SBOM statements."""
-    root, rules = _trust(instance, trusted_root, policy, project, {
-        "identity": identity, "issuer": issuer, "source_repository": source_repository,
-        "source_ref": source_ref, "builder_id": builder_id})
+    root, rules = _trust(
+        instance,
+        trusted_root,
+        policy,
+        project,
+        {
+            "identity": identity,
+            "issuer": issuer,
+            "source_repository": source_repository,
+            "source_ref": source_ref,
+            "builder_id": builder_id,
+        },
+    )
     _show(verification.verify_release(Path(path), root, rules), json)

@@ -91,7 +91,7 @@ def _stanza_field(stanza: str, name: str) -> str | None:
         return None
     start += len(name) + 3
     end = text.find("\n", start)
-    return text[start:end if end >= 0 else None]
+    return text[start : end if end >= 0 else None]
 
 
 def _existing(root: Path, packages: Path) -> dict[str, str]:
@@ -216,4 +216,3 @@ def suite_for(channel: str, version_line: str) -> str:
     if channel in ("stable", "nightly"):
         return channel
     raise CheckFailed(f"channel {channel!r} has no apt suite; expected stable, lts or nightly")
-

@@ -65,8 +65,13 @@ def download_url(ctx: Context, file_name: str, sha256: str) -> str:
             "expected a URL with {file} and only the placeholders {homepage}, {channel}, {version}, {sha256}"
         )
     version = Version.parse(ctx.ledger.version)
-    return template.format(homepage=settings.homepage.rstrip("/"), channel=channel_path(ctx.ledger.channel, version),
-                           version=ctx.ledger.version, file=file_name, sha256=sha256)
+    return template.format(
+        homepage=settings.homepage.rstrip("/"),
+        channel=channel_path(ctx.ledger.channel, version),
+        version=ctx.ledger.version,
+        file=file_name,
+        sha256=sha256,
+    )
 
 
 def synopsis(description: str, name: str) -> str:

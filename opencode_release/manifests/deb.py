@@ -168,14 +168,18 @@ def build(info: PackageInfo, files: Sequence[InstalledFile], dest: Path, epoch: 
     md5sums = "".join(f"{hashlib.md5(data).hexdigest()}  {path}\n" for path, data, _ in sorted(files))
     control_tar = _tar_gz(
         [("control", format_stanza(fields).encode(), False), ("md5sums", md5sums.encode(), False)],
-        epoch, folders=False,
+        epoch,
+        folders=False,
     )
     data_tar = _tar_gz(files, epoch, folders=True)
     package = _ar([("debian-binary", b"2.0\n"), ("control.tar.gz", control_tar), ("data.tar.gz", data_tar)], epoch)
     write_atomic(dest, package)
     return BuiltDeb(
-        path=dest, size=len(package), sha256=hashlib.sha256(package).hexdigest(),
-        sha512=hashlib.sha512(package).hexdigest(), control=fields,
+        path=dest,
+        size=len(package),
+        sha256=hashlib.sha256(package).hexdigest(),
+        sha512=hashlib.sha512(package).hexdigest(),
+        control=fields,
     )
 
 
@@ -186,10 +190,10 @@ def control_from_deb(path: Path) -> dict[str, str]:
         raise ValueError("not an ar archive")
     offset = 8
     while offset + 60 <= len(data):
-        header = data[offset:offset + 60]
+        header = data[offset : offset + 60]
         name = header[:16].decode("ascii").strip().rstrip("/")
         size = int(header[48:58].decode("ascii").strip())
-        body = data[offset + 60:offset + 60 + size]
+        body = data[offset + 60 : offset + 60 + size]
         if name.startswith("control.tar"):
             with tarfile.open(fileobj=io.BytesIO(body), mode="r:*") as tar:
                 for member in tar.getmembers():

@@ -92,15 +92,19 @@ def snapshot_signer(state_dir: Path, uid: str) -> Signer:
 
 def configured_signer(key_id: str, where: str) -> Signer:
     if not key_id:
-        raise ConfigError(f"{where}: apt.key-id is empty; a real release signs the apt repository with a "
-                          "configured key (or cut a --snapshot, which uses a throwaway key)")
+        raise ConfigError(
+            f"{where}: apt.key-id is empty; a real release signs the apt repository with a "
+            "configured key (or cut a --snapshot, which uses a throwaway key)"
+        )
     # The user's own keyring (GNUPGHOME or ~/.gnupg): an unknown id fails here, before anything is written.
     try:
         return Signer(fingerprint(None, key_id), None)
     except CheckFailed as exc:
-        raise ConfigError(f"{where}: apt.key-id {key_id}: no such secret key in "
-                          f"{os.environ.get('GNUPGHOME') or '~/.gnupg'}; import the repository key or fix "
-                          f"apt.key-id ({exc})") from exc
+        raise ConfigError(
+            f"{where}: apt.key-id {key_id}: no such secret key in "
+            f"{os.environ.get('GNUPGHOME') or '~/.gnupg'}; import the repository key or fix "
+            f"apt.key-id ({exc})"
+        ) from exc
 
 
 def sign_release(signer: Signer, release: Path) -> tuple[Path, Path]:

@@ -67,8 +67,11 @@ def formula(info: FormulaInfo) -> str:
     body = "\n".join(lines) + "\n"
     if "macos" in info.downloads:
         body += "\n  on_macos do\n" + _resource("    ", info.downloads["macos"]) + "  end\n"
-    linux = [(block, info.downloads[key]) for block, key in (("on_intel", "linux_intel"), ("on_arm", "linux_arm"))
-             if key in info.downloads]
+    linux = [
+        (block, info.downloads[key])
+        for block, key in (("on_intel", "linux_intel"), ("on_arm", "linux_arm"))
+        if key in info.downloads
+    ]
     if linux:
         body += "\n  on_linux do\n"
         body += "\n".join(f"    {block} do\n" + _resource("      ", d) + "    end\n" for block, d in linux)
@@ -78,7 +81,7 @@ def formula(info: FormulaInfo) -> str:
         f"    bin.install {_q(info.binary)}\n"
         "  end\n"
         "\n  test do\n"
-        f"    assert_match \"{info.binary} #{{version}}\", shell_output(\"#{{bin}}/{info.binary} --version\")\n"
+        f'    assert_match "{info.binary} #{{version}}", shell_output("#{{bin}}/{info.binary} --version")\n'
         "  end\n"
         "end\n"
     )

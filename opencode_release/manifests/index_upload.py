@@ -41,8 +41,9 @@ def build(project: Path, outdir: Path, epoch: int) -> Dists:
     """
     with tempfile.TemporaryDirectory(prefix="opencode-build-") as tmp:
         source = Path(tmp) / project.name
-        shutil.copytree(project, source, ignore=shutil.ignore_patterns(
-            "build", "dist", "*.egg-info", "__pycache__", ".venv"))
+        shutil.copytree(
+            project, source, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", ".venv")
+        )
         out = Path(tmp) / "out"
         env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
         command = [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)]
@@ -54,8 +55,9 @@ def build(project: Path, outdir: Path, epoch: int) -> Dists:
             raise CheckFailed(f"{project}: python -m build failed:\n{tail}")
         wheels, sdists = sorted(out.glob("*.whl")), sorted(out.glob("*.tar.gz"))
         if len(wheels) != 1 or len(sdists) != 1:
-            raise CheckFailed(f"{project}: python -m build made {[p.name for p in out.iterdir()]}; "
-                              "expected one wheel and one sdist")
+            raise CheckFailed(
+                f"{project}: python -m build made {[p.name for p in out.iterdir()]}; expected one wheel and one sdist"
+            )
         outdir.mkdir(parents=True, exist_ok=True)
         wheel, sdist = outdir / wheels[0].name, outdir / sdists[0].name
         shutil.copyfile(wheels[0], wheel)
@@ -72,12 +74,15 @@ def repack_sdist(packed: bytes, epoch: int) -> bytes:
     with no names, modes are 0644 or 0755, and the gzip header has no name.
     """
     raw = io.BytesIO()
-    with tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as source, \
-            tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as out:
+    with (
+        tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as source,
+        tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as out,
+    ):
         for member in sorted(source.getmembers(), key=lambda m: m.name):
             if not (member.isfile() or member.isdir()):
-                raise CheckFailed(f"sdist member {member.name} is neither a file nor a folder; "
-                                  "an sdist should hold only those")
+                raise CheckFailed(
+                    f"sdist member {member.name} is neither a file nor a folder; an sdist should hold only those"
+                )
             member.mtime, member.uid, member.gid, member.uname, member.gname = epoch, 0, 0, "", ""
             member.mode = 0o755 if member.isdir() or member.mode & 0o100 else 0o644
             member.pax_headers = {}
@@ -90,26 +95,41 @@ def password() -> str:
         value = os.environ.get(name)
         if value:
             return value
-    raise ConfigError(f"no package index password: set {' or '.join(PASSWORD_ENV)} (an API token for "
-                      "index.username __token__)")
+    raise ConfigError(
+        f"no package index password: set {' or '.join(PASSWORD_ENV)} (an API token for index.username __token__)"
+    )
 
 
 def upload(url: str, username: str, files: list[Path]) -> str:
     """Upload with twine; returns twine's report. A file the index already holds is a clear error."""
-    env = {**os.environ, "TWINE_PASSWORD": password(), "TWINE_USERNAME": username, "NO_COLOR": "1",
-           "COLUMNS": "200"}
+    env = {**os.environ, "TWINE_PASSWORD": password(), "TWINE_USERNAME": username, "NO_COLOR": "1", "COLUMNS": "200"}
     proc = subprocess.run(
         # --verbose: the index's reason (e.g. "already exists") is only printed then.
-        [sys.executable, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar", "--verbose",
-         "--repository-url", url, *map(str, files)],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "twine",
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--verbose",
+            "--repository-url",
+            url,
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     output = proc.stdout + proc.stderr
     if proc.returncode == 0:
         return output
     if _ALREADY.search(output):
         names = ", ".join(f.name for f in files)
-        raise CheckFailed(f"{url}: already holds {names} (an index never takes the same version twice); "
-                          "bump the version to publish new bytes")
+        raise CheckFailed(
+            f"{url}: already holds {names} (an index never takes the same version twice); "
+            "bump the version to publish new bytes"
+        )
     lines = [line for line in output.strip().splitlines() if line.strip()]
     raise CheckFailed(f"{url}: twine upload failed: {' '.join(lines[-3:])}")

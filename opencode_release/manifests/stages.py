@@ -75,33 +75,67 @@ class DebStage(Stage):
                     raise CheckFailed(f"{license_path}: missing; a .deb must carry the license text")
                 license_text = license_path.read_bytes()
             info = deb.PackageInfo(
-                package=settings.name, version=version.debian(), architecture=arch,
-                maintainer=settings.apt.maintainer, section=settings.apt.section,
+                package=settings.name,
+                version=version.debian(),
+                architecture=arch,
+                maintainer=settings.apt.maintainer,
+                section=settings.apt.section,
                 synopsis=synopsis(settings.description, settings.name),
-                description=(f"{settings.description.strip().rstrip('.')}. A single self-contained "
-                             f"binary, {settings.name}, built from {settings.repository or 'source'}."),
-                homepage=settings.homepage, depends=f"libc6 (>= {_glibc_floor(ctx, archive)})",
+                description=(
+                    f"{settings.description.strip().rstrip('.')}. A single self-contained "
+                    f"binary, {settings.name}, built from {settings.repository or 'source'}."
+                ),
+                homepage=settings.homepage,
+                depends=f"libc6 (>= {_glibc_floor(ctx, archive)})",
             )
             doc = f"usr/share/doc/{info.package}"
             text = license_text.decode()
             files: list[deb.InstalledFile] = [
                 (f"usr/bin/{settings.name}", binary, True),
-                (f"{doc}/copyright", deb.copyright_file(
-                    info, settings.repository, _copyright_holder(text, f"{settings.name} authors"),
-                    settings.license, text), False),
+                (
+                    f"{doc}/copyright",
+                    deb.copyright_file(
+                        info,
+                        settings.repository,
+                        _copyright_holder(text, f"{settings.name} authors"),
+                        settings.license,
+                        text,
+                    ),
+                    False,
+                ),
                 # A version without a Debian revision is a native package: changelog.gz, not changelog.Debian.gz.
-                (f"{doc}/changelog.gz", deb.gzip_bytes(deb.changelog(
-                    info, apt_repo.suite_for(ctx.ledger.channel, version.line), ctx.epoch,
-                    f"Release {ctx.ledger.version} of {settings.name}.")), False),
-                (f"usr/share/lintian/overrides/{info.package}", _LINTIAN_OVERRIDES.format(
-                    package=info.package, binary=settings.name).encode(), False),
+                (
+                    f"{doc}/changelog.gz",
+                    deb.gzip_bytes(
+                        deb.changelog(
+                            info,
+                            apt_repo.suite_for(ctx.ledger.channel, version.line),
+                            ctx.epoch,
+                            f"Release {ctx.ledger.version} of {settings.name}.",
+                        )
+                    ),
+                    False,
+                ),
+                (
+                    f"usr/share/lintian/overrides/{info.package}",
+                    _LINTIAN_OVERRIDES.format(package=info.package, binary=settings.name).encode(),
+                    False,
+                ),
             ]
             dest = ctx.dist_dir / APT / info.pool_path
             built = deb.build(info, files, dest, ctx.epoch)
             ctx.ledger.record(
-                dest, ArtifactKind.DEB, target=target, relations={"deb_of": [archive.id]},
-                facts={"deb_arch": arch, "debian_version": info.version, "sha512": built.sha512,
-                       "control": built.control, "pool_path": info.pool_path},
+                dest,
+                ArtifactKind.DEB,
+                target=target,
+                relations={"deb_of": [archive.id]},
+                facts={
+                    "deb_arch": arch,
+                    "debian_version": info.version,
+                    "sha512": built.sha512,
+                    "control": built.control,
+                    "pool_path": info.pool_path,
+                },
             )
             ctx.reporter.note(f"{target}: {info.pool_path} ({built.size:,} bytes)")
 
@@ -130,14 +164,18 @@ class AptRepoStage(Stage):
         root = ctx.dist_dir / APT
         debs = ctx.ledger.by_kind(ArtifactKind.DEB)
         if ctx.snapshot and not settings.apt.key_id:
-            signer = gpg.snapshot_signer(ctx.state_dir, f"{settings.name} snapshot archive key "
-                                         f"<{_email(settings.apt.maintainer)}>")
+            signer = gpg.snapshot_signer(
+                ctx.state_dir, f"{settings.name} snapshot archive key <{_email(settings.apt.maintainer)}>"
+            )
         else:
             signer = gpg.configured_signer(settings.apt.key_id, str(settings.source_file))
         entries = [_pool_entry(ctx, a) for a in debs]
         info = apt_repo.SuiteInfo(
-            suite=suite, architectures=tuple(sorted({a for t, a in DEB_ARCHES.items() if t in settings.targets})),
-            origin=settings.name, label=settings.name, epoch=ctx.epoch,
+            suite=suite,
+            architectures=tuple(sorted({a for t, a in DEB_ARCHES.items() if t in settings.targets})),
+            origin=settings.name,
+            label=settings.name,
+            epoch=ctx.epoch,
             description=f"{settings.name} {suite} packages",
         )
         result = apt_repo.index_suite(root, info, entries)
@@ -145,8 +183,12 @@ class AptRepoStage(Stage):
         keys = gpg.export_public_key(signer, root / f"{settings.name}-archive-keyring.gpg")
         deb_ids = [a.id for a in debs]
         for path in [*result.written, inrelease, detached]:
-            ctx.ledger.record(path, ArtifactKind.APT_INDEX, relations={"index_of": deb_ids},
-                              facts={"suite": suite, "signed_by": signer.key})
+            ctx.ledger.record(
+                path,
+                ArtifactKind.APT_INDEX,
+                relations={"index_of": deb_ids},
+                facts={"suite": suite, "signed_by": signer.key},
+            )
         for path in keys:
             ctx.ledger.record(path, ArtifactKind.APT_INDEX, facts={"role": "public-key", "fingerprint": signer.key})
         ctx.reporter.note(f"suite {suite}: {result.packages} package(s), signed by {signer.key}")
@@ -166,9 +208,9 @@ def _pool_entry(ctx: Context, artifact: Artifact) -> apt_repo.PoolEntry:
     path = ctx.ledger.file(artifact)
     if not path.is_file() or path.stat().st_size != artifact.size:
         raise CheckFailed(f"{artifact.path}: missing or changed since the deb stage recorded it; rerun the deb stage")
-    return apt_repo.PoolEntry(pool_path, artifact.size, artifact.sha256, sha512,
-                              {str(k): str(v) for k, v in control.items()})
-
+    return apt_repo.PoolEntry(
+        pool_path, artifact.size, artifact.sha256, sha512, {str(k): str(v) for k, v in control.items()}
+    )
 
 
 class HomebrewStage(Stage):
@@ -178,8 +220,9 @@ class HomebrewStage(Stage):
 
     def fingerprint(self, ctx: Context) -> str:
         s = ctx.settings
-        return "|".join((s.homebrew.formula, s.channels.download_url, s.homepage, s.description, s.license,
-                         ctx.ledger.channel))
+        return "|".join(
+            (s.homebrew.formula, s.channels.download_url, s.homepage, s.description, s.license, ctx.ledger.channel)
+        )
 
     def run(self, ctx: Context) -> None:
         settings = ctx.settings
@@ -196,17 +239,27 @@ class HomebrewStage(Stage):
             ctx.reporter.note("no macOS or Linux gnu archive in this release; no Homebrew formula")
             return
         info = homebrew.FormulaInfo(
-            name=settings.homebrew.formula, desc=synopsis(settings.description, settings.name),
-            homepage=settings.homepage, version=ctx.ledger.version, license=settings.license,
-            binary=settings.name, downloads=downloads,
+            name=settings.homebrew.formula,
+            desc=synopsis(settings.description, settings.name),
+            homepage=settings.homepage,
+            version=ctx.ledger.version,
+            license=settings.license,
+            binary=settings.name,
+            downloads=downloads,
         )
         dest = ctx.dist_dir / MANIFESTS / "homebrew" / "Formula" / f"{info.name}.rb"
         write_atomic(dest, homebrew.formula(info).encode())
         missing = sorted(set(homebrew.PLATFORMS) - set(downloads))
-        ctx.ledger.record(dest, ArtifactKind.HOMEBREW_FORMULA, relations={"manifest_of": used},
-                          facts={"tap": settings.homebrew.tap, "platforms": sorted(downloads), "missing": missing})
-        ctx.reporter.note(f"{dest.relative_to(ctx.dist_dir)}: {', '.join(sorted(downloads))}"
-                          + (f"; missing {', '.join(missing)}" if missing else ""))
+        ctx.ledger.record(
+            dest,
+            ArtifactKind.HOMEBREW_FORMULA,
+            relations={"manifest_of": used},
+            facts={"tap": settings.homebrew.tap, "platforms": sorted(downloads), "missing": missing},
+        )
+        ctx.reporter.note(
+            f"{dest.relative_to(ctx.dist_dir)}: {', '.join(sorted(downloads))}"
+            + (f"; missing {', '.join(missing)}" if missing else "")
+        )
 
 
 class WingetStage(Stage):
@@ -216,8 +269,18 @@ class WingetStage(Stage):
 
     def fingerprint(self, ctx: Context) -> str:
         s = ctx.settings
-        return "|".join((s.winget.identifier, s.winget.publisher, s.winget.manifest_version,
-                         s.channels.download_url, s.homepage, s.description, s.license, ctx.ledger.channel))
+        return "|".join(
+            (
+                s.winget.identifier,
+                s.winget.publisher,
+                s.winget.manifest_version,
+                s.channels.download_url,
+                s.homepage,
+                s.description,
+                s.license,
+                ctx.ledger.channel,
+            )
+        )
 
     def run(self, ctx: Context) -> None:
         settings = ctx.settings
@@ -232,18 +295,27 @@ class WingetStage(Stage):
             exe = member_path(ctx.ledger.file(archive), f"{settings.name}.exe")
             if exe is None:
                 raise CheckFailed(f"{archive.path}: has no {settings.name}.exe; rerun the package stage")
-            installers.append(winget.Installer(arch, download_url(ctx, archive.name, archive.sha256), archive.sha256,
-                                               exe.replace("/", "\\")))
+            installers.append(
+                winget.Installer(
+                    arch, download_url(ctx, archive.name, archive.sha256), archive.sha256, exe.replace("/", "\\")
+                )
+            )
             used.append(archive.id)
         if not installers:
             ctx.reporter.note("no Windows archive in this release; no winget manifest")
             return
         identifier = settings.winget.identifier
         info = winget.PackageInfo(
-            identifier=identifier, version=ctx.ledger.version, publisher=settings.winget.publisher,
-            name=identifier.split(".")[-1], license=settings.license,
-            short_description=settings.description or settings.name, homepage=settings.homepage,
-            moniker=settings.name, installers=tuple(installers), manifest_version=manifest_version,
+            identifier=identifier,
+            version=ctx.ledger.version,
+            publisher=settings.winget.publisher,
+            name=identifier.split(".")[-1],
+            license=settings.license,
+            short_description=settings.description or settings.name,
+            homepage=settings.homepage,
+            moniker=settings.name,
+            installers=tuple(installers),
+            manifest_version=manifest_version,
             release_date=dt.datetime.fromtimestamp(ctx.epoch, dt.UTC).date().isoformat(),
         )
         files = winget.manifests(info)
@@ -251,10 +323,15 @@ class WingetStage(Stage):
         folder = ctx.dist_dir / MANIFESTS / "winget" / winget.folder(identifier, ctx.ledger.version)
         for file_name, text in files.items():
             write_atomic(folder / file_name, text.encode())
-            ctx.ledger.record(folder / file_name, ArtifactKind.WINGET_MANIFEST, relations={"manifest_of": used},
-                              facts={"manifest_version": manifest_version, "identifier": identifier})
-        ctx.reporter.note(f"{folder.relative_to(ctx.dist_dir)}: {len(files)} files, "
-                          f"{', '.join(i.architecture for i in installers)}")
+            ctx.ledger.record(
+                folder / file_name,
+                ArtifactKind.WINGET_MANIFEST,
+                relations={"manifest_of": used},
+                facts={"manifest_version": manifest_version, "identifier": identifier},
+            )
+        ctx.reporter.note(
+            f"{folder.relative_to(ctx.dist_dir)}: {len(files)} files, {', '.join(i.architecture for i in installers)}"
+        )
 
 
 def _project_version(ctx: Context) -> str | None:
@@ -270,8 +347,10 @@ class PythonDistsStage(Stage):
     def skip(self, ctx: Context) -> str | None:
         project_version = _project_version(ctx)
         if project_version != ctx.ledger.version:
-            return (f"the product's [project] version {project_version} is not the release version "
-                    f"{ctx.ledger.version}; no wheel")
+            return (
+                f"the product's [project] version {project_version} is not the release version "
+                f"{ctx.ledger.version}; no wheel"
+            )
         return None
 
     # The wheel and sdist come from the source alone: built while Nuitka compiles.

@@ -62,8 +62,10 @@ def parse(text: str, where: str) -> dict[str, Entry]:
             close()
             match = _ENTRY.match(line)
             if not match:
-                raise CheckFailed(f"{where}:{number}: rule changelog-format: cannot read heading {line!r}; "
-                                  "expected '## [X.Y.Z] - YYYY-MM-DD'")
+                raise CheckFailed(
+                    f"{where}:{number}: rule changelog-format: cannot read heading {line!r}; "
+                    "expected '## [X.Y.Z] - YYYY-MM-DD'"
+                )
             day = dt.date.fromisoformat(match["date"]) if match["date"] else None
             current, sections, section = (match["version"], day, number), {}, None
         elif line.startswith("### ") and current is not None:
@@ -87,8 +89,10 @@ def parse(text: str, where: str) -> dict[str, Entry]:
 
 def load(path: Path) -> dict[str, Entry]:
     if not path.is_file():
-        raise CheckFailed(f"{path}: rule changelog-entry: no changelog; add a CHANGELOG.md "
-                          "(Keep a Changelog, with an Incidents section)")
+        raise CheckFailed(
+            f"{path}: rule changelog-entry: no changelog; add a CHANGELOG.md "
+            "(Keep a Changelog, with an Incidents section)"
+        )
     return parse(path.read_text(encoding="utf-8"), path.name)
 
 
@@ -109,9 +113,9 @@ def check_deprecations(entries: Mapping[str, Entry], version: str, today: dt.dat
     for item in entry.items("Removed"):
         topic = subject(item)
         announced = sorted(
-            (e.date, e.version) for e in entries.values()
-            if e.version != version and e.date is not None
-            and any(subject(d) == topic for d in e.items("Deprecated"))
+            (e.date, e.version)
+            for e in entries.values()
+            if e.version != version and e.date is not None and any(subject(d) == topic for d in e.items("Deprecated"))
         )
         if not announced:
             raise CheckFailed(

@@ -65,8 +65,14 @@ class LtsLine:
         return "in support" if today >= self.start else "upcoming"
 
     def to_json(self, today: dt.date) -> dict[str, object]:
-        return {"year": self.year, "line": self.line, "name": self.name, "start": self.start.isoformat(),
-                "end": self.end.isoformat(), "status": self.status(today)}
+        return {
+            "year": self.year,
+            "line": self.line,
+            "name": self.name,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "status": self.status(today),
+        }
 
 
 def lts_line(policy: LifecycleSettings, year: int, stables: Mapping[str, dt.date]) -> LtsLine | None:
@@ -75,15 +81,17 @@ def lts_line(policy: LifecycleSettings, year: int, stables: Mapping[str, dt.date
     if train is None:
         return None
     shipped = sorted(
-        (day, Version.parse(v)) for v, day in stables.items()
+        (day, Version.parse(v))
+        for v, day in stables.items()
         if train <= day and day.year == year and not Version.parse(v).is_prerelease
     )
     line = shipped[0][1].line if shipped else None
     return LtsLine(year, train, add_months(train, policy.lts_support_months) - dt.timedelta(days=1), line)
 
 
-def lts_lines(policy: LifecycleSettings, first_year: int, last_year: int,
-              stables: Mapping[str, dt.date]) -> list[LtsLine]:
+def lts_lines(
+    policy: LifecycleSettings, first_year: int, last_year: int, stables: Mapping[str, dt.date]
+) -> list[LtsLine]:
     lines = (lts_line(policy, year, stables) for year in range(first_year, last_year + 1))
     return [line for line in lines if line is not None]
 
@@ -114,8 +122,9 @@ class Calendar:
         }
 
 
-def build_calendar(policy: LifecycleSettings, start: dt.date, count: int,
-                   stables: Mapping[str, dt.date] | None = None) -> Calendar:
+def build_calendar(
+    policy: LifecycleSettings, start: dt.date, count: int, stables: Mapping[str, dt.date] | None = None
+) -> Calendar:
     dates = stable_dates(policy, start, count)
     last = dates[-1] if dates else start
     lines = lts_lines(policy, policy.stable_anchor.year, last.year, stables or {})

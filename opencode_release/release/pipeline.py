@@ -75,5 +75,5 @@ def ci_phase(phase: str) -> list[Stage]:
     if phase == "merge":
         return stages[:first]
     if phase == "publish":
-        return stages[last + 1:]
+        return stages[last + 1 :]
     raise ValueError(f"unknown CI phase {phase!r}; expected merge or publish")

@@ -20,8 +20,7 @@ from . import changelog, lifecycle
 
 
 def channel_storage(settings: Settings) -> Storage:
-    return open_storage(settings.channels.storage, settings.path(settings.channels.root),
-                        settings.channels.s3_endpoint)
+    return open_storage(settings.channels.storage, settings.path(settings.channels.root), settings.channels.s3_endpoint)
 
 
 def today(ctx: Context) -> dt.date:
@@ -66,8 +65,11 @@ def check_lts_patch(ctx: Context) -> None:
     stables = _stables(ctx)
     line = lifecycle.find_line(policy, version.line, stables)
     if line is None:
-        known = [f"{found.line} ({found.start} to {found.end})" for year in sorted({d.year for d in stables.values()})
-                 if (found := lifecycle.lts_line(policy, year, stables)) and found.line]
+        known = [
+            f"{found.line} ({found.start} to {found.end})"
+            for year in sorted({d.year for d in stables.values()})
+            if (found := lifecycle.lts_line(policy, year, stables)) and found.line
+        ]
         raise CheckFailed(
             f"lts {version}: rule lts-line: {version.line} is not an LTS line; known LTS lines: "
             f"{', '.join(known) or 'none yet'}"
@@ -78,8 +80,10 @@ def check_lts_patch(ctx: Context) -> None:
             f"today is {day}: {line.status(day)}"
         )
     storage = channel_storage(ctx.settings)
-    released = {**{v: d for v, d in stables.items() if Version.parse(v).line == version.line},
-                **channel_index.release_dates(channel_index.read_index(storage, f"lts/{version.line}"))}
+    released = {
+        **{v: d for v, d in stables.items() if Version.parse(v).line == version.line},
+        **channel_index.release_dates(channel_index.read_index(storage, f"lts/{version.line}")),
+    }
     last = max(released, key=Version.parse)
     if version.patch == 0 or version <= Version.parse(last):
         raise CheckFailed(

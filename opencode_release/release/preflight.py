@@ -49,9 +49,14 @@ def check_toolchain(ctx: Context) -> None:
 
 
 CHECKS: list[Callable[[Context], None]] = [
-    check_version, check_clean_tree, check_tag_free, check_toolchain,
+    check_version,
+    check_clean_tree,
+    check_tag_free,
+    check_toolchain,
     # lifecycle policy (real releases): calendar order, LTS support, changelog, deprecations
-    policy.check_stable_follows_last, policy.check_lts_patch, policy.check_changelog,
+    policy.check_stable_follows_last,
+    policy.check_lts_patch,
+    policy.check_changelog,
     publishing.check_publish_keys,  # the TUF keys a routine publish signs with (root only for a new repository)
 ]
 

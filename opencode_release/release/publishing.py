@@ -48,12 +48,18 @@ def keyring(settings: Settings, *, snapshot: bool) -> Keyring:
     return Keyring(folder, generate=snapshot and not configured)
 
 
-def repository(settings: Settings, *, snapshot: bool, now: dt.datetime | None = None,
-               on_step: Callable[[str], None] | None = None) -> Repository:
+def repository(
+    settings: Settings, *, snapshot: bool, now: dt.datetime | None = None, on_step: Callable[[str], None] | None = None
+) -> Repository:
     life = settings.lifecycle
     return Repository(
-        policy.channel_storage(settings), keyring(settings, snapshot=snapshot), settings.channels,
-        product=settings.name, now=now, retention=Retention(life.nightly_keep, life.evidence_days), on_step=on_step,
+        policy.channel_storage(settings),
+        keyring(settings, snapshot=snapshot),
+        settings.channels,
+        product=settings.name,
+        now=now,
+        retention=Retention(life.nightly_keep, life.evidence_days),
+        on_step=on_step,
     )
 
 
@@ -95,5 +101,6 @@ class PublishStage(Stage):
         result = repo.publish(ctx.ledger, channels)
         ctx.reporter.note(
             f"{result.status}: {', '.join(result.channels)} ({result.written} files written"
-            + (f", pruned {len(result.pruned)} nightlies" if result.pruned else "") + f") in {repo.storage.description}"
+            + (f", pruned {len(result.pruned)} nightlies" if result.pruned else "")
+            + f") in {repo.storage.description}"
         )

@@ -44,8 +44,13 @@ class RunReport:
     def to_json(self) -> dict[str, object]:
         return {
             "stages": [
-                {"name": r.name, "status": r.status, "seconds": round(r.seconds, 3),
-                 "outputs": list(r.outputs), "note": r.note}
+                {
+                    "name": r.name,
+                    "status": r.status,
+                    "seconds": round(r.seconds, 3),
+                    "outputs": list(r.outputs),
+                    "note": r.note,
+                }
                 for r in self.results
             ],
             "notes": self.notes,
@@ -85,8 +90,11 @@ class ConsoleReporter:
             yield _Bar(None, None)
             return
         with Progress(
-            TextColumn(f"  {self.stage}: {description}"), BarColumn(), TimeElapsedColumn(),
-            console=self.console, transient=True,
+            TextColumn(f"  {self.stage}: {description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
         ) as progress:
             yield _Bar(progress, progress.add_task(description, total=total))
 
@@ -103,9 +111,7 @@ def _up_to_date(stage: Stage, ctx: Context, inputs: str) -> bool:
     record = ctx.ledger.stage(stage.name)
     if stage.always_run or record is None or record.inputs != inputs:
         return False
-    return all(
-        out in ctx.ledger and ctx.ledger.verify_file(ctx.ledger.get(out)) for out in record.outputs
-    )
+    return all(out in ctx.ledger and ctx.ledger.verify_file(ctx.ledger.get(out)) for out in record.outputs)
 
 
 def _start_early(stages: Sequence[Stage], ctx: Context, pool: ThreadPoolExecutor) -> None:
@@ -146,8 +152,7 @@ def _run_in_order(stages: Sequence[Stage], ctx: Context, reporter: ConsoleReport
             report.results.append(StageResult(stage.name, "up-to-date", 0.0, outputs, "outputs match the ledger"))
             continue
         if ctx.dry_run:
-            note = stage.description + (" (started as the run begins, alongside earlier stages)"
-                                        if stage.early else "")
+            note = stage.description + (" (started as the run begins, alongside earlier stages)" if stage.early else "")
             reporter.console.print(f"{header} [cyan]would run[/cyan] {note}")
             report.results.append(StageResult(stage.name, "planned", 0.0, note=note))
             continue
@@ -194,4 +199,3 @@ def summary_table(report: RunReport) -> Table:
     for r in report.results:
         table.add_row(r.name, r.status, f"{r.seconds:.2f}", str(len(r.outputs)), r.note)
     return table
-

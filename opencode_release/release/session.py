@@ -64,9 +64,13 @@ def make_context(settings: Settings, request: Request, reporter: ConsoleReporter
     Version.parse(version)
     ledger = open_ledger(settings, version, request.channel)
     return Context(
-        settings=settings, ledger=ledger, reporter=reporter,
-        build_targets=build_targets(settings, request.targets), snapshot=request.snapshot,
-        dry_run=request.dry_run, options=dict(request.options or {}),
+        settings=settings,
+        ledger=ledger,
+        reporter=reporter,
+        build_targets=build_targets(settings, request.targets),
+        snapshot=request.snapshot,
+        dry_run=request.dry_run,
+        options=dict(request.options or {}),
     )
 
 

@@ -52,8 +52,11 @@ def render(cal: Calendar, title: str) -> str:
         mx = x(month)
         out.append(f'<line x1="{mx}" y1="{TOP - 8}" x2="{mx}" y2="{bottom}" stroke="#e6e6e6"/>')
         if month.month in (1, 4, 7, 10):
-            label = month.strftime("%Y-%m") if month.month == 1 or month == _month_starts(first, last)[0] \
+            label = (
+                month.strftime("%Y-%m")
+                if month.month == 1 or month == _month_starts(first, last)[0]
                 else month.strftime("%b")
+            )
             out.append(f'<text x="{mx + 2}" y="{TOP - 14}" fill="#555">{label}</text>')
     y = TOP
     out.append(f'<text x="16" y="{y + 17}" font-weight="bold">stable (every train)</text>')

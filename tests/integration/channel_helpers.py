@@ -30,8 +30,13 @@ def make_ledger(dist: Path, version: str, payload: bytes, channel: str = "stable
     """A release with an archive, its SBOM, a deep winget manifest and SHA256SUMS, as the pipeline records them."""
     root = dist / version
     root.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(root, product="opencode", version=version, channel=channel,
-                    source=Source("https://example.org/opencode", "c" * 40, "", 1767225600))
+    ledger = Ledger(
+        root,
+        product="opencode",
+        version=version,
+        channel=channel,
+        source=Source("https://example.org/opencode", "c" * 40, "", 1767225600),
+    )
     archive = root / f"opencode-{version}-{TARGET}.tar.gz"
     archive.write_bytes(payload)
     made = ledger.record(archive, ArtifactKind.ARCHIVE, target=TARGET)
@@ -49,24 +54,43 @@ def make_ledger(dist: Path, version: str, payload: bytes, channel: str = "stable
     return ledger
 
 
-def repository(public: Path, keys: Path, *, now: dt.datetime = NOW, keep: int = 30, evidence_days: int = 730,
-               storage: Storage | None = None, lock_timeout: float = 30.0, bits: int = 4) -> Repository:
+def repository(
+    public: Path,
+    keys: Path,
+    *,
+    now: dt.datetime = NOW,
+    keep: int = 30,
+    evidence_days: int = 730,
+    storage: Storage | None = None,
+    lock_timeout: float = 30.0,
+    bits: int = 4,
+) -> Repository:
     settings = ChannelSettings(lock_timeout_seconds=lock_timeout, hash_bin_bits=bits)
-    return Repository(storage or FileStorage(public), Keyring(keys, generate=True), settings, product="opencode",
-                      now=now, retention=Retention(keep, evidence_days))
+    return Repository(
+        storage or FileStorage(public),
+        Keyring(keys, generate=True),
+        settings,
+        product="opencode",
+        now=now,
+        retention=Retention(keep, evidence_days),
+    )
 
 
 def tree(root: Path) -> dict[str, str]:
     """Every file of a repository with its sha256 (the lock file is the lock's, not content)."""
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != LOCK_NAME}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != LOCK_NAME
+    }
 
 
 def assert_consistent(public: Path) -> None:
     """Everything the current timestamp reaches exists, with the hash the metadata records."""
     timestamp = Metadata[Timestamp].from_bytes((public / "metadata/timestamp.json").read_bytes())
     snapshot = Metadata[Snapshot].from_bytes(
-        (public / f"metadata/{timestamp.signed.snapshot_meta.version}.snapshot.json").read_bytes())
+        (public / f"metadata/{timestamp.signed.snapshot_meta.version}.snapshot.json").read_bytes()
+    )
     for name, meta in snapshot.signed.meta.items():
         role = Metadata[Targets].from_bytes((public / f"metadata/{meta.version}.{name}").read_bytes())
         assert role.signed.version == meta.version

@@ -31,26 +31,37 @@ def release_root(product: Path) -> Path:
 
 def copy_release(built_product: Path, into: Path) -> Path:
     root = into / "work"
-    shutil.copytree(built_product.parent, root, symlinks=True,
-                    ignore=shutil.ignore_patterns("build.lock", "built.ok", ".work"))
+    shutil.copytree(
+        built_product.parent, root, symlinks=True, ignore=shutil.ignore_patterns("build.lock", "built.ok", ".work")
+    )
     return root / "product"
 
 
 def statement(subjects: list[Artifact], predicate_type: str, predicate: dict[str, Any]) -> bytes:
-    return canonical_json({
-        "_type": STATEMENT_TYPE, "predicateType": predicate_type, "predicate": predicate,
-        "subject": [{"name": a.name, "digest": {"sha256": a.sha256}} for a in subjects]})
+    return canonical_json(
+        {
+            "_type": STATEMENT_TYPE,
+            "predicateType": predicate_type,
+            "predicate": predicate,
+            "subject": [{"name": a.name, "digest": {"sha256": a.sha256}} for a in subjects],
+        }
+    )
 
 
 def provenance_predicate(ledger: Ledger, builder: str = BUILDER_ID, repository: str = REPOSITORY) -> dict[str, Any]:
     return {
         "buildDefinition": {
             "buildType": "https://opencode.example.org/release/v1",
-            "externalParameters": {"repository": repository, "ref": ledger.source.ref or "refs/heads/main",
-                                   "version": ledger.version},
+            "externalParameters": {
+                "repository": repository,
+                "ref": ledger.source.ref or "refs/heads/main",
+                "version": ledger.version,
+            },
             "internalParameters": {},
-            "resolvedDependencies": [{"uri": f"git+{repository}", "digest": {"gitCommit": ledger.source.commit}}]},
-        "runDetails": {"builder": {"id": builder}, "metadata": {"invocationId": "test"}}}
+            "resolvedDependencies": [{"uri": f"git+{repository}", "digest": {"gitCommit": ledger.source.commit}}],
+        },
+        "runDetails": {"builder": {"id": builder}, "metadata": {"invocationId": "test"}},
+    }
 
 
 def add_attestations(ledger: Ledger) -> None:
@@ -59,16 +70,29 @@ def add_attestations(ledger: Ledger) -> None:
     if not ledger.by_kind(ArtifactKind.ATTESTATION):
         for archive in archives:
             sbom_path = ledger.file(archive).with_name(archive.name + ".cdx.json")
-            sbom_path.write_bytes(canonical_json({"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
-                                                  "metadata": {"component": {"name": archive.name}}}))
-            sbom = ledger.record(sbom_path, ArtifactKind.SBOM, target=archive.target,
-                                 relations={"sbom_of": [archive.id]})
+            sbom_path.write_bytes(
+                canonical_json(
+                    {
+                        "bomFormat": "CycloneDX",
+                        "specVersion": "1.5",
+                        "version": 1,
+                        "metadata": {"component": {"name": archive.name}},
+                    }
+                )
+            )
+            sbom = ledger.record(
+                sbom_path, ArtifactKind.SBOM, target=archive.target, relations={"sbom_of": [archive.id]}
+            )
             body = statement([archive], CYCLONEDX, json.loads(sbom_path.read_bytes()))
             path = ledger.file(archive).with_name(archive.name + ".sbom.intoto.json")
             path.write_bytes(body)
-            ledger.record(path, ArtifactKind.ATTESTATION, target=archive.target,
-                          relations={"attests": [archive.id], "sbom": [sbom.id]},
-                          facts={"predicate_type": CYCLONEDX})
+            ledger.record(
+                path,
+                ArtifactKind.ATTESTATION,
+                target=archive.target,
+                relations={"attests": [archive.id], "sbom": [sbom.id]},
+                facts={"predicate_type": CYCLONEDX},
+            )
     if not ledger.by_kind(ArtifactKind.PROVENANCE):
         path = ledger.root / "provenance.intoto.json"
         path.write_bytes(statement(list(archives), SLSA, provenance_predicate(ledger)))

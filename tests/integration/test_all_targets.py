@@ -53,8 +53,13 @@ def make_partial(project: Path, folder: Path, target_name: str, binary: Path, **
     target = targets.get(target_name)
     described = source.describe(settings.project_dir, settings.repository)
     version = source_changes.pop("version", settings.version)
-    partial = Ledger(folder / f"partial-{target_name}" / version, product=settings.name, version=version,
-                     channel="stable", source=replace(described, **source_changes))  # type: ignore[arg-type]
+    partial = Ledger(
+        folder / f"partial-{target_name}" / version,
+        product=settings.name,
+        version=version,
+        channel="stable",
+        source=replace(described, **source_changes),
+    )  # type: ignore[arg-type]
     dest = partial.root / target_name / f"{settings.name}{target.exe_suffix}"
     dest.parent.mkdir(parents=True)
     shutil.copy2(binary, dest)
@@ -72,7 +77,9 @@ def _all_partials(project: Path, folder: Path, bins: dict[str, Path]) -> None:
 
 
 def test_nine_targets_merge_and_run_every_stage_after_the_build(
-    project: Path, tmp_path: Path, bins: dict[str, Path],
+    project: Path,
+    tmp_path: Path,
+    bins: dict[str, Path],
 ) -> None:
     partials = tmp_path / "partials"
     _all_partials(project, partials, bins)
@@ -100,8 +107,19 @@ def test_nine_targets_merge_and_run_every_stage_after_the_build(
     # A stage may skip for want of configuration (index-upload without an index URL), never fail;
     # every stage that works per target, or over all of them, runs.
     assert set(statuses.values()) <= {"ran", "up-to-date", "skipped"}, str(statuses)
-    per_target = {"universal", "inspect", "package", "deb", "homebrew", "winget", "checksum", "sbom",
-                  "provenance", "sign", "verify"}
+    per_target = {
+        "universal",
+        "inspect",
+        "package",
+        "deb",
+        "homebrew",
+        "winget",
+        "checksum",
+        "sbom",
+        "provenance",
+        "sign",
+        "verify",
+    }
     assert all(statuses[name] in ("ran", "up-to-date") for name in per_target & set(statuses)), str(statuses)
 
     ledger = Ledger.load(project.parent / "dist" / "1.4.0")
@@ -121,21 +139,26 @@ def test_nine_targets_merge_and_run_every_stage_after_the_build(
     assert all(name in sums for name in archives.values())
     # Whatever later stages make per target (SBOMs, signatures) covers the targets built elsewhere too.
     names = {s.name for s in stages}
-    for stage_name, kind, relation in (("sbom", ArtifactKind.SBOM, "sbom_of"),
-                                       ("sign", ArtifactKind.SIGSTORE_BUNDLE, "signature_of")):
+    for stage_name, kind, relation in (
+        ("sbom", ArtifactKind.SBOM, "sbom_of"),
+        ("sign", ArtifactKind.SIGSTORE_BUNDLE, "signature_of"),
+    ):
         if stage_name in names:
             subjects = {ledger.get(i).target for a in ledger.by_kind(kind) for i in a.related(relation)}
             assert set(targets.TARGETS) <= subjects, (kind, subjects)
 
 
-def test_partial_ledgers_keep_the_build_report_with_its_binary(project: Path, tmp_path: Path,
-                                                                bins: dict[str, Path]) -> None:
+def test_partial_ledgers_keep_the_build_report_with_its_binary(
+    project: Path, tmp_path: Path, bins: dict[str, Path]
+) -> None:
     make_partial(project, tmp_path / "p", "windows-arm64", bins["pe-arm64"])
     settings = config.load(project / "pyproject.toml")
     ledger = session.open_ledger(settings, "1.4.0", "stable")
     added = merge.merge(ledger, merge.find_partials(tmp_path / "p"))
-    assert sorted(a.id for a in added) == ["binary:windows-arm64/opencode.exe",
-                                           "build-report:windows-arm64/nuitka-report.xml"]
+    assert sorted(a.id for a in added) == [
+        "binary:windows-arm64/opencode.exe",
+        "build-report:windows-arm64/nuitka-report.xml",
+    ]
     report = ledger.get("build-report:windows-arm64/nuitka-report.xml")
     assert report.related("report_of") == ("binary:windows-arm64/opencode.exe",)
     assert ledger.verify_file(report) and Ledger.load(ledger.root).get(report.id) == report
@@ -143,13 +166,21 @@ def test_partial_ledgers_keep_the_build_report_with_its_binary(project: Path, tm
     assert merge.merge(ledger, merge.find_partials(tmp_path / "p")) == []
 
 
-@pytest.mark.parametrize(("change", "what", "theirs", "ours"), [
-    ({"version": "1.4.1"}, "version", "'1.4.1'", "'1.4.0'"),
-    ({"ref": "v1.4.1"}, "tag", "'v1.4.1'", None),
-    ({"commit": "f" * 40}, "source commit", f"'{'f' * 40}'", None),
-])
+@pytest.mark.parametrize(
+    ("change", "what", "theirs", "ours"),
+    [
+        ({"version": "1.4.1"}, "version", "'1.4.1'", "'1.4.0'"),
+        ({"ref": "v1.4.1"}, "tag", "'v1.4.1'", None),
+        ({"commit": "f" * 40}, "source commit", f"'{'f' * 40}'", None),
+    ],
+)
 def test_merge_refuses_a_partial_from_another_release(
-    project: Path, tmp_path: Path, bins: dict[str, Path], change: dict[str, str], what: str, theirs: str,
+    project: Path,
+    tmp_path: Path,
+    bins: dict[str, Path],
+    change: dict[str, str],
+    what: str,
+    theirs: str,
     ours: str | None,
 ) -> None:
     make_partial(project, tmp_path / "p", "darwin-arm64", bins["macho-arm64"])
@@ -161,22 +192,30 @@ def test_merge_refuses_a_partial_from_another_release(
     side = tmp_path / "p" / "partial-windows-x86_64" / version / "release-manifest.json"
     with pytest.raises(MergeError) as caught:
         merge.merge(ledger, merge.find_partials(tmp_path / "p"))
-    assert str(caught.value) == (f"{side} has {what} {theirs} but {ledger.path} has {expected_ours}; "
-                                 "partial ledgers must come from one run over one commit")
+    assert str(caught.value) == (
+        f"{side} has {what} {theirs} but {ledger.path} has {expected_ours}; "
+        "partial ledgers must come from one run over one commit"
+    )
     assert not ledger.root.exists()
 
 
 def test_merge_refuses_one_target_built_twice_with_different_bytes(
-    project: Path, tmp_path: Path, bins: dict[str, Path],
+    project: Path,
+    tmp_path: Path,
+    bins: dict[str, Path],
 ) -> None:
     first = make_partial(project, tmp_path / "a", "darwin-arm64", bins["macho-arm64"])
     second = make_partial(project, tmp_path / "b", "darwin-arm64", bins["macho-arm64-unsigned"])
     settings = config.load(project / "pyproject.toml")
     ledger = session.open_ledger(settings, "1.4.0", "stable")
-    with pytest.raises(MergeError, match=(
-        r"^target darwin-arm64: darwin-arm64/opencode in " + str(second.path) + r" \(sha256 \w{12}…\) differs "
-        r"from darwin-arm64/opencode in " + str(first.path) + r" \(sha256 \w{12}…\); the same target was built "
-        r"twice with different bytes: keep one build$")):
+    with pytest.raises(
+        MergeError,
+        match=(
+            r"^target darwin-arm64: darwin-arm64/opencode in " + str(second.path) + r" \(sha256 \w{12}…\) differs "
+            r"from darwin-arm64/opencode in " + str(first.path) + r" \(sha256 \w{12}…\); the same target was built "
+            r"twice with different bytes: keep one build$"
+        ),
+    ):
         merge.merge(ledger, [first, second])
     assert not ledger.root.exists()
     # Against what the release already holds, too.
@@ -187,8 +226,22 @@ def test_merge_refuses_one_target_built_twice_with_different_bytes(
 
 def test_collect_cli_refuses_with_one_line_and_exit_1(project: Path, tmp_path: Path, bins: dict[str, Path]) -> None:
     make_partial(project, tmp_path / "p", "darwin-arm64", bins["macho-arm64"], version="1.4.1")
-    proc = subprocess.run([str(SCRIPT), "collect", "--project", str(project), "--from", str(tmp_path / "p"),
-                           "--version", "1.4.0", "--snapshot"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            str(SCRIPT),
+            "collect",
+            "--project",
+            str(project),
+            "--from",
+            str(tmp_path / "p"),
+            "--version",
+            "1.4.0",
+            "--snapshot",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "has version '1.4.1' but" in proc.stderr and "has '1.4.0'" in proc.stderr
@@ -197,30 +250,38 @@ def test_collect_cli_refuses_with_one_line_and_exit_1(project: Path, tmp_path: P
 
 def _attest_job_check(project: Path, work: Path) -> None:
     """Run the attest job's check step (bash) on the merged release; then once more with one file swapped."""
-    subjects = subprocess.run([str(SCRIPT), "ci", "--subjects", "--project", str(project)],
-                              capture_output=True, text=True, check=True).stdout
+    subjects = subprocess.run(
+        [str(SCRIPT), "ci", "--subjects", "--project", str(project)], capture_output=True, text=True, check=True
+    ).stdout
     lines = subjects.splitlines()
     assert any(line.endswith("  SHA256SUMS") for line in lines) and any(".cdx.json" in line for line in lines)
     flow = yaml.safe_load((REPO / ".github/workflows/release.yml").read_text())
     script = next(s["run"] for s in flow["jobs"]["attest"]["steps"] if s.get("id") == "subjects")
     shutil.copytree(project.parent / "dist", work / "release", ignore=shutil.ignore_patterns(".work"))
-    env = {"PATH": os.environ["PATH"], "VERSION": "1.4.0", "GITHUB_OUTPUT": str(work / "out"),
-           "SUBJECTS": base64.b64encode(subjects.encode()).decode()}
+    env = {
+        "PATH": os.environ["PATH"],
+        "VERSION": "1.4.0",
+        "GITHUB_OUTPUT": str(work / "out"),
+        "SUBJECTS": base64.b64encode(subjects.encode()).decode(),
+    }
     subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env, check=True, capture_output=True)
     outputs = dict(line.split("=", 1) for line in (work / "out").read_text().splitlines())
     assert outputs["deliverables"].split(",") == [
-        f"release/1.4.0/{line.split()[1]}" for line in (work / "release/1.4.0/SHA256SUMS").read_text().splitlines()]
+        f"release/1.4.0/{line.split()[1]}" for line in (work / "release/1.4.0/SHA256SUMS").read_text().splitlines()
+    ]
     assert outputs["files"].split() == [f"release/1.4.0/{line.split()[1]}" for line in lines]
     # A file changed between the merge job and the attest job is refused before anything is signed.
     archive = work / "release/1.4.0/opencode-1.4.0-windows-arm64.zip"
     archive.write_bytes(archive.read_bytes() + b"\0")
-    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env, capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env, capture_output=True, text=True, check=False
+    )
     assert proc.returncode != 0 and "opencode-1.4.0-windows-arm64.zip: FAILED" in proc.stdout
 
 
-def test_signatures_from_ci_are_recorded_beside_their_subjects(project: Path, tmp_path: Path,
-                                                                bins: dict[str, Path]) -> None:
+def test_signatures_from_ci_are_recorded_beside_their_subjects(
+    project: Path, tmp_path: Path, bins: dict[str, Path]
+) -> None:
     make_partial(project, tmp_path / "p", "windows-arm64", bins["pe-arm64"])
     settings = config.load(project / "pyproject.toml")
     ledger = session.open_ledger(settings, "1.4.0", "stable")
@@ -231,9 +292,11 @@ def test_signatures_from_ci_are_recorded_beside_their_subjects(project: Path, tm
     (signed / "provenance.sigstore.json").write_text("{}")
     added = {a.id: a for a in merge.import_signatures(ledger, signed)}
     assert added["sigstore-bundle:windows-arm64/nuitka-report.xml.sigstore.json"].related("signature_of") == (
-        "build-report:windows-arm64/nuitka-report.xml",)
+        "build-report:windows-arm64/nuitka-report.xml",
+    )
     assert added["sigstore-bundle:provenance.sigstore.json"].facts == {
-        "predicate_type": "https://slsa.dev/provenance/v1"}
+        "predicate_type": "https://slsa.dev/provenance/v1"
+    }
     (signed / "windows-arm64/opencode.zip.sigstore.json").write_text("{}")
     with pytest.raises(MergeError, match=r"opencode.zip.sigstore.json: signs 'windows-arm64/opencode.zip', which "):
         merge.import_signatures(ledger, signed)
@@ -251,16 +314,31 @@ def test_universal_waits_for_both_thin_builds(project: Path, tmp_path: Path, bin
 
 
 def test_ci_plan_names_the_version_and_refuses_a_tag_for_another_version(project: Path) -> None:
-    proc = subprocess.run([str(SCRIPT), "ci", "--plan", "--json", "--project", str(project), "--ref", "v1.4.0"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [str(SCRIPT), "ci", "--plan", "--json", "--project", str(project), "--ref", "v1.4.0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     plan = json.loads(proc.stdout)
     assert plan["version"] == "1.4.0" and [t["name"] for t in plan["targets"]] == list(targets.TARGETS)
-    nightly = json.loads(subprocess.run(
-        [str(SCRIPT), "ci", "--plan", "--json", "--project", str(project), "--channel", "nightly"],
-        capture_output=True, text=True, check=True).stdout)
+    nightly = json.loads(
+        subprocess.run(
+            [str(SCRIPT), "ci", "--plan", "--json", "--project", str(project), "--channel", "nightly"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert re.fullmatch(r"1\.4\.1-nightly\.\d{8}\+g[0-9a-f]{7}", nightly["version"])
-    wrong = subprocess.run([str(SCRIPT), "ci", "--plan", "--project", str(project), "--ref", "v1.5.0"],
-                           capture_output=True, text=True, check=False)
+    wrong = subprocess.run(
+        [str(SCRIPT), "ci", "--plan", "--project", str(project), "--ref", "v1.5.0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert wrong.returncode == 2
-    assert wrong.stderr.strip() == (f"error: tag v1.5.0 does not match {project / 'pyproject.toml'}: version 1.4.0; "
-                                    "tag the commit whose version you release")
+    assert wrong.stderr.strip() == (
+        f"error: tag v1.5.0 does not match {project / 'pyproject.toml'}: version 1.4.0; "
+        "tag the commit whose version you release"
+    )

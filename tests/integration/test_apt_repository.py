@@ -27,11 +27,19 @@ DEB = "pool/main/o/opencode/opencode_1.4.0_amd64.deb"
 def apt_release(built_product: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the real build with the manifests stages run: returns the release folder."""
     root = tmp_path_factory.mktemp("apt-release")
-    shutil.copytree(built_product.parent, root, dirs_exist_ok=True, symlinks=True,
-                    ignore=shutil.ignore_patterns("build.lock", "built.ok", ".work"))
+    shutil.copytree(
+        built_product.parent,
+        root,
+        dirs_exist_ok=True,
+        symlinks=True,
+        ignore=shutil.ignore_patterns("build.lock", "built.ok", ".work"),
+    )
     settings = config.load(root / "product" / "pyproject.toml")
-    session.run(settings, pipeline.stages_named(("deb", "apt-repo", "checksum")),
-                session.Request(snapshot=True, quiet=True, targets=()))
+    session.run(
+        settings,
+        pipeline.stages_named(("deb", "apt-repo", "checksum")),
+        session.Request(snapshot=True, quiet=True, targets=()),
+    )
     return root / "dist" / "1.4.0"
 
 
@@ -52,14 +60,20 @@ def test_ledger_records_deb_indexes_and_key_and_sums_the_deb(apt_release: Path) 
     assert ledger.verify_file(package)
     assert package.related("deb_of") == ("archive:opencode-1.4.0-linux-x86_64-gnu.tar.gz",)
     indexes = {a.path.removeprefix("manifests/apt/") for a in ledger.by_kind(ArtifactKind.APT_INDEX)}
-    assert {"dists/stable/Release", "dists/stable/InRelease", "dists/stable/Release.gpg",
-            "dists/stable/main/binary-amd64/Packages.xz", "opencode-archive-keyring.gpg"} <= indexes
+    assert {
+        "dists/stable/Release",
+        "dists/stable/InRelease",
+        "dists/stable/Release.gpg",
+        "dists/stable/main/binary-amd64/Packages.xz",
+        "opencode-archive-keyring.gpg",
+    } <= indexes
     assert f"manifests/apt/{DEB}" in (apt_release / "SHA256SUMS").read_text()
 
 
 def test_lintian_reports_no_errors_or_warnings(apt_release: Path) -> None:
-    proc = subprocess.run(["lintian", "--no-cfg", str(apt_release / "manifests/apt" / DEB)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["lintian", "--no-cfg", str(apt_release / "manifests/apt" / DEB)], capture_output=True, text=True, check=False
+    )
     tags = [line for line in proc.stdout.splitlines() if line[:2] in ("E:", "W:")]
     assert tags == [] and proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -90,8 +104,13 @@ def test_apt_get_updates_downloads_installs_and_the_binary_runs(apt_release: Pat
     unpacked = tmp_path / "unpacked"
     subprocess.run(["dpkg-deb", "-x", str(fetched), str(unpacked)], check=True)
     assert (unpacked / "usr/share/doc/opencode/copyright").read_text().startswith("Format: https://www.debian.org/")
-    out = subprocess.run([str(unpacked / "usr/bin/opencode"), "--version"], capture_output=True, text=True,
-                         env={"TMPDIR": str(tmp_path)}, check=True)
+    out = subprocess.run(
+        [str(unpacked / "usr/bin/opencode"), "--version"],
+        capture_output=True,
+        text=True,
+        env={"TMPDIR": str(tmp_path)},
+        check=True,
+    )
     assert out.stdout.strip() == "opencode 1.4.0"
 
 
@@ -130,8 +149,9 @@ def test_refuses_a_deb_whose_bytes_changed(apt_release: Path, tmp_path: Path) ->
 
 def test_refuses_a_repository_signed_by_another_key(apt_release: Path, tmp_path: Path) -> None:
     repo = _repo_copy(apt_release, tmp_path)
-    other = gpg.Signer(gpg.create_key(tmp_path / "other-gnupg", "Mallory <mallory@example.org>"),
-                       tmp_path / "other-gnupg")
+    other = gpg.Signer(
+        gpg.create_key(tmp_path / "other-gnupg", "Mallory <mallory@example.org>"), tmp_path / "other-gnupg"
+    )
     gpg.sign_release(other, repo / "dists/stable/Release")
     result = _client(tmp_path, repo).update()
     assert result.returncode == 100
@@ -148,13 +168,29 @@ def test_refuses_an_unsigned_repository(apt_release: Path, tmp_path: Path) -> No
 
 
 def test_invoke_manifests_from_an_existing_release(release_copy: Path) -> None:
-    proc = subprocess.run([str(Path(sys.executable).parent / "opencode-release"), "manifests", "--snapshot",
-                           "--project", str(release_copy), "--json"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "opencode-release"),
+            "manifests",
+            "--snapshot",
+            "--project",
+            str(release_copy),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert [(s["name"], s["status"]) for s in report["stages"]] == [
-        ("deb", "ran"), ("apt-repo", "ran"), ("homebrew", "ran"), ("winget", "ran"), ("python-dists", "ran"),
-        ("checksum", "ran")]
+        ("deb", "ran"),
+        ("apt-repo", "ran"),
+        ("homebrew", "ran"),
+        ("winget", "ran"),
+        ("python-dists", "ran"),
+        ("checksum", "ran"),
+    ]
     assert "homebrew: darwin-universal: no archive in this release; the formula has no macos block" in report["notes"]
     assert "winget: no Windows archive in this release; no winget manifest" in report["notes"]
     ledger = Ledger.load(release_copy.parent / "dist" / "1.4.0")

@@ -26,9 +26,23 @@ VERIFY = str(Path(sys.executable).parent / "in-toto-verify")
 
 def _verify(release: Path, key: Path | None = None) -> subprocess.CompletedProcess[str]:
     key = key or release / "in-toto" / "owner.pub"
-    return subprocess.run([VERIFY, "--layout", "in-toto/root.layout", "--verification-keys", str(key),
-                           "--link-dir", "in-toto", "--verbose"], cwd=release, capture_output=True, text=True, check=False,
-                          timeout=120)
+    return subprocess.run(
+        [
+            VERIFY,
+            "--layout",
+            "in-toto/root.layout",
+            "--verification-keys",
+            str(key),
+            "--link-dir",
+            "in-toto",
+            "--verbose",
+        ],
+        cwd=release,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def _link(release: Path, step: str) -> Path:
@@ -38,8 +52,11 @@ def _link(release: Path, step: str) -> Path:
 
 def _attest(product: Path) -> Path:
     settings = config.load(product / "pyproject.toml")
-    session.run(settings, pipeline.stages_named(("deb", "checksum", "sbom", "provenance", "intoto")),
-                session.Request(snapshot=True, quiet=True))
+    session.run(
+        settings,
+        pipeline.stages_named(("deb", "checksum", "sbom", "provenance", "intoto")),
+        session.Request(snapshot=True, quiet=True),
+    )
     return product.parent / "dist" / "1.4.0"
 
 
@@ -83,8 +100,9 @@ def test_in_toto_verify_passes_on_the_release_and_fails_on_each_tamper(release_c
 
     # A layout checked with a key that did not sign it.
     other = tmp_path / "other.pub"
-    other.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.PEM,
-                                                                             PublicFormat.SubjectPublicKeyInfo))
+    other.write_bytes(
+        Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
     result = _verify(release, other)
     assert result.returncode == 1
     assert "SignatureVerificationError" in result.stderr
@@ -104,8 +122,11 @@ def test_snapshot_keys_are_generated_once_and_reused(release_copy: Path) -> None
     assert sorted(before) == [f"in-toto-{r}.pem" for r in sorted(("owner", *intoto.STEPS))]
     layout = (release / "in-toto" / "root.layout").read_bytes()
     (release / "in-toto" / "root.layout").unlink()
-    session.run(config.load(release_copy / "pyproject.toml"), pipeline.stages_named(("intoto",)),
-                session.Request(snapshot=True, quiet=True))
+    session.run(
+        config.load(release_copy / "pyproject.toml"),
+        pipeline.stages_named(("intoto",)),
+        session.Request(snapshot=True, quiet=True),
+    )
     assert {p.name: p.read_bytes() for p in keys.glob("*.pem")} == before
     assert (release / "in-toto" / "root.layout").read_bytes() == layout
 
@@ -114,13 +135,19 @@ def test_a_real_release_without_configured_keys_is_refused(release_copy: Path, m
     _attest(release_copy)
     monkeypatch.delenv(intoto.KEYS_ENV, raising=False)
     with pytest.raises(StageError) as caught:
-        session.run(config.load(release_copy / "pyproject.toml"), pipeline.stages_named(("intoto",)),
-                    session.Request(snapshot=False, quiet=True))
+        session.run(
+            config.load(release_copy / "pyproject.toml"),
+            pipeline.stages_named(("intoto",)),
+            session.Request(snapshot=False, quiet=True),
+        )
     assert isinstance(caught.value.__cause__, ConfigError)
     assert "a real release needs OPENCODE_RELEASE_KEYS_DIR or [signing] keys-dir" in str(caught.value)
     empty = release_copy.parent / "keys"
     empty.mkdir()
     monkeypatch.setenv(intoto.KEYS_ENV, str(empty))
     with pytest.raises(StageError, match=r"in-toto-owner.pem: no in-toto key for role owner"):
-        session.run(config.load(release_copy / "pyproject.toml"), pipeline.stages_named(("intoto",)),
-                    session.Request(snapshot=False, quiet=True))
+        session.run(
+            config.load(release_copy / "pyproject.toml"),
+            pipeline.stages_named(("intoto",)),
+            session.Request(snapshot=False, quiet=True),
+        )

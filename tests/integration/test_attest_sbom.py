@@ -22,8 +22,12 @@ pytestmark = pytest.mark.integration
 
 def _attest_cli(product: Path) -> dict:  # type: ignore[type-arg]
     script = Path(sys.executable).parent / "opencode-release"
-    proc = subprocess.run([str(script), "attest", "--project", str(product), "--snapshot", "--json"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(script), "attest", "--project", str(product), "--snapshot", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
@@ -69,11 +73,16 @@ def test_python_components_are_exactly_the_distributions_compiled_in(release_cop
         assert by_name["cpython"]["version"] == binary.facts["python_version"]
         floor = {p["name"]: p["value"] for p in by_name["glibc"]["properties"]}
         assert floor["opencode-release:glibc-floor"] == binary.facts["inspection"]["glibc_floor"]
-        bundled = {p["value"] for c in doc["components"] for p in c.get("properties", [])
-                   if p["name"] == "opencode-release:file" and c["bom-ref"] != binary.id}
+        bundled = {
+            p["value"]
+            for c in doc["components"]
+            for p in c.get("properties", [])
+            if p["name"] == "opencode-release:file" and c["bom-ref"] != binary.id
+        }
         assert bundled == set(binary.facts["inspection"]["bundled_libraries"])
-        assert all(c.get("purl", "").startswith("pkg:deb/debian/") for c in doc["components"]
-                   if c["name"].startswith("lib"))
+        assert all(
+            c.get("purl", "").startswith("pkg:deb/debian/") for c in doc["components"] if c["name"].startswith("lib")
+        )
 
 
 def test_two_runs_write_the_same_bytes(release_copy: Path) -> None:
@@ -110,8 +119,13 @@ def test_provenance_covers_exactly_the_ledger_deliverables_and_sbom_statements_b
     later = {"provenance", "intoto-link", "intoto-layout", "sigstore-bundle", "trust-root"}
     expected = {(a.path, a.sha256) for a in ledger.artifacts if a.kind in UPLOADABLE and a.kind not in later}
     assert {(s["name"], s["digest"]["sha256"]) for s in doc["subject"]} == expected
-    assert {a.kind for a in ledger.artifacts if (a.path, a.sha256) in expected} >= {"archive", "checksums", "sbom",
-                                                                                     "attestation", "deb"}
+    assert {a.kind for a in ledger.artifacts if (a.path, a.sha256) in expected} >= {
+        "archive",
+        "checksums",
+        "sbom",
+        "attestation",
+        "deb",
+    }
     assert set(prov.related("provenance_of")) == {a.id for a in ledger.artifacts if (a.path, a.sha256) in expected}
     byproducts = {b["name"]: b["digest"]["sha256"] for b in doc["predicate"]["runDetails"]["byproducts"]}
     assert byproducts == {r.path: r.sha256 for r in ledger.by_kind(ArtifactKind.BUILD_REPORT)}
@@ -122,5 +136,6 @@ def test_provenance_covers_exactly_the_ledger_deliverables_and_sbom_statements_b
         sbom = ledger.get(attestation.related("sbom")[0])
         assert attestation.name == subject.name + ".sbom.intoto.json"
         assert attestation.facts["predicate_type"] == "https://cyclonedx.org/bom"
-        statements.check_sbom_statement(ledger.file(attestation).read_bytes(), attestation.path, subject,
-                                        ledger.file(sbom).read_bytes())
+        statements.check_sbom_statement(
+            ledger.file(attestation).read_bytes(), attestation.path, subject, ledger.file(sbom).read_bytes()
+        )

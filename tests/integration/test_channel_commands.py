@@ -16,8 +16,9 @@ pytestmark = pytest.mark.integration
 
 
 def _invoke(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=REPO, capture_output=True, text=True,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=REPO, capture_output=True, text=True, check=False
+    )
 
 
 @pytest.fixture
@@ -55,5 +56,6 @@ def test_real_publish_without_keys_fails_with_one_line(project: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
         f"error: TUF root key: not found at {project}/.opencode-release/tuf-keys/root.pem nor in "
-        "$OPENCODE_RELEASE_TUF_ROOT_KEY; real releases read keys from signing.keys-dir or the environment")
+        "$OPENCODE_RELEASE_TUF_ROOT_KEY; real releases read keys from signing.keys-dir or the environment"
+    )
     assert not (project / "public/metadata").exists()

@@ -41,7 +41,8 @@ def test_different_bytes_under_a_published_version_are_refused(tmp_path: Path) -
         repo.publish(make_ledger(tmp_path / "b", "1.4.0", b"other payload"), ["stable"])
     assert str(err.value) == (
         "stable 1.4.0: already published with different bytes (archive:opencode-1.4.0-linux-x86_64-gnu.tar.gz, "
-        "checksums:SHA256SUMS); a published version is immutable: publish a new version")
+        "checksums:SHA256SUMS); a published version is immutable: publish a new version"
+    )
     assert tree(tmp_path / "public") == before
 
 
@@ -55,15 +56,30 @@ def test_publisher_killed_at_a_step_boundary_leaves_a_consistent_repository(tmp_
     shutil.copytree(public, reference)
     repository(reference, keys).publish(new, ["stable"])
 
-    proc = subprocess.run([sys.executable, "-m", "tests.integration.crash_publisher", str(public),
-                           str(keys), str(new.root), step, NOW.isoformat()], cwd=REPO, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.crash_publisher",
+            str(public),
+            str(keys),
+            str(new.root),
+            step,
+            NOW.isoformat(),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == -9, proc.stderr
     assert_consistent(public)
     with serve(public) as url:
         from opencode_release.channels import client
 
-        seen = client.check(url, "stable", tmp_path / f"cache-{step}", target=TARGET,
-                            trusted_root=public / "metadata/1.root.json")
+        seen = client.check(
+            url, "stable", tmp_path / f"cache-{step}", target=TARGET, trusted_root=public / "metadata/1.root.json"
+        )
     assert seen is not None
     assert seen.version == ("1.5.0" if STEPS.index(step) >= STEPS.index("timestamp") else "1.4.0")
 
@@ -117,19 +133,25 @@ def test_nightly_retention_keeps_newest_payloads_and_evidence_for_its_period(tmp
     assert_consistent(public)
     index = json.loads((public / "nightly/index.json").read_text())
     state = {r["version"]: (r["pruned"], bool(r["downloads"]), len(r["evidence"])) for r in index["releases"]}
-    assert state == {versions[3]: (False, True, 3), versions[2]: (False, True, 3),
-                     versions[1]: (True, False, 3), versions[0]: (True, False, 3)}
+    assert state == {
+        versions[3]: (False, True, 3),
+        versions[2]: (False, True, 3),
+        versions[1]: (True, False, 3),
+        versions[0]: (True, False, 3),
+    }
     assert not list((public / "targets/nightly" / versions[0]).glob("*.tar.gz"))
     assert len(list((public / "targets/nightly" / versions[0]).glob("*.cdx.json"))) == 1
     # two weeks later the evidence of the pruned ones is past its period
     later = repository(public, keys, now=NOW + dt.timedelta(days=13), keep=2, evidence_days=10)
-    result = later.publish(make_ledger(tmp_path / "dist", "1.4.1-nightly.20261207+gabcdef9", b"n", "nightly"),
-                           ["nightly"])
+    result = later.publish(
+        make_ledger(tmp_path / "dist", "1.4.1-nightly.20261207+gabcdef9", b"n", "nightly"), ["nightly"]
+    )
     assert sorted(result.expired) == versions[:2]
     assert result.pruned == (versions[2],)
     assert_consistent(public)
     assert not (public / "targets/nightly" / versions[0]).exists() or not any(
-        (public / "targets/nightly" / versions[0]).iterdir())
+        (public / "targets/nightly" / versions[0]).iterdir()
+    )
 
 
 def test_nightly_version_and_same_commit_same_day_publishes_nothing_new(tmp_path: Path) -> None:
@@ -165,10 +187,12 @@ def test_real_release_without_configured_keys_is_refused(tmp_path: Path) -> None
     settings = config.load(write_project(tmp_path, 'name = "opencode"\npackage = "src"\n[channels]\nroot = "public"\n'))
     with pytest.raises(ChannelError) as err:
         publishing.repository(settings, snapshot=False, now=NOW).publish(
-            make_ledger(tmp_path / "dist", "1.4.0", b"x"), ["stable"])
+            make_ledger(tmp_path / "dist", "1.4.0", b"x"), ["stable"]
+        )
     assert str(err.value) == (
         f"TUF root key: not found at {tmp_path}/.opencode-release/tuf-keys/root.pem nor in "
-        "$OPENCODE_RELEASE_TUF_ROOT_KEY; real releases read keys from signing.keys-dir or the environment")
+        "$OPENCODE_RELEASE_TUF_ROOT_KEY; real releases read keys from signing.keys-dir or the environment"
+    )
 
 
 def test_routine_publish_does_not_need_the_root_key(tmp_path: Path) -> None:
@@ -194,8 +218,9 @@ def test_publish_stage_publishes_the_real_build_from_its_ledger(release_copy: Pa
     with serve(public) as url:
         from opencode_release.channels import client
 
-        update = client.check(url, "stable", tmp_path / "cache", target=archive.target,
-                              trusted_root=public / "metadata/1.root.json")
+        update = client.check(
+            url, "stable", tmp_path / "cache", target=archive.target, trusted_root=public / "metadata/1.root.json"
+        )
     assert update is not None and update.version == "1.4.0"
     assert update.path.read_bytes() == ctx.ledger.file(archive).read_bytes()
     _, again = session.run(settings, [publishing.PublishStage()], request)

@@ -21,7 +21,8 @@ def _check(url: str, cache: Path, public: Path) -> client.Update | None:
 def test_refresh_resigns_what_would_expire_and_clients_accept_it_again(tmp_path: Path) -> None:
     public, keys = tmp_path / "public", tmp_path / "keys"
     repository(public, keys, now=NOW - dt.timedelta(days=10)).publish(
-        make_ledger(tmp_path / "dist", "1.4.0", b"x"), ["stable"])
+        make_ledger(tmp_path / "dist", "1.4.0", b"x"), ["stable"]
+    )
     with serve(public) as url:
         with pytest.raises(exceptions.ExpiredMetadataError):  # timestamps live 7 days
             _check(url, tmp_path / "cache", public)

@@ -29,8 +29,9 @@ def moto_url() -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -49,8 +50,11 @@ def moto_url() -> Iterator[str]:
 def s3(moto_url: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
     import boto3
 
-    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", "us-east-1")):
+    for key, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
         monkeypatch.setenv(key, value)
     s3_client = boto3.client("s3", endpoint_url=moto_url)
     bucket = request.node.name.replace("_", "-")[:60].lower()
@@ -70,10 +74,23 @@ def test_publish_to_s3_and_update_from_it(s3: Any, moto_url: str, tmp_path: Path
     assert repo.publish(ledger, ["stable"]).status == "unchanged"
     assert set(storage.keys("")) == keys | set(storage.keys("targets/")) | set(storage.keys("stable/"))
     # clients read the bucket anonymously, as from a public bucket or its CDN
-    s3_client.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
-    update = client.check(f"{moto_url}/{bucket}/public", "stable", tmp_path / "cache", target=TARGET,
-                          trusted_root=None)
+    s3_client.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{bucket}/*",
+                    }
+                ],
+            }
+        ),
+    )
+    update = client.check(f"{moto_url}/{bucket}/public", "stable", tmp_path / "cache", target=TARGET, trusted_root=None)
     assert update is not None and update.path.read_bytes() == b"archive bytes"
 
 
@@ -84,8 +101,10 @@ def test_conditional_write_refuses_to_replace_different_bytes(s3: Any) -> None:
     assert storage.create("targets/stable/x", b"one") is False
     with pytest.raises(ChannelError) as err:
         storage.create("targets/stable/x", b"two")
-    assert str(err.value) == (f"s3://{bucket}/public/targets/stable/x: already holds different bytes; published "
-                              "files are immutable: publish under a new version")
+    assert str(err.value) == (
+        f"s3://{bucket}/public/targets/stable/x: already holds different bytes; published "
+        "files are immutable: publish under a new version"
+    )
     assert storage.read("targets/stable/x") == b"one"
 
 
@@ -93,11 +112,17 @@ def test_second_publisher_on_s3_fails_cleanly_while_the_lock_object_exists(s3: A
     s3_client, bucket = s3
     storage = S3Storage(bucket, "public", client=s3_client)
     with storage.lock(1.0):
-        repo = repository(tmp_path / "unused", tmp_path / "keys", storage=S3Storage(bucket, "public", client=s3_client),
-                          lock_timeout=0.3)
+        repo = repository(
+            tmp_path / "unused",
+            tmp_path / "keys",
+            storage=S3Storage(bucket, "public", client=s3_client),
+            lock_timeout=0.3,
+        )
         with pytest.raises(ChannelError) as err:
             repo.publish(make_ledger(tmp_path / "dist", "1.4.0", b"x"), ["stable"])
     message = str(err.value)
-    assert message.startswith(f"s3://{bucket}/public/.publish.lock: another publisher holds the lock ({{\"pid\": {os.getpid()}")
+    assert message.startswith(
+        f's3://{bucket}/public/.publish.lock: another publisher holds the lock ({{"pid": {os.getpid()}'
+    )
     assert message.endswith("waited 0.3s (channels.lock-timeout-seconds); if that publisher died, delete the object")
     assert not list(storage.keys("metadata/"))

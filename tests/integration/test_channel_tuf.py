@@ -32,8 +32,7 @@ def published(tmp_path: Path) -> Path:
 
 
 def _check(url: str, tmp_path: Path, public: Path) -> client.Update | None:
-    return client.check(url, "stable", tmp_path / "cache", target=TARGET,
-                        trusted_root=public / "metadata/1.root.json")
+    return client.check(url, "stable", tmp_path / "cache", target=TARGET, trusted_root=public / "metadata/1.root.json")
 
 
 def _resign(public: Path, keys: Path, role: str, change: object = None, key: CryptoSigner | None = None) -> None:
@@ -49,7 +48,9 @@ def _resign(public: Path, keys: Path, role: str, change: object = None, key: Cry
 
 def test_layout_is_conventional(published: Path) -> None:
     names = sorted(p.name for p in (published / "metadata").iterdir())
-    assert {"root.json", "1.root.json", "timestamp.json", "1.targets.json", "1.stable.json", "2.snapshot.json"} <= set(names)
+    assert {"root.json", "1.root.json", "timestamp.json", "1.targets.json", "1.stable.json", "2.snapshot.json"} <= set(
+        names
+    )
     archive = next((published / "targets/stable/1.5.0").glob("*.opencode-1.5.0-linux-x86_64-gnu.tar.gz"))
     assert archive.name.split(".", 1)[0] == __import__("hashlib").sha256(b"two" * 100).hexdigest()
     index = json.loads((published / "stable/index.json").read_text())
@@ -72,9 +73,28 @@ def test_update_check_command_and_yanked_release_is_skipped(published: Path, tmp
     repository(published, tmp_path / "keys").yank("1.5.0", "corrupts the config on upgrade")
     with serve(published) as url:
         proc = subprocess.run(
-            [sys.executable, "-m", "invoke", "update-check", "--channel", "stable", "--repo", url, "--target", TARGET,
-             "--root", str(published / "metadata/1.root.json"), "--cache", str(tmp_path / "c"), "--json"],
-            cwd=REPO, capture_output=True, text=True, check=True)
+            [
+                sys.executable,
+                "-m",
+                "invoke",
+                "update-check",
+                "--channel",
+                "stable",
+                "--repo",
+                url,
+                "--target",
+                TARGET,
+                "--root",
+                str(published / "metadata/1.root.json"),
+                "--cache",
+                str(tmp_path / "c"),
+                "--json",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     found = json.loads(proc.stdout)
     assert found["version"] == "1.4.0"
     assert found["skipped"] == ["1.5.0 (yanked: corrupts the config on upgrade)"]
@@ -106,8 +126,12 @@ def test_rolled_back_snapshot_is_refused(published: Path, tmp_path: Path) -> Non
 def test_expired_metadata_is_refused(tmp_path: Path) -> None:
     long_ago = NOW - dt.timedelta(days=30)  # timestamps live 7 days
     repository(tmp_path / "public", tmp_path / "keys", now=long_ago).publish(
-        make_ledger(tmp_path / "dist", "1.4.0", b"x"), ["stable"])
-    with serve(tmp_path / "public") as url, pytest.raises(exceptions.ExpiredMetadataError, match=r"timestamp\.json is expired"):
+        make_ledger(tmp_path / "dist", "1.4.0", b"x"), ["stable"]
+    )
+    with (
+        serve(tmp_path / "public") as url,
+        pytest.raises(exceptions.ExpiredMetadataError, match=r"timestamp\.json is expired"),
+    ):
         _check(url, tmp_path, tmp_path / "public")
 
 
@@ -120,20 +144,28 @@ def test_changed_target_bytes_are_refused(published: Path, tmp_path: Path) -> No
 
 def test_metadata_signed_by_the_wrong_key_is_refused(published: Path, tmp_path: Path) -> None:
     _resign(published, tmp_path / "keys", "timestamp", key=CryptoSigner.generate_ed25519())
-    with serve(published) as url, pytest.raises(exceptions.UnsignedMetadataError,
-                                                match="timestamp was signed by 0/1 keys"):
+    with (
+        serve(published) as url,
+        pytest.raises(exceptions.UnsignedMetadataError, match="timestamp was signed by 0/1 keys"),
+    ):
         _check(url, tmp_path, published)
 
 
-def test_evidence_deep_in_the_release_folder_is_reachable_through_the_delegations(published: Path,
-                                                                                  tmp_path: Path) -> None:
+def test_evidence_deep_in_the_release_folder_is_reachable_through_the_delegations(
+    published: Path, tmp_path: Path
+) -> None:
     from tuf.ngclient import Updater
 
     deep = "stable/1.5.0/manifests/winget/manifests/o/OpenCode/OpenCode/1.5.0/OpenCode.OpenCode.yaml"
     (tmp_path / "m").mkdir()
     with serve(published) as url:
-        updater = Updater(str(tmp_path / "m"), f"{url}/metadata/", str(tmp_path), f"{url}/targets/",
-                          bootstrap=(published / "metadata/1.root.json").read_bytes())
+        updater = Updater(
+            str(tmp_path / "m"),
+            f"{url}/metadata/",
+            str(tmp_path),
+            f"{url}/targets/",
+            bootstrap=(published / "metadata/1.root.json").read_bytes(),
+        )
         updater.refresh()
         info = updater.get_targetinfo(deep)
         assert info is not None

@@ -17,7 +17,11 @@ pytestmark = pytest.mark.integration
 
 def test_homebrew_url_resolves_in_the_published_channel(release_copy: Path) -> None:
     settings = config.load(release_copy / "pyproject.toml")
-    session.run(settings, pipeline.stages_named(("deb", "apt-repo", "homebrew", "publish")), session.Request(snapshot=True, quiet=True))
+    session.run(
+        settings,
+        pipeline.stages_named(("deb", "apt-repo", "homebrew", "publish")),
+        session.Request(snapshot=True, quiet=True),
+    )
     ledger = Ledger.load(release_copy.parent / "dist" / "1.4.0")
     (formula,) = ledger.by_kind(ArtifactKind.HOMEBREW_FORMULA)
     urls = re.findall(r'url "([^"]+)"', ledger.file(formula).read_text())
@@ -33,7 +37,9 @@ def test_homebrew_url_resolves_in_the_published_channel(release_copy: Path) -> N
 
 def test_apt_indexes_are_published_with_the_pool(release_copy: Path) -> None:
     settings = config.load(release_copy / "pyproject.toml")
-    session.run(settings, pipeline.stages_named(("deb", "apt-repo", "publish")), session.Request(snapshot=True, quiet=True))
+    session.run(
+        settings, pipeline.stages_named(("deb", "apt-repo", "publish")), session.Request(snapshot=True, quiet=True)
+    )
     ledger = Ledger.load(release_copy.parent / "dist" / "1.4.0")
     public = settings.path(settings.channels.root)
     indexes = ledger.by_kind(ArtifactKind.APT_INDEX)

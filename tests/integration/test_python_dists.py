@@ -45,9 +45,21 @@ def test_two_builds_at_different_times_give_the_same_bytes(tmp_path: Path) -> No
 def test_the_repacked_sdist_still_builds_a_wheel(tmp_path: Path) -> None:
     dists = index_upload.build(_copy(tmp_path, "p", time.time()), tmp_path / "out", EPOCH)
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-         "--wheel-dir", str(tmp_path / "wheels"), str(dists.sdist)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--wheel-dir",
+            str(tmp_path / "wheels"),
+            str(dists.sdist),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [p.name for p in (tmp_path / "wheels").iterdir()] == [dists.wheel.name]

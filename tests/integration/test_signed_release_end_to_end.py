@@ -26,13 +26,27 @@ def test_attested_signed_release_passes_verify_stage_cli_and_npm(release_copy: P
     root = release_copy.parent / "dist" / "1.4.0"
     ledger = Ledger.load(root)
     assert ledger.by_kind(ArtifactKind.PROVENANCE) and ledger.by_kind(ArtifactKind.ATTESTATION)
-    assert ledger.by_kind(ArtifactKind.DEB) and ledger.by_kind(ArtifactKind.WHEEL) and ledger.by_kind(ArtifactKind.SDIST)
+    assert (
+        ledger.by_kind(ArtifactKind.DEB) and ledger.by_kind(ArtifactKind.WHEEL) and ledger.by_kind(ArtifactKind.SDIST)
+    )
 
     # A distributor, elsewhere, with only the release and the trusted root it was given.
     script = Path(sys.executable).parent / "opencode-release"
-    proc = subprocess.run([str(script), "verify-release", str(root), "--instance", "local", "--trusted-root",
-                           str(root / "sigstore-trusted-root.json"), "--json"],
-                          cwd=tmp_path, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(script),
+            "verify-release",
+            str(root),
+            "--instance",
+            "local",
+            "--trusted-root",
+            str(root / "sigstore-trusted-root.json"),
+            "--json",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = json.loads(proc.stdout)["artifacts"]
     archive = next(r for r in rows if r["kind"] == ArtifactKind.ARCHIVE)
@@ -45,8 +59,18 @@ def test_attested_signed_release_passes_verify_stage_cli_and_npm(release_copy: P
     for bundle in ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE):
         subject = ledger.get(bundle.related("signature_of")[0])
         pairs.append(f"{ledger.file(bundle)}={'-' if bundle.facts['content'] == 'dsse' else ledger.file(subject)}")
-    node = subprocess.run(["node", str(REPO / "tests/js/verify_bundles.js"), str(root / "sigstore-trusted-root.json"),
-                           settings.signing.identity, settings.signing.issuer, *pairs],
-                          cwd=REPO, capture_output=True, text=True)
+    node = subprocess.run(
+        [
+            "node",
+            str(REPO / "tests/js/verify_bundles.js"),
+            str(root / "sigstore-trusted-root.json"),
+            settings.signing.identity,
+            settings.signing.issuer,
+            *pairs,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert node.returncode == 0, node.stdout + node.stderr
     assert len(node.stdout.splitlines()) == len(pairs) >= 8

@@ -33,8 +33,9 @@ def test_every_uploadable_artifact_gets_a_verified_bundle(release_copy: Path, mo
     monkeypatch.setattr(oidc, "mint", spy)
     ledger = signed_release.sign(release_copy)
     signed = {a.related("signature_of")[0]: a for a in ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE)}
-    expected = {a.id for a in ledger.uploadable()
-                if a.kind not in (ArtifactKind.SIGSTORE_BUNDLE, ArtifactKind.TRUST_ROOT)}
+    expected = {
+        a.id for a in ledger.uploadable() if a.kind not in (ArtifactKind.SIGSTORE_BUNDLE, ArtifactKind.TRUST_ROOT)
+    }
     assert set(signed) == expected and len(expected) >= 6
     for subject_id, bundle_artifact in signed.items():
         subject = ledger.get(subject_id)
@@ -69,8 +70,9 @@ def test_log_keeps_growing_across_releases_and_checkpoints_are_consistent(releas
     second = log.info()
     assert second["treeSize"] == 2 * first_size
     proof = [bytes.fromhex(h) for h in log.consistency_proof(first_size)]
-    merkle.verify_consistency(first_size, second["treeSize"], bytes.fromhex(first["rootHash"]),
-                              bytes.fromhex(second["rootHash"]), proof)
+    merkle.verify_consistency(
+        first_size, second["treeSize"], bytes.fromhex(first["rootHash"]), bytes.fromhex(second["rootHash"]), proof
+    )
     later = Ledger.load(signed_release.release_root(release_copy))
     indexes = sorted(a.facts["log_index"] for a in later.by_kind(ArtifactKind.SIGSTORE_BUNDLE))
     assert indexes == list(range(first_size, 2 * first_size))
@@ -91,7 +93,8 @@ def test_a_statement_that_is_not_in_toto_stops_signing_and_leaves_no_bundle(rele
 
 
 def test_a_log_answer_that_does_not_verify_stops_signing_before_anything_is_kept(
-        release_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    release_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The client checks only the certificate's SCT when it signs; a bad SET from the log
     # must be caught by the verification right after signing.
     real_entry = rekor.TransparencyLog.entry

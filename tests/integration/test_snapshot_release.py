@@ -42,12 +42,28 @@ def test_built_binary_runs_version_and_handshake_without_python(built_product: P
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, env={}, cwd=tmp_path, check=True)
     assert out.stdout.strip() == "opencode 1.4.0"
     hello = json.dumps({"id": 7, "verb": "hello", "body": {"render": ["markdown", "sixel"]}}) + "\n"
-    proc = subprocess.run([exe, "serve", "--stdio"], input=hello, capture_output=True, text=True,
-                          env={"TMPDIR": str(tmp_path)}, cwd=tmp_path, check=True)
+    proc = subprocess.run(
+        [exe, "serve", "--stdio"],
+        input=hello,
+        capture_output=True,
+        text=True,
+        env={"TMPDIR": str(tmp_path)},
+        cwd=tmp_path,
+        check=True,
+    )
     answer = json.loads(proc.stdout)
-    assert answer == {"id": 7, "verb": "hello", "ok": True, "body": {
-        "agent": "opencode", "version": "1.4.0", "protocol": 1,
-        "verbs": ["plan", "apply", "observe", "revert", "log"], "render": ["markdown"]}}
+    assert answer == {
+        "id": 7,
+        "verb": "hello",
+        "ok": True,
+        "body": {
+            "agent": "opencode",
+            "version": "1.4.0",
+            "protocol": 1,
+            "verbs": ["plan", "apply", "observe", "revert", "log"],
+            "render": ["markdown"],
+        },
+    }
 
 
 def test_checksum_files_pass_sha256sum_and_sha512sum(built_product: Path) -> None:
@@ -63,8 +79,13 @@ def test_rerun_is_up_to_date_and_a_deleted_archive_is_rebuilt_identically(releas
     stages = pipeline.stages_named(BUILT_STAGES)
     _, report = session.run(settings, stages, session.Request(snapshot=True, quiet=True))
     assert {r.name: r.status for r in report.results} == {
-        "preflight": "ran", "build": "up-to-date", "inspect": "up-to-date", "smoke": "up-to-date",
-        "package": "up-to-date", "checksum": "up-to-date"}
+        "preflight": "ran",
+        "build": "up-to-date",
+        "inspect": "up-to-date",
+        "smoke": "up-to-date",
+        "package": "up-to-date",
+        "checksum": "up-to-date",
+    }
     ledger = _ledger(release_copy)
     (archive,) = ledger.by_kind(ArtifactKind.ARCHIVE)
     original = ledger.file(archive).read_bytes()

@@ -88,10 +88,24 @@ def test_signed_release_passes_every_check(signed: Path) -> None:
     assert report.ok, [r.to_json() for r in report.rows if not r.ok]
     by_name = {r.artifact: r for r in report.rows}
     archive = by_name[_archive(signed)]
-    assert {"digest", "certificate-chain", "sct", "identity", "issuer", "tlog-key", "set", "inclusion-proof",
-            "checkpoint", "signature", "tlog-entry", "provenance-subject", "sbom-statement"} <= set(archive.passed)
+    assert {
+        "digest",
+        "certificate-chain",
+        "sct",
+        "identity",
+        "issuer",
+        "tlog-key",
+        "set",
+        "inclusion-proof",
+        "checkpoint",
+        "signature",
+        "tlog-entry",
+        "provenance-subject",
+        "sbom-statement",
+    } <= set(archive.passed)
     assert {"provenance-type", "provenance-builder", "provenance-source", "dsse-payload"} <= set(
-        by_name["provenance.intoto.json"].passed)
+        by_name["provenance.intoto.json"].passed
+    )
     ledger = Ledger.load(_root(signed))
     signed_ids = {a.related("signature_of")[0] for a in ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE)}
     assert {r.artifact for r in report.rows} == {ledger.get(i).path for i in signed_ids}
@@ -100,20 +114,70 @@ def test_signed_release_passes_every_check(signed: Path) -> None:
 def test_console_script_verifies_without_a_checkout(signed: Path, tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "opencode-release"
     trusted = _root(signed) / "sigstore-trusted-root.json"
-    ok = subprocess.run([str(script), "verify-release", str(_root(signed)), "--instance", "local",
-                         "--trusted-root", str(trusted), "--json"], cwd=tmp_path, capture_output=True, text=True)
+    ok = subprocess.run(
+        [
+            str(script),
+            "verify-release",
+            str(_root(signed)),
+            "--instance",
+            "local",
+            "--trusted-root",
+            str(trusted),
+            "--json",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["ok"] is True
-    one = subprocess.run([str(script), "verify", str(_root(signed) / _archive(signed)), "--instance", "local",
-                          "--trusted-root", str(trusted)], cwd=tmp_path, capture_output=True, text=True)
+    one = subprocess.run(
+        [
+            str(script),
+            "verify",
+            str(_root(signed) / _archive(signed)),
+            "--instance",
+            "local",
+            "--trusted-root",
+            str(trusted),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert one.returncode == 0, one.stderr
-    wrong = subprocess.run([str(script), "verify-release", str(_root(signed)), "--instance", "local",
-                            "--trusted-root", str(trusted), "--identity", "mallory@example.org"],
-                           cwd=tmp_path, capture_output=True, text=True)
+    wrong = subprocess.run(
+        [
+            str(script),
+            "verify-release",
+            str(_root(signed)),
+            "--instance",
+            "local",
+            "--trusted-root",
+            str(trusted),
+            "--identity",
+            "mallory@example.org",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert wrong.returncode == 1
     assert "identity: signed by release@opencode.local, expected mallory@example.org" in wrong.stderr
-    usage = subprocess.run([str(script), "verify-release", str(tmp_path / "nothing"), "--instance", "local",
-                            "--trusted-root", str(trusted)], cwd=tmp_path, capture_output=True, text=True)
+    usage = subprocess.run(
+        [
+            str(script),
+            "verify-release",
+            str(tmp_path / "nothing"),
+            "--instance",
+            "local",
+            "--trusted-root",
+            str(trusted),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert usage.returncode == 2 and "no release here" in usage.stderr
 
 
@@ -133,12 +197,18 @@ def test_bundle_of_another_artifact_fails_the_subject_check(copy: Path) -> None:
 
 def test_wrong_identity_and_wrong_issuer_fail_their_checks(signed: Path) -> None:
     report = _verify(signed, identity="https://github.com/opencode/opencode/.github/workflows/release.yml@refs/tags/v*")
-    assert {(r.check, r.reason) for r in report.rows} == {("identity", "signed by release@opencode.local, expected "
-                                                           "https://github.com/opencode/opencode/.github/workflows/"
-                                                           "release.yml@refs/tags/v*")}
+    assert {(r.check, r.reason) for r in report.rows} == {
+        (
+            "identity",
+            "signed by release@opencode.local, expected "
+            "https://github.com/opencode/opencode/.github/workflows/"
+            "release.yml@refs/tags/v*",
+        )
+    }
     report = _verify(signed, issuer="https://token.actions.githubusercontent.com")
-    assert {(r.check, r.reason) for r in report.rows} == {("issuer", "identity issued by http://127.0.0.1/oidc, "
-                                                           "expected https://token.actions.githubusercontent.com")}
+    assert {(r.check, r.reason) for r in report.rows} == {
+        ("issuer", "identity issued by http://127.0.0.1/oidc, expected https://token.actions.githubusercontent.com")
+    }
 
 
 def test_foreign_trusted_root_fails_the_certificate_chain(signed: Path, tmp_path: Path) -> None:
@@ -155,15 +225,20 @@ def test_log_signed_by_an_untrusted_key_fails_the_log_key_check(copy: Path) -> N
     def resign(data: dict[str, Any]) -> None:
         entry = _entry(data)
         entry["logId"]["keyId"] = base64.b64encode(log_id).decode()
-        payload = {"body": entry["canonicalizedBody"], "integratedTime": int(entry["integratedTime"]),
-                   "logID": log_id.hex(), "logIndex": int(entry["logIndex"])}
+        payload = {
+            "body": entry["canonicalizedBody"],
+            "integratedTime": int(entry["integratedTime"]),
+            "logID": log_id.hex(),
+            "logIndex": int(entry["logIndex"]),
+        }
         sig = rogue.sign(canonical_json(payload), ec.ECDSA(hashes.SHA256()))
         entry["inclusionPromise"]["signedEntryTimestamp"] = base64.b64encode(sig).decode()
         proof = entry["inclusionProof"]
         note = f"rogue.example/log\n{proof['treeSize']}\n{proof['rootHash']}\n"
         cp_sig = rogue.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
-        proof["checkpoint"]["envelope"] = (f"{note}\n\u2014 rogue.example/log "
-                                           f"{base64.b64encode(log_id[:4] + cp_sig).decode()}\n")
+        proof["checkpoint"]["envelope"] = (
+            f"{note}\n\u2014 rogue.example/log {base64.b64encode(log_id[:4] + cp_sig).decode()}\n"
+        )
 
     _edit_bundle(copy, _archive(copy), resign)
     artifact, check, reason = _failure(_verify(copy))
@@ -176,8 +251,11 @@ def test_altered_inclusion_proof_fails_its_check(copy: Path) -> None:
         hashes_[0] = _flip(hashes_[0])
 
     _edit_bundle(copy, _archive(copy), alter)
-    assert _failure(_verify(copy)) == (_archive(copy), "inclusion-proof",
-                                       "inclusion proof does not lead to its root hash")
+    assert _failure(_verify(copy)) == (
+        _archive(copy),
+        "inclusion-proof",
+        "inclusion proof does not lead to its root hash",
+    )
 
 
 def test_altered_checkpoint_fails_its_check(copy: Path) -> None:
@@ -188,8 +266,11 @@ def test_altered_checkpoint_fails_its_check(copy: Path) -> None:
         checkpoint["envelope"] = "\n".join(lines)
 
     _edit_bundle(copy, _archive(copy), alter)
-    assert _failure(_verify(copy)) == (_archive(copy), "checkpoint",
-                                       "checkpoint signature does not verify with the log's key")
+    assert _failure(_verify(copy)) == (
+        _archive(copy),
+        "checkpoint",
+        "checkpoint signature does not verify with the log's key",
+    )
 
 
 def test_altered_set_fails_its_check(copy: Path) -> None:
@@ -198,15 +279,26 @@ def test_altered_set_fails_its_check(copy: Path) -> None:
         promise["signedEntryTimestamp"] = _flip(promise["signedEntryTimestamp"])
 
     _edit_bundle(copy, _archive(copy), alter)
-    assert _failure(_verify(copy)) == (_archive(copy), "set",
-                                       "signed entry timestamp does not verify with the log's key")
+    assert _failure(_verify(copy)) == (
+        _archive(copy),
+        "set",
+        "signed entry timestamp does not verify with the log's key",
+    )
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMat', "bundle is not valid JSON"),
-    (b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}',
-     "not a Sigstore bundle: missing field 'verificationMaterial'"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (
+            b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMat',
+            "bundle is not valid JSON",
+        ),
+        (
+            b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}',
+            "not a Sigstore bundle: missing field 'verificationMaterial'",
+        ),
+    ],
+)
 def test_truncated_or_malformed_bundle_fails_the_format_check(copy: Path, content: bytes, reason: str) -> None:
     (_root(copy) / (_archive(copy) + ".sigstore.json")).write_bytes(content)
     artifact, check, got = _failure(_verify(copy))
@@ -236,14 +328,26 @@ def test_provenance_for_another_digest_fails_the_subject_check(copy: Path) -> No
     assert (artifact, check) == (_archive(copy), "provenance-subject") and "made for another artifact" in reason
 
 
-@pytest.mark.parametrize("path, value, check, reason", [
-    (("runDetails", "builder", "id"), "https://evil.example/builder", "provenance-builder",
-     f"built by https://evil.example/builder, expected {signed_release.BUILDER_ID}"),
-    (("buildDefinition", "externalParameters", "repository"), "https://github.com/mallory/opencode",
-     "provenance-source", f"built from https://github.com/mallory/opencode, expected {signed_release.REPOSITORY}"),
-])
-def test_provenance_from_another_builder_or_repository_fails(copy: Path, path: tuple[str, ...], value: str,
-                                                             check: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    "path, value, check, reason",
+    [
+        (
+            ("runDetails", "builder", "id"),
+            "https://evil.example/builder",
+            "provenance-builder",
+            f"built by https://evil.example/builder, expected {signed_release.BUILDER_ID}",
+        ),
+        (
+            ("buildDefinition", "externalParameters", "repository"),
+            "https://github.com/mallory/opencode",
+            "provenance-source",
+            f"built from https://github.com/mallory/opencode, expected {signed_release.REPOSITORY}",
+        ),
+    ],
+)
+def test_provenance_from_another_builder_or_repository_fails(
+    copy: Path, path: tuple[str, ...], value: str, check: str, reason: str
+) -> None:
     def change(data: dict[str, Any]) -> None:
         holder = data["predicate"]
         for key in path[:-1]:
@@ -256,7 +360,8 @@ def test_provenance_from_another_builder_or_repository_fails(copy: Path, path: t
     assert (provenance.check, provenance.reason) == (check, reason)
     # The artifacts it covers fail with it: their provenance could not be trusted.
     assert {(r.artifact, r.check) for r in report.rows if not r.ok and r is not provenance} == {
-        (_archive(copy), "provenance-subject")}
+        (_archive(copy), "provenance-subject")
+    }
 
 
 def test_sbom_statement_for_another_digest_fails_its_check(copy: Path) -> None:
@@ -275,17 +380,36 @@ def test_npm_sigstore_verify_accepts_the_same_bundles(signed: Path) -> None:
         subject = ledger.get(bundle.related("signature_of")[0])
         dsse = bundle.facts["content"] == "dsse"
         pairs.append(f"{ledger.file(bundle)}={'-' if dsse else ledger.file(subject)}")
-    proc = subprocess.run(["node", str(REPO / "tests/js/verify_bundles.js"),
-                           str(_root(signed) / "sigstore-trusted-root.json"), "release@opencode.local",
-                           "http://127.0.0.1/oidc", *pairs], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            "node",
+            str(REPO / "tests/js/verify_bundles.js"),
+            str(_root(signed) / "sigstore-trusted-root.json"),
+            "release@opencode.local",
+            "http://127.0.0.1/oidc",
+            *pairs,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     results = [json.loads(line) for line in proc.stdout.splitlines()]
     assert proc.returncode == 0, results
     assert len(results) == len(pairs) >= 6 and all(r["ok"] for r in results)
     # ... and refuses a bundle checked against the wrong file.
-    wrong = subprocess.run(["node", str(REPO / "tests/js/verify_bundles.js"),
-                            str(_root(signed) / "sigstore-trusted-root.json"), "release@opencode.local",
-                            "http://127.0.0.1/oidc", f"{_root(signed) / 'SHA256SUMS.sigstore.json'}="
-                            f"{_root(signed) / 'SHA512SUMS'}"], cwd=REPO, capture_output=True, text=True)
+    wrong = subprocess.run(
+        [
+            "node",
+            str(REPO / "tests/js/verify_bundles.js"),
+            str(_root(signed) / "sigstore-trusted-root.json"),
+            "release@opencode.local",
+            "http://127.0.0.1/oidc",
+            f"{_root(signed) / 'SHA256SUMS.sigstore.json'}={_root(signed) / 'SHA512SUMS'}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert wrong.returncode == 1 and "SIGNATURE_ERROR" in wrong.stdout
 
 

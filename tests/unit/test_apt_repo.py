@@ -35,8 +35,9 @@ def test_packages_agree_with_apt_ftparchive(tmp_path: Path) -> None:
     entries = [_package(tmp_path, f"tool{i}", f"1.{i}.0") for i in range(3)]
     apt_repo.index_suite(tmp_path, INFO, entries)
     ours = _stanzas(tmp_path / "dists/stable/main/binary-amd64/Packages")
-    out = subprocess.run(["apt-ftparchive", "packages", "pool"], cwd=tmp_path, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["apt-ftparchive", "packages", "pool"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
     theirs = {b["Filename"]: b for b in (deb.parse_stanza(x) for x in out.split("\n\n") if x.strip())}
     assert set(ours) == set(theirs) and len(ours) == 3
     for name, stanza in ours.items():
@@ -88,14 +89,18 @@ def test_a_package_nobody_recorded_is_hashed(tmp_path: Path) -> None:
 
 def test_a_package_of_a_foreign_architecture_is_refused(tmp_path: Path) -> None:
     entry = _package(tmp_path, "tool", "1.0.0", arch="riscv64")
-    with pytest.raises(CheckFailed, match=r"tool_1.0.0_riscv64.deb: architecture riscv64 is not one of the "
-                                          r"suite stable's \(amd64, arm64\)"):
+    with pytest.raises(
+        CheckFailed,
+        match=r"tool_1.0.0_riscv64.deb: architecture riscv64 is not one of the "
+        r"suite stable's \(amd64, arm64\)",
+    ):
         apt_repo.index_suite(tmp_path, INFO, [entry])
     assert not (tmp_path / "dists").exists()
 
 
-@pytest.mark.parametrize(("channel", "suite"), [("stable", "stable"), ("nightly", "nightly"), ("lts", "lts-1.4"),
-                                                  ("lts/1.4", "lts-1.4")])
+@pytest.mark.parametrize(
+    ("channel", "suite"), [("stable", "stable"), ("nightly", "nightly"), ("lts", "lts-1.4"), ("lts/1.4", "lts-1.4")]
+)
 def test_suite_per_channel(channel: str, suite: str) -> None:
     assert apt_repo.suite_for(channel, "1.4") == suite
 
@@ -113,8 +118,12 @@ def test_stage_signs_with_the_state_folder_key_and_sqv_verifies(tmp_path: Path) 
     suite = repo / "dists/lts-1.4"
     keyring = repo / "opencode-archive-keyring.gpg"
     assert (tmp_path / ".opencode-release/apt-gnupg/pubring.kbx").is_file()
-    proc = subprocess.run(["sqv", "--keyring", str(keyring), str(suite / "Release.gpg"), str(suite / "Release")],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["sqv", "--keyring", str(keyring), str(suite / "Release.gpg"), str(suite / "Release")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     inrelease = (suite / "InRelease").read_text()
     assert inrelease.startswith("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n")
@@ -129,31 +138,58 @@ def test_real_release_without_a_configured_key_is_refused(tmp_path: Path) -> Non
     ctx = fake_release(tmp_path, only=("linux-x86_64-gnu",))
     DebStage().run(ctx)
     ctx.snapshot = False
-    with pytest.raises(ConfigError, match=r"apt.key-id is empty; a real release signs the apt "
-                                             r"repository with a configured key"):
+    with pytest.raises(
+        ConfigError,
+        match=r"apt.key-id is empty; a real release signs the apt "
+        r"repository with a configured key",
+    ):
         AptRepoStage().run(ctx)
     assert not (ctx.dist_dir / "manifests/apt/dists").exists()
 
 
-def test_real_release_signs_with_the_configured_key_from_gnupghome(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_release_signs_with_the_configured_key_from_gnupghome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A short home: gpg-agent's socket path must fit in 108 bytes.
     home = Path(tempfile.mkdtemp(prefix="ocg-", dir="/tmp"))
     try:
         home.chmod(0o700)
         monkeypatch.setenv("GNUPGHOME", str(home))
-        subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key",
-                        "Release Key <release@example.org>", "ed25519", "sign", "never"],
-                       capture_output=True, check=True)
+        subprocess.run(
+            [
+                "gpg",
+                "--batch",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                "Release Key <release@example.org>",
+                "ed25519",
+                "sign",
+                "never",
+            ],
+            capture_output=True,
+            check=True,
+        )
         key = gpg.fingerprint(None)
         ctx = fake_release(tmp_path, only=("linux-x86_64-gnu",), toml={"apt": f'key-id = "{key}"'})
         ctx.snapshot = False
         DebStage().run(ctx)
         AptRepoStage().run(ctx)
         repo = ctx.dist_dir / "manifests/apt"
-        proc = subprocess.run(["sqv", "--keyring", str(repo / "opencode-archive-keyring.gpg"),
-                               str(repo / "dists/stable/Release.gpg"), str(repo / "dists/stable/Release")],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [
+                "sqv",
+                "--keyring",
+                str(repo / "opencode-archive-keyring.gpg"),
+                str(repo / "dists/stable/Release.gpg"),
+                str(repo / "dists/stable/Release"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert proc.returncode == 0 and proc.stdout.strip() == key, proc.stderr
         assert not (tmp_path / ".opencode-release" / "apt-gnupg").exists()
     finally:
@@ -161,8 +197,9 @@ def test_real_release_signs_with_the_configured_key_from_gnupghome(tmp_path: Pat
         shutil.rmtree(home, ignore_errors=True)
 
 
-def test_an_unknown_configured_key_is_refused_before_anything_is_written(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_configured_key_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = Path(tempfile.mkdtemp(prefix="ocg-", dir="/tmp"))
     try:
         home.chmod(0o700)
@@ -170,8 +207,11 @@ def test_an_unknown_configured_key_is_refused_before_anything_is_written(tmp_pat
         ctx = fake_release(tmp_path, only=("linux-x86_64-gnu",), toml={"apt": 'key-id = "0xDEADBEEF"'})
         ctx.snapshot = False
         DebStage().run(ctx)
-        with pytest.raises(ConfigError, match=rf"pyproject.toml: apt.key-id 0xDEADBEEF: no such secret key in "
-                                              rf"{home}; import the repository key or fix apt.key-id"):
+        with pytest.raises(
+            ConfigError,
+            match=rf"pyproject.toml: apt.key-id 0xDEADBEEF: no such secret key in "
+            rf"{home}; import the repository key or fix apt.key-id",
+        ):
             AptRepoStage().run(ctx)
         assert not (ctx.dist_dir / "manifests/apt/dists").exists()
     finally:

@@ -42,7 +42,10 @@ def test_tar_metadata_is_normalised(tmp_path: Path) -> None:
     assert [m.name for m in members] == ["opencode-1.4.0", "opencode-1.4.0/LICENSE", "opencode-1.4.0/opencode"]
     assert {(m.uid, m.gid, m.uname, m.gname, m.mtime) for m in members} == {(0, 0, "", "", 1767225600)}
     assert {m.name: m.mode for m in members} == {
-        "opencode-1.4.0": 0o755, "opencode-1.4.0/LICENSE": 0o644, "opencode-1.4.0/opencode": 0o755}
+        "opencode-1.4.0": 0o755,
+        "opencode-1.4.0/LICENSE": 0o644,
+        "opencode-1.4.0/opencode": 0o755,
+    }
     assert gzip.decompress(raw)  # a valid gzip stream
     listing = subprocess.run(["tar", "-tvzf", str(path)], capture_output=True, text=True, check=True).stdout
     assert "root" not in listing and "opencode-1.4.0/opencode" in listing

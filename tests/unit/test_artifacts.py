@@ -22,8 +22,13 @@ def _file(ledger: Ledger, name: str, data: bytes) -> Path:
 
 def test_record_digests_and_round_trips(ledger: Ledger) -> None:
     binary = ledger.record(_file(ledger, "t/opencode", b"bin"), ArtifactKind.BINARY, target="linux-x86_64-gnu")
-    archive = ledger.record(_file(ledger, "o.tar.gz", b"tgz"), ArtifactKind.ARCHIVE,
-                            target="linux-x86_64-gnu", relations={"archive_of": [binary.id]}, facts={"format": "tar.gz"})
+    archive = ledger.record(
+        _file(ledger, "o.tar.gz", b"tgz"),
+        ArtifactKind.ARCHIVE,
+        target="linux-x86_64-gnu",
+        relations={"archive_of": [binary.id]},
+        facts={"format": "tar.gz"},
+    )
     assert binary.id == "binary:t/opencode" and binary.size == 3
     assert binary.sha256 == hashlib.sha256(b"bin").hexdigest()
     ledger.save()
@@ -37,8 +42,17 @@ def test_record_digests_and_round_trips(ledger: Ledger) -> None:
 def test_unknown_kinds_and_fields_survive_a_round_trip(ledger: Ledger) -> None:
     ledger.save()
     data = json.loads(ledger.path.read_text())
-    data["artifacts"].append({"id": "oci:x", "kind": "oci-image", "path": "x", "target": None, "size": 1,
-                              "sha256": "0" * 64, "future_field": {"a": 1}})
+    data["artifacts"].append(
+        {
+            "id": "oci:x",
+            "kind": "oci-image",
+            "path": "x",
+            "target": None,
+            "size": 1,
+            "sha256": "0" * 64,
+            "future_field": {"a": 1},
+        }
+    )
     data["future_top_level"] = [1, 2]
     ledger.path.write_text(json.dumps(data))
     loaded = Ledger.load(ledger.path)

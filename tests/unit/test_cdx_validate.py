@@ -12,18 +12,48 @@ from opencode_release.attest import cdx_validate
 
 # Valid per RFC 3987 / RFC 3986 (rfc3987_syntax 1.1 wrongly refuses the last two).
 VALID = [
-    "https://app.example.org", "https://例え.jp/パス?q=値#frag", "mailto:a@b.c", "pkg:pypi/app@2.0.0",
-    "urn:uuid:00000000-0000-0000-0000-000000000000", "http://u:p@h:8080/p?q#f", "http://a/%41", "file:///etc/x",
-    "http://192.168.0.1/", "http://[v7.abc]/", "http://a/b?c?d#e/f?g", "http://ü@ex.org/",
+    "https://app.example.org",
+    "https://例え.jp/パス?q=値#frag",
+    "mailto:a@b.c",
+    "pkg:pypi/app@2.0.0",
+    "urn:uuid:00000000-0000-0000-0000-000000000000",
+    "http://u:p@h:8080/p?q#f",
+    "http://a/%41",
+    "file:///etc/x",
+    "http://192.168.0.1/",
+    "http://[v7.abc]/",
+    "http://a/b?c?d#e/f?g",
+    "http://ü@ex.org/",
     "http://a/b?\ue000",  # iprivate: allowed in the query only
-    "http://[::1]:80/x", "https://ex.org/\U00010000",
+    "http://[::1]:80/x",
+    "https://ex.org/\U00010000",
 ]
 RELATIVE = ["../relative/path", "#frag", "", "//host/path", "a/b:c", "?q"]
 INVALID = [
-    "http://a b", "http://a/\ue000", "http://a/b#\ue000", "http://a/\U000f0000", "http://[::1/x", "http://a/%4",
-    "http://a/\n", "http://a/<>", "http://a/b\\c", "http://a:port/", "http://a/\u0085", "http://a/\ufffe",
-    ":no-scheme", "ht tp://x", "http://a/b#c#d", "é://x", "http://[::1]:8é/", "http://a/\x7f", 'http://a/"',
-    "http://a/{}", "http://a/`", "http://a/^", "http://a/|", "http://[ü]/",
+    "http://a b",
+    "http://a/\ue000",
+    "http://a/b#\ue000",
+    "http://a/\U000f0000",
+    "http://[::1/x",
+    "http://a/%4",
+    "http://a/\n",
+    "http://a/<>",
+    "http://a/b\\c",
+    "http://a:port/",
+    "http://a/\u0085",
+    "http://a/\ufffe",
+    ":no-scheme",
+    "ht tp://x",
+    "http://a/b#c#d",
+    "é://x",
+    "http://[::1]:8é/",
+    "http://a/\x7f",
+    'http://a/"',
+    "http://a/{}",
+    "http://a/`",
+    "http://a/^",
+    "http://a/|",
+    "http://[ü]/",
 ]
 
 
@@ -46,9 +76,17 @@ def test_iri_check_refuses_what_rfc_3987_does_not_allow(value: str) -> None:
 
 def _bom(url: str = "https://app.example.org") -> dict[str, object]:
     return {
-        "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
-        "metadata": {"component": {"type": "application", "name": "app", "bom-ref": "app",
-                                   "externalReferences": [{"type": "website", "url": url}]}},
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "version": 1,
+        "metadata": {
+            "component": {
+                "type": "application",
+                "name": "app",
+                "bom-ref": "app",
+                "externalReferences": [{"type": "website", "url": url}],
+            }
+        },
     }
 
 
@@ -62,14 +100,16 @@ def test_a_schema_violation_is_refused_with_where_and_why() -> None:
     assert cdx_validate.problem(json.dumps(doc)) == (
         "at $.metadata.component.type: 'spaceship' is not one of ['application', 'framework', 'library', "
         "'container', 'platform', 'operating-system', 'device', 'device-driver', 'firmware', 'file', "
-        "'machine-learning-model', 'data']")
+        "'machine-learning-model', 'data']"
+    )
 
 
 def test_a_bad_iri_is_refused() -> None:
     doc = json.dumps(_bom("https://app.example.org/a b"))
     assert cdx_validate.problem(doc) == (
         "at $.metadata.component.externalReferences[0].url: "
-        "'https://app.example.org/a b' is not valid under any of the given schemas")
+        "'https://app.example.org/a b' is not valid under any of the given schemas"
+    )
     # `url` is an iri-reference or a BOM-Link: the IRI check is what refused it.
     (error,) = cdx_validate.validator().iter_errors(json.loads(doc))
     assert "'https://app.example.org/a b' is not a 'iri-reference'" in [e.message for e in error.context]
@@ -91,7 +131,6 @@ def test_other_jsonschema_users_keep_their_iri_checks_and_grammars_load_only_for
     with tempfile.NamedTemporaryFile("w", suffix=".json") as document:
         document.write(json.dumps(_bom()))
         document.flush()
-        proc = subprocess.run([sys.executable, "-c", code, document.name], capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run([sys.executable, "-c", code, document.name], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False", "True", "True"]

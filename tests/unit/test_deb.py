@@ -38,16 +38,16 @@ def test_control_file_as_dpkg_reads_it(tmp_path: Path) -> None:
     ctx = fake_release(tmp_path)
     DebStage().run(ctx)
     path = str(ctx.dist_dir / AMD64)
-    fields = deb.parse_stanza(subprocess.run(["dpkg-deb", "-f", path], capture_output=True, text=True,
-                                             check=True).stdout)
+    fields = deb.parse_stanza(
+        subprocess.run(["dpkg-deb", "-f", path], capture_output=True, text=True, check=True).stdout
+    )
     assert fields["Package"] == "opencode" and fields["Version"] == "1.4.0"
     assert fields["Architecture"] == "amd64" and fields["Depends"] == "libc6 (>= 2.28)"
     assert fields["Maintainer"] == "OpenCode Release Team <release@opencode.example.org>"
     assert fields["Description"].startswith("AI coding agent's command-line interface\n The OpenCode")
     assert deb.control_from_deb(ctx.dist_dir / AMD64) == fields
     listing = subprocess.run(["dpkg-deb", "-c", path], capture_output=True, text=True, check=True).stdout
-    for member in ("./usr/bin/opencode", "./usr/share/doc/opencode/copyright",
-                   "./usr/share/doc/opencode/changelog.gz"):
+    for member in ("./usr/bin/opencode", "./usr/share/doc/opencode/copyright", "./usr/share/doc/opencode/changelog.gz"):
         assert member in listing
     assert "-rwxr-xr-x root/root" in next(line for line in listing.splitlines() if "usr/bin/opencode" in line)
 
@@ -64,15 +64,18 @@ def test_nightly_debian_version_sorts_before_its_release_for_dpkg(tmp_path: Path
     with _data_tar(ctx.dist_dir / package.path) as tar:
         handle = tar.extractfile("./usr/share/doc/opencode/changelog.gz")
         assert handle is not None
-        assert gzip.decompress(handle.read()).decode().startswith(
-            "opencode (1.5.0~nightly.20261123+gabc1234) nightly; urgency=medium")
+        assert (
+            gzip.decompress(handle.read())
+            .decode()
+            .startswith("opencode (1.5.0~nightly.20261123+gabc1234) nightly; urgency=medium")
+        )
 
 
 def _data_tar(path: Path) -> tarfile.TarFile:
     data = path.read_bytes()
     start = data.index(b"data.tar.gz")
-    size = int(data[start + 48:start + 58].decode().strip())
-    return tarfile.open(fileobj=io.BytesIO(data[start + 60:start + 60 + size]), mode="r:gz")
+    size = int(data[start + 48 : start + 58].decode().strip())
+    return tarfile.open(fileobj=io.BytesIO(data[start + 60 : start + 60 + size]), mode="r:gz")
 
 
 def test_targets_without_archives_are_skipped_with_a_note(tmp_path: Path) -> None:
@@ -88,8 +91,10 @@ def test_an_archive_without_the_binary_is_refused(tmp_path: Path) -> None:
     (archive,) = ctx.ledger.by_kind(ArtifactKind.ARCHIVE)
     with tarfile.open(ctx.ledger.file(archive), "w:gz") as tar:
         tar.add(ctx.settings.project_dir / "LICENSE", "opencode-1.4.0-linux-x86_64-gnu/LICENSE")
-    with pytest.raises(CheckFailed, match=r"opencode-1.4.0-linux-x86_64-gnu.tar.gz: has no opencode binary; "
-                                          r"rerun the package stage"):
+    with pytest.raises(
+        CheckFailed,
+        match=r"opencode-1.4.0-linux-x86_64-gnu.tar.gz: has no opencode binary; "
+        r"rerun the package stage",
+    ):
         DebStage().run(ctx)
     assert not (ctx.dist_dir / "manifests").exists()
-

@@ -61,16 +61,22 @@ def test_non_elf_is_refused_with_its_path(tmp_path: Path) -> None:
         elf.inspect(bogus)
 
 
-@pytest.mark.parametrize(("zig_target", "arch", "loader"), [
-    ("arm-linux-gnueabihf.2.28", "arm", "/lib/ld-linux-armhf.so.3"),  # ELF32, little-endian
-    ("s390x-linux-gnu.2.28", "s390", "/lib/ld64.so.1"),  # ELF64, big-endian (statx: glibc 2.28)
-])
+@pytest.mark.parametrize(
+    ("zig_target", "arch", "loader"),
+    [
+        ("arm-linux-gnueabihf.2.28", "arm", "/lib/ld-linux-armhf.so.3"),  # ELF32, little-endian
+        ("s390x-linux-gnu.2.28", "s390", "/lib/ld64.so.1"),  # ELF64, big-endian (statx: glibc 2.28)
+    ],
+)
 def test_other_word_sizes_and_byte_orders(tmp_path: Path, zig_target: str, arch: str, loader: str) -> None:
     source = tmp_path / "statx.c"
     source.write_text(STATX_SOURCE)
     out = tmp_path / zig_target
-    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", zig_target, "-Os", "-s", "-o", str(out),
-                    str(source)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "ziglang", "cc", "-target", zig_target, "-Os", "-s", "-o", str(out), str(source)],
+        check=True,
+        capture_output=True,
+    )
     facts = elf.inspect(out)
     assert (facts.arch, facts.interpreter, facts.needed) == (arch, loader, ("libc.so.6",))
     # statx arrived in glibc 2.28 on every architecture.
@@ -99,15 +105,27 @@ def test_agrees_with_pyelftools_on_every_file_of_the_onefile_payload(built_produ
         facts = elf.inspect(file)
         with file.open("rb") as handle:
             other = ELFFile(handle)
-            needed = tuple(str(getattr(t, "needed", "")) for s in other.iter_sections() if isinstance(s, DynamicSection)
-                           for t in s.iter_tags() if t.entry.d_tag == "DT_NEEDED")
+            needed = tuple(
+                str(getattr(t, "needed", ""))
+                for s in other.iter_sections()
+                if isinstance(s, DynamicSection)
+                for t in s.iter_tags()
+                if t.entry.d_tag == "DT_NEEDED"
+            )
             verneed, versym = other.get_section_by_name(".gnu.version_r"), other.get_section_by_name(".gnu.version")
             dynsym = other.get_section_by_name(".dynsym")
             floors: dict[tuple[int, ...], set[tuple[str, str]]] = {}
-            if isinstance(verneed, GNUVerNeedSection) and isinstance(versym, GNUVerSymSection) and isinstance(
-                    dynsym, SymbolTableSection):
-                names = {aux["vna_other"]: aux.name for _, auxes in verneed.iter_versions() for aux in auxes
-                         if aux.name.startswith("GLIBC_") and aux.name[6:7].isdigit()}
+            if (
+                isinstance(verneed, GNUVerNeedSection)
+                and isinstance(versym, GNUVerSymSection)
+                and isinstance(dynsym, SymbolTableSection)
+            ):
+                names = {
+                    aux["vna_other"]: aux.name
+                    for _, auxes in verneed.iter_versions()
+                    for aux in auxes
+                    if aux.name.startswith("GLIBC_") and aux.name[6:7].isdigit()
+                }
                 for index, symbol in enumerate(dynsym.iter_symbols()):
                     ndx = versym.get_symbol(index)["ndx"]
                     if isinstance(ndx, int) and ndx in names:

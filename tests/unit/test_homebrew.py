@@ -29,8 +29,9 @@ def _formula(ctx: Context) -> Path:
 
 
 def _load_in_ruby(path: Path) -> dict[str, object]:
-    proc = subprocess.run(["ruby", str(TESTS / "formula_standin.rb"), str(path)], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        ["ruby", str(TESTS / "formula_standin.rb"), str(path)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     data: dict[str, object] = json.loads(proc.stdout)
     return data
@@ -44,8 +45,9 @@ def test_formula_matches_the_golden_file(tmp_path: Path) -> None:
 
 
 def test_formula_is_valid_ruby(tmp_path: Path) -> None:
-    proc = subprocess.run(["ruby", "-c", str(_formula(fake_release(tmp_path)))], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        ["ruby", "-c", str(_formula(fake_release(tmp_path)))], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "Syntax OK", proc.stderr
 
 
@@ -55,8 +57,11 @@ def test_dsl_stand_in_reads_every_platform_url_and_sha256_from_the_ledger(tmp_pa
     archives = {a.target: a for a in ctx.ledger.by_kind(ArtifactKind.ARCHIVE)}
     expected = {
         key: {"url": f"{BASE}{archives[target].sha256}.{archives[target].name}", "sha256": archives[target].sha256}
-        for key, target in (("macos", "darwin-universal"), ("linux_intel", "linux-x86_64-gnu"),
-                            ("linux_arm", "linux-aarch64-gnu"))
+        for key, target in (
+            ("macos", "darwin-universal"),
+            ("linux_intel", "linux-x86_64-gnu"),
+            ("linux_arm", "linux-aarch64-gnu"),
+        )
     }
     assert declared["platforms"] == expected
     assert declared["class"] == "Opencode" and declared["version"] == "1.4.0" and declared["license"] == "MIT"
@@ -83,24 +88,36 @@ def test_no_macos_or_linux_archive_writes_no_formula(tmp_path: Path) -> None:
 
 
 def test_download_url_follows_the_channel_layout(tmp_path: Path) -> None:
-    ctx = fake_release(tmp_path, channel="lts", only=("linux-x86_64-gnu",),
-                       toml={"channels": 'download-url = "https://dl.example.org/{channel}/{version}/{file}"'})
+    ctx = fake_release(
+        tmp_path,
+        channel="lts",
+        only=("linux-x86_64-gnu",),
+        toml={"channels": 'download-url = "https://dl.example.org/{channel}/{version}/{file}"'},
+    )
     declared = _load_in_ruby(_formula(ctx))
-    assert declared["platforms"] == {"linux_intel": {
-        "url": "https://dl.example.org/lts/1.4/1.4.0/opencode-1.4.0-linux-x86_64-gnu.tar.gz",
-        "sha256": ctx.ledger.by_kind(ArtifactKind.ARCHIVE)[0].sha256}}
+    assert declared["platforms"] == {
+        "linux_intel": {
+            "url": "https://dl.example.org/lts/1.4/1.4.0/opencode-1.4.0-linux-x86_64-gnu.tar.gz",
+            "sha256": ctx.ledger.by_kind(ArtifactKind.ARCHIVE)[0].sha256,
+        }
+    }
 
 
 def test_a_download_url_without_file_is_refused(tmp_path: Path) -> None:
-    ctx = fake_release(tmp_path, only=("linux-x86_64-gnu",),
-                       toml={"channels": 'download-url = "https://dl.example.org/{target}"'})
-    with pytest.raises(ConfigError, match=r"channels.download-url: found 'https://dl.example.org/\{target\}'; "
-                                          r"expected a URL with \{file\}"):
+    ctx = fake_release(
+        tmp_path, only=("linux-x86_64-gnu",), toml={"channels": 'download-url = "https://dl.example.org/{target}"'}
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"channels.download-url: found 'https://dl.example.org/\{target\}'; "
+        r"expected a URL with \{file\}",
+    ):
         HomebrewStage().run(ctx)
     assert not (ctx.dist_dir / "manifests").exists()
 
 
-@pytest.mark.parametrize(("name", "cls"), [("opencode", "Opencode"), ("open-code", "OpenCode"),
-                                           ("opencode@2", "OpencodeAT2")])
+@pytest.mark.parametrize(
+    ("name", "cls"), [("opencode", "Opencode"), ("open-code", "OpenCode"), ("opencode@2", "OpencodeAT2")]
+)
 def test_class_name_follows_homebrew(name: str, cls: str) -> None:
     assert homebrew.class_name(name) == cls

@@ -24,15 +24,20 @@ def test_an_index_without_a_wheel_skips_the_upload(tmp_path: Path) -> None:
 
 def test_a_release_version_other_than_the_products_builds_no_wheel(tmp_path: Path) -> None:
     ctx = fake_release(tmp_path, version="1.5.0-nightly.20261123+gabc1234", channel="nightly", only=())
-    assert PythonDistsStage().skip(ctx) == ("the product's [project] version 1.4.0 is not the release version "
-                                            "1.5.0-nightly.20261123+gabc1234; no wheel")
+    assert PythonDistsStage().skip(ctx) == (
+        "the product's [project] version 1.4.0 is not the release version 1.5.0-nightly.20261123+gabc1234; no wheel"
+    )
     assert PythonDistsStage().skip(fake_release(tmp_path / "same", only=())) is None
 
 
-def test_upload_without_a_password_is_refused_before_twine_runs(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_upload_without_a_password_is_refused_before_twine_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in index_upload.PASSWORD_ENV:
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(ConfigError, match=r"^no package index password: set OPENCODE_INDEX_PASSWORD or "
-                                          r"TWINE_PASSWORD"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^no package index password: set OPENCODE_INDEX_PASSWORD or "
+        r"TWINE_PASSWORD",
+    ):
         index_upload.upload("http://127.0.0.1:9/", "__token__", [tmp_path / "x.whl"])

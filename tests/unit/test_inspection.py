@@ -43,54 +43,71 @@ def test_universal_passes_darwin_universal(bins: dict[str, Path], tmp_path: Path
     assert findings == [] and facts["archs"] == ["x86_64", "arm64"] and facts["fat"]
     # A thin binary is not a universal one.
     assert _findings(bins["macho-arm64"], "darwin-universal") == [
-        ("arch", "architecture arm64 does not match target darwin-universal (arm64+x86_64)")]
+        ("arch", "architecture arm64 does not match target darwin-universal (arm64+x86_64)")
+    ]
 
 
 def test_format(bins: dict[str, Path]) -> None:
     assert _findings(bins["pe-arm64"], "darwin-arm64") == [
-        ("format", "is a PE (Windows) executable, but darwin-arm64 needs a Mach-O executable")]
+        ("format", "is a PE (Windows) executable, but darwin-arm64 needs a Mach-O executable")
+    ]
     assert _findings(bins["macho-x86_64"], "linux-x86_64-gnu") == [
-        ("format", "is a Mach-O executable, but linux-x86_64-gnu needs an ELF executable")]
+        ("format", "is a Mach-O executable, but linux-x86_64-gnu needs an ELF executable")
+    ]
 
 
 def test_macho_arch(bins: dict[str, Path]) -> None:
     assert _findings(bins["macho-x86_64"], "darwin-arm64") == [
-        ("arch", "architecture x86_64 does not match target darwin-arm64 (arm64)")]
+        ("arch", "architecture x86_64 does not match target darwin-arm64 (arm64)")
+    ]
 
 
 def test_macho_min_macos(bins: dict[str, Path]) -> None:
     assert _findings(bins["macho-x86_64-macos11"], "darwin-x86_64") == [
-        ("min-macos", "x86_64 slice declares minimum macOS 11.0, below 12.0")]
+        ("min-macos", "x86_64 slice declares minimum macOS 11.0, below 12.0")
+    ]
 
 
 def test_macho_code_signature(bins: dict[str, Path]) -> None:
     assert _findings(bins["macho-arm64-unsigned"], "darwin-arm64") == [
-        ("code-signature", "arm64 slice has no code signature (LC_CODE_SIGNATURE); sign it, ad hoc at least")]
+        ("code-signature", "arm64 slice has no code signature (LC_CODE_SIGNATURE); sign it, ad hoc at least")
+    ]
 
 
 def test_pe_facts_and_arch(bins: dict[str, Path]) -> None:
     assert pe.inspect(bins["pe-arm64"]).to_json() == {
-        "format": "pe", "arch": "arm64", "subsystem": "console", "pe32_plus": True}
+        "format": "pe",
+        "arch": "arm64",
+        "subsystem": "console",
+        "pe32_plus": True,
+    }
     assert _findings(bins["pe-arm64"], "windows-x86_64") == [
-        ("arch", "architecture arm64 does not match target windows-x86_64 (x86_64)")]
+        ("arch", "architecture arm64 does not match target windows-x86_64 (x86_64)")
+    ]
 
 
 def test_pe_console_subsystem(bins: dict[str, Path]) -> None:
     assert _findings(bins["pe-x86_64-gui"], "windows-x86_64") == [
-        ("console-subsystem", "subsystem is windows-gui, not console: a CLI would open no terminal output")]
+        ("console-subsystem", "subsystem is windows-gui, not console: a CLI would open no terminal output")
+    ]
 
 
 def test_elf_arch(bins: dict[str, Path]) -> None:
     assert _findings(bins["elf-aarch64-gnu-2.28"], "linux-x86_64-gnu") == [
-        ("arch", "architecture aarch64 does not match target linux-x86_64-gnu (x86_64)")]
+        ("arch", "architecture aarch64 does not match target linux-x86_64-gnu (x86_64)")
+    ]
 
 
 def test_elf_glibc_floor_names_the_symbol(bins: dict[str, Path]) -> None:
     facts, _ = inspection.inspect(bins["elf-x86_64-gnu-2.28"], targets.get("linux-x86_64-gnu"))
     assert facts["glibc_floor"] == "2.28" and facts["glibc_floor_symbol"] == "statx@GLIBC_2.28"
     assert _findings(bins["elf-x86_64-gnu-2.34"], "linux-x86_64-gnu") == [
-        ("glibc-floor", "needs glibc 2.34 (symbol __libc_start_main@GLIBC_2.34 in elf-x86_64-gnu-2.34), "
-                        "above the linux-x86_64-gnu floor 2.28; build it in quay.io/pypa/manylinux_2_28_x86_64")]
+        (
+            "glibc-floor",
+            "needs glibc 2.34 (symbol __libc_start_main@GLIBC_2.34 in elf-x86_64-gnu-2.34), "
+            "above the linux-x86_64-gnu floor 2.28; build it in quay.io/pypa/manylinux_2_28_x86_64",
+        )
+    ]
 
 
 def test_musl_static_and_musl_loader_pass_and_record_why(bins: dict[str, Path]) -> None:
@@ -102,14 +119,23 @@ def test_musl_static_and_musl_loader_pass_and_record_why(bins: dict[str, Path]) 
 
 def test_musl_no_glibc(bins: dict[str, Path]) -> None:
     assert _findings(bins["elf-x86_64-gnu-2.28"], "linux-x86_64-musl") == [
-        ("no-glibc", "depends on glibc (elf-x86_64-gnu-2.28: symbol statx@GLIBC_2.28) but linux-x86_64-musl "
-                     "is a musl target; build it in quay.io/pypa/musllinux_1_2_x86_64")]
+        (
+            "no-glibc",
+            "depends on glibc (elf-x86_64-gnu-2.28: symbol statx@GLIBC_2.28) but linux-x86_64-musl "
+            "is a musl target; build it in quay.io/pypa/musllinux_1_2_x86_64",
+        )
+    ]
 
 
 def _ledger_with(tmp_path: Path, placed: dict[str, Path]) -> Context:
     settings = config.load(PRODUCT / "pyproject.toml")
-    ledger = Ledger(tmp_path / "1.4.0", product="opencode", version="1.4.0", channel="stable",
-                    source=Source("r", "a" * 40, "refs/tags/v1.4.0", 1767225600))
+    ledger = Ledger(
+        tmp_path / "1.4.0",
+        product="opencode",
+        version="1.4.0",
+        channel="stable",
+        source=Source("r", "a" * 40, "refs/tags/v1.4.0", 1767225600),
+    )
     for target, source in placed.items():
         dest = ledger.root / target / ("opencode" + targets.get(target).exe_suffix)
         dest.parent.mkdir(parents=True)
@@ -120,8 +146,11 @@ def _ledger_with(tmp_path: Path, placed: dict[str, Path]) -> Context:
 
 def test_stage_refuses_a_wrong_target_binary_even_in_a_snapshot(bins: dict[str, Path], tmp_path: Path) -> None:
     ctx = _ledger_with(tmp_path, {"windows-arm64": bins["pe-x86_64"], "darwin-arm64": bins["macho-arm64"]})
-    with pytest.raises(CheckFailed, match=r"^windows-arm64/opencode.exe: architecture x86_64 does not match "
-                                          r"target windows-arm64 \(arm64\)$"):
+    with pytest.raises(
+        CheckFailed,
+        match=r"^windows-arm64/opencode.exe: architecture x86_64 does not match "
+        r"target windows-arm64 \(arm64\)$",
+    ):
         InspectStage().run(ctx)
     good = ctx.ledger.get("binary:darwin-arm64/opencode").facts["inspection"]
     assert good["checks"] == {"format": "passed", "arch": "passed", "min-macos": "passed", "code-signature": "passed"}
@@ -134,7 +163,8 @@ def test_stage_waives_only_the_glibc_floor_in_a_snapshot(bins: dict[str, Path], 
     assert ctx.reporter.warnings == [
         "linux-x86_64-gnu/opencode: needs glibc 2.34 (symbol __libc_start_main@GLIBC_2.34 in opencode), above "
         "the linux-x86_64-gnu floor 2.28; build it in quay.io/pypa/manylinux_2_28_x86_64 (snapshot: recorded, "
-        "not refused)"]
+        "not refused)"
+    ]
     facts = ctx.ledger.get("binary:linux-x86_64-gnu/opencode").facts["inspection"]
     assert facts["checks"]["glibc-floor"] == "failed"
     ctx.snapshot = False
@@ -146,12 +176,25 @@ def test_floor_seen_on_the_build_runner_survives_the_merge(bins: dict[str, Path]
     # The onefile payload stays on the runner; its inspection there (same bytes) still counts here.
     ctx = _ledger_with(tmp_path, {"linux-x86_64-gnu": bins["elf-x86_64-gnu-2.28"]})
     binary = ctx.ledger.get("binary:linux-x86_64-gnu/opencode")
-    ctx.ledger.update_facts(binary.id, {"payload_dir": ".work/linux-x86_64-gnu/out/opencode_cli.dist", "inspection": {
-        "sha256": binary.sha256, "glibc_floor": "2.35", "glibc_floor_symbol": "pthread_key_create@GLIBC_2.34x",
-        "glibc_floor_file": "libpython3.11.so.1.0", "bundled_libraries": ["libpython3.11.so.1.0"]}})
+    ctx.ledger.update_facts(
+        binary.id,
+        {
+            "payload_dir": ".work/linux-x86_64-gnu/out/opencode_cli.dist",
+            "inspection": {
+                "sha256": binary.sha256,
+                "glibc_floor": "2.35",
+                "glibc_floor_symbol": "pthread_key_create@GLIBC_2.34x",
+                "glibc_floor_file": "libpython3.11.so.1.0",
+                "bundled_libraries": ["libpython3.11.so.1.0"],
+            },
+        },
+    )
     ctx.snapshot = False
-    with pytest.raises(CheckFailed, match=r"needs glibc 2\.35 \(symbol pthread_key_create@GLIBC_2\.34x in "
-                                          r"libpython3\.11\.so\.1\.0\), above the linux-x86_64-gnu floor 2\.28"):
+    with pytest.raises(
+        CheckFailed,
+        match=r"needs glibc 2\.35 \(symbol pthread_key_create@GLIBC_2\.34x in "
+        r"libpython3\.11\.so\.1\.0\), above the linux-x86_64-gnu floor 2\.28",
+    ):
         InspectStage().run(ctx)
     # Facts about other bytes are not carried over.
     ctx.ledger.update_facts(binary.id, {"inspection": {"sha256": "0" * 64, "glibc_floor": "2.35"}})

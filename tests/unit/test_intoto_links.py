@@ -27,8 +27,7 @@ def test_links_of_a_run_share_checked_digests_that_match_the_ledger(ledger: Ledg
     assert checked == {binary.id: binary.sha256, archive.id: archive.sha256}
     assert links["build"].products == {binary.path: {"sha256": binary.sha256}}
     assert links["package"].materials == {binary.path: {"sha256": binary.sha256}}
-    assert links["sbom"].materials == {binary.path: {"sha256": binary.sha256},
-                                       archive.path: {"sha256": archive.sha256}}
+    assert links["sbom"].materials == {binary.path: {"sha256": binary.sha256}, archive.path: {"sha256": archive.sha256}}
     # Each link holds its own dicts: changing one changes no other.
     links["build"].products[binary.path]["sha256"] = "0" * 64
     assert links["package"].materials[binary.path]["sha256"] == binary.sha256

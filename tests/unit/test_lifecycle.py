@@ -20,7 +20,11 @@ D = dt.date
 
 def test_stable_dates_follow_the_anchor_every_six_weeks() -> None:
     assert lifecycle.stable_dates(POLICY, D(2026, 11, 23), 4) == [
-        D(2026, 12, 8), D(2027, 1, 19), D(2027, 3, 2), D(2027, 4, 13)]
+        D(2026, 12, 8),
+        D(2027, 1, 19),
+        D(2027, 3, 2),
+        D(2027, 4, 13),
+    ]
     # a train day is its own first date; nothing before the anchor
     assert lifecycle.stable_dates(POLICY, D(2026, 12, 8), 1) == [D(2026, 12, 8)]
     assert lifecycle.stable_dates(POLICY, D(2020, 1, 1), 2) == [D(2026, 1, 6), D(2026, 2, 17)]
@@ -47,10 +51,26 @@ def test_calendar_lists_lines_in_support_upcoming_and_past_end_of_life() -> None
     assert cal.to_json() == {
         "from": "2027-09-01",
         "stable": ["2027-09-28", "2027-11-09", "2027-12-21"],
-        "lts": [{"year": 2027, "line": "2.0", "name": "lts/2.0", "start": "2027-01-19", "end": "2028-07-18",
-                 "status": "in support"}],
-        "end_of_life": [{"year": 2026, "line": "1.1", "name": "lts/1.1", "start": "2026-01-06",
-                         "end": "2027-07-05", "status": "end of life"}],
+        "lts": [
+            {
+                "year": 2027,
+                "line": "2.0",
+                "name": "lts/2.0",
+                "start": "2027-01-19",
+                "end": "2028-07-18",
+                "status": "in support",
+            }
+        ],
+        "end_of_life": [
+            {
+                "year": 2026,
+                "line": "1.1",
+                "name": "lts/1.1",
+                "start": "2026-01-06",
+                "end": "2027-07-05",
+                "status": "end of life",
+            }
+        ],
     }
 
 
@@ -67,13 +87,35 @@ def test_svg_timeline_has_a_mark_per_stable_and_a_bar_per_line() -> None:
 def test_calendar_task_prints_json_and_writes_the_svg(tmp_path: Path) -> None:
     svg = tmp_path / "calendar.svg"
     proc = subprocess.run(
-        [sys.executable, "-m", "invoke", "calendar", "--from", "2026-11-23", "--count", "2", "--svg", str(svg),
-         "--json", "--project", str(REPO / "product")],
-        cwd=REPO, capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "calendar",
+            "--from",
+            "2026-11-23",
+            "--count",
+            "2",
+            "--svg",
+            str(svg),
+            "--json",
+            "--project",
+            str(REPO / "product"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     data = json.loads(proc.stdout)
     assert data["stable"] == ["2026-12-08", "2027-01-19"]
     assert [line["name"] for line in data["lts"]][-1] == "LTS 2027 (stable of 2027-01-19)"
     assert svg.read_text().startswith("<svg")
-    bad = subprocess.run([sys.executable, "-m", "invoke", "calendar", "--from", "tomorrow"],
-                         cwd=REPO, capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "invoke", "calendar", "--from", "tomorrow"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 2 and "error: --from 'tomorrow': expected a date YYYY-MM-DD" in bad.stderr

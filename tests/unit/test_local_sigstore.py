@@ -57,8 +57,12 @@ def test_merkle_rejects_altered_proofs() -> None:
 
 def _csr() -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
-    return x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(
-        key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+    return (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+    )
 
 
 def test_certificate_profile_and_embedded_sct_pass_sigstore_checks(tmp_path: Path) -> None:
@@ -95,9 +99,14 @@ def _hashedrekord(key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, diges
 
     signature = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
     pem = base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode()
-    return {"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
-        "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
-        "signature": {"content": base64.b64encode(signature).decode(), "publicKey": {"content": pem}}}}
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+            "signature": {"content": base64.b64encode(signature).decode(), "publicKey": {"content": pem}},
+        },
+    }
 
 
 def test_log_is_append_only_on_disk_and_checkpoints_stay_consistent(tmp_path: Path) -> None:

@@ -40,10 +40,17 @@ CHANGELOG = """\
 """
 
 
-def _context(tmp_path: Path, ledger: Ledger, version: str, channel: str, today: dt.date,
-             stables: dict[str, str], lts: dict[str, str] | None = None, text: str = CHANGELOG) -> Context:
-    settings = config.load(write_project(tmp_path, 'name = "opencode"\npackage = "src"\n'
-                                         '[channels]\nroot = "public"\n'))
+def _context(
+    tmp_path: Path,
+    ledger: Ledger,
+    version: str,
+    channel: str,
+    today: dt.date,
+    stables: dict[str, str],
+    lts: dict[str, str] | None = None,
+    text: str = CHANGELOG,
+) -> Context:
+    settings = config.load(write_project(tmp_path, 'name = "opencode"\npackage = "src"\n[channels]\nroot = "public"\n'))
     (tmp_path / "CHANGELOG.md").write_text(text)
     storage = FileStorage(tmp_path / "public")
     for name, releases in (("stable", stables), (f"lts/{version.rsplit('.', 1)[0]}", lts or {})):
@@ -69,16 +76,20 @@ def test_stable_duplicate_is_refused(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.4.0", "stable", D(2027, 3, 2), STABLES)
     with pytest.raises(CheckFailed) as err:
         policy.check_stable_follows_last(ctx)
-    assert str(err.value) == ("stable 1.4.0: rule stable-follows-last: 1.4.0 was already released on 2027-01-19; "
-                              "a version is never published twice")
+    assert str(err.value) == (
+        "stable 1.4.0: rule stable-follows-last: 1.4.0 was already released on 2027-01-19; "
+        "a version is never published twice"
+    )
 
 
 def test_stable_downgrade_is_refused(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.3.5", "stable", D(2027, 3, 2), STABLES)
     with pytest.raises(CheckFailed) as err:
         policy.check_stable_follows_last(ctx)
-    assert str(err.value) == ("stable 1.3.5: rule stable-follows-last: the last stable is 1.4.0 (2027-01-19); "
-                              "a new stable must be newer (no downgrade)")
+    assert str(err.value) == (
+        "stable 1.3.5: rule stable-follows-last: the last stable is 1.4.0 (2027-01-19); "
+        "a new stable must be newer (no downgrade)"
+    )
 
 
 def test_snapshots_and_nightlies_skip_the_rules(tmp_path: Path, ledger: Ledger) -> None:
@@ -91,8 +102,16 @@ def test_snapshots_and_nightlies_skip_the_rules(tmp_path: Path, ledger: Ledger) 
 
 
 def test_lts_patch_to_a_line_in_support(tmp_path: Path, ledger: Ledger) -> None:
-    ctx = _context(tmp_path, ledger, "1.4.2", "lts", D(2027, 6, 1), STABLES, {"1.4.1": "2027-02-01"},
-                   text=CHANGELOG + "\n## [1.4.2] - 2027-06-01\n### Security\n- fix\n")
+    ctx = _context(
+        tmp_path,
+        ledger,
+        "1.4.2",
+        "lts",
+        D(2027, 6, 1),
+        STABLES,
+        {"1.4.1": "2027-02-01"},
+        text=CHANGELOG + "\n## [1.4.2] - 2027-06-01\n### Security\n- fix\n",
+    )
     policy.check_lts_patch(ctx)
     policy.check_changelog(ctx)
 
@@ -101,50 +120,63 @@ def test_lts_patch_to_a_line_that_is_not_lts(tmp_path: Path, ledger: Ledger) -> 
     ctx = _context(tmp_path, ledger, "1.3.1", "lts", D(2027, 6, 1), STABLES)
     with pytest.raises(CheckFailed) as err:
         policy.check_lts_patch(ctx)
-    assert str(err.value) == ("lts 1.3.1: rule lts-line: 1.3 is not an LTS line; known LTS lines: "
-                              "1.2 (2026-01-06 to 2027-07-05), 1.4 (2027-01-19 to 2028-07-18)")
+    assert str(err.value) == (
+        "lts 1.3.1: rule lts-line: 1.3 is not an LTS line; known LTS lines: "
+        "1.2 (2026-01-06 to 2027-07-05), 1.4 (2027-01-19 to 2028-07-18)"
+    )
 
 
 def test_lts_patch_past_end_of_life(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.4.2", "lts", D(2028, 7, 19), STABLES, {"1.4.1": "2027-02-01"})
     with pytest.raises(CheckFailed) as err:
         policy.check_lts_patch(ctx)
-    assert str(err.value) == ("lts 1.4.2: rule lts-support: line 1.4 is supported from 2027-01-19 to 2028-07-18; "
-                              "today is 2028-07-19: end of life")
+    assert str(err.value) == (
+        "lts 1.4.2: rule lts-support: line 1.4 is supported from 2027-01-19 to 2028-07-18; "
+        "today is 2028-07-19: end of life"
+    )
 
 
 def test_lts_release_must_be_a_patch_bump(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.4.1", "lts", D(2027, 6, 1), STABLES, {"1.4.1": "2027-02-01"})
     with pytest.raises(CheckFailed) as err:
         policy.check_lts_patch(ctx)
-    assert str(err.value) == ("lts 1.4.1: rule lts-patch-bump: the last release of line 1.4 is 1.4.1 (2027-02-01); "
-                              "an LTS release must be a patch bump 1.4.x with x > 1")
+    assert str(err.value) == (
+        "lts 1.4.1: rule lts-patch-bump: the last release of line 1.4 is 1.4.1 (2027-02-01); "
+        "an LTS release must be a patch bump 1.4.x with x > 1"
+    )
 
 
 def test_changelog_needs_an_entry_for_the_version(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.6.0", "stable", D(2027, 4, 13), STABLES)
     with pytest.raises(CheckFailed) as err:
         policy.check_changelog(ctx)
-    assert str(err.value) == ("CHANGELOG.md: rule changelog-entry: no entry for 1.6.0; add '## [1.6.0] - YYYY-MM-DD' "
-                              "with sections from Added, Changed, Deprecated, Removed, Fixed, Security, Incidents")
+    assert str(err.value) == (
+        "CHANGELOG.md: rule changelog-entry: no entry for 1.6.0; add '## [1.6.0] - YYYY-MM-DD' "
+        "with sections from Added, Changed, Deprecated, Removed, Fixed, Security, Incidents"
+    )
 
 
 def test_changelog_sections_are_keep_a_changelog_plus_incidents() -> None:
     with pytest.raises(CheckFailed) as err:
         changelog.parse("## [1.0.0] - 2026-01-06\n### Misc\n- x\n", "CHANGELOG.md")
-    assert str(err.value) == ("CHANGELOG.md:2: rule changelog-sections: 1.0.0 has section 'Misc'; expected one of "
-                              "Added, Changed, Deprecated, Removed, Fixed, Security, Incidents")
+    assert str(err.value) == (
+        "CHANGELOG.md:2: rule changelog-sections: 1.0.0 has section 'Misc'; expected one of "
+        "Added, Changed, Deprecated, Removed, Fixed, Security, Incidents"
+    )
 
 
 def test_removal_deprecated_less_than_a_year_earlier_is_refused(tmp_path: Path, ledger: Ledger) -> None:
-    text = CHANGELOG.replace("## [1.5.0] - 2027-03-02\n### Removed\n- `opencode login --legacy-token`",
-                             "## [1.5.0] - 2027-03-02\n### Removed\n- `opencode config --global-file`")
+    text = CHANGELOG.replace(
+        "## [1.5.0] - 2027-03-02\n### Removed\n- `opencode login --legacy-token`",
+        "## [1.5.0] - 2027-03-02\n### Removed\n- `opencode config --global-file`",
+    )
     ctx = _context(tmp_path, ledger, "1.5.0", "stable", D(2027, 3, 2), STABLES, text=text)
     with pytest.raises(CheckFailed) as err:
         policy.check_changelog(ctx)
     assert str(err.value) == (
         "CHANGELOG.md: rule deprecation-period: 1.5.0 (2027-03-02) removes 'opencode config --global-file', "
-        "deprecated in 1.4.0 (2027-01-19), less than one LTS cycle (one year) earlier; remove it on or after 2028-01-19")
+        "deprecated in 1.4.0 (2027-01-19), less than one LTS cycle (one year) earlier; remove it on or after 2028-01-19"
+    )
 
 
 def test_removal_never_deprecated_is_refused(tmp_path: Path, ledger: Ledger) -> None:
@@ -154,7 +186,8 @@ def test_removal_never_deprecated_is_refused(tmp_path: Path, ledger: Ledger) -> 
         policy.check_changelog(ctx)
     assert str(err.value) == (
         "CHANGELOG.md: rule deprecation-period: 1.5.0 (2027-03-02) removes 'opencode telemetry', which no earlier "
-        "release announced under Deprecated; deprecate it first and remove it one year later")
+        "release announced under Deprecated; deprecate it first and remove it one year later"
+    )
 
 
 def test_sample_product_changelog_passes_for_its_version() -> None:
@@ -164,8 +197,9 @@ def test_sample_product_changelog_passes_for_its_version() -> None:
     changelog.check_deprecations(entries, "1.4.0", D(2026, 12, 8), "CHANGELOG.md")
 
 
-def test_real_release_needs_its_tuf_keys_before_anything_is_built(tmp_path: Path, ledger: Ledger,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_release_needs_its_tuf_keys_before_anything_is_built(
+    tmp_path: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
 
     from opencode_release.channels.storage import ChannelError
@@ -176,9 +210,12 @@ def test_real_release_needs_its_tuf_keys_before_anything_is_built(tmp_path: Path
         publishing.check_publish_keys(ctx)
     assert str(err.value) == (
         f"TUF root key: not found at {tmp_path}/.opencode-release/tuf-keys/root.pem nor in "
-        "$OPENCODE_RELEASE_TUF_ROOT_KEY; real releases read keys from signing.keys-dir or the environment")
+        "$OPENCODE_RELEASE_TUF_ROOT_KEY; real releases read keys from signing.keys-dir or the environment"
+    )
     for role in ("root", "targets", "release", "snapshot", "timestamp"):
-        monkeypatch.setenv(f"OPENCODE_RELEASE_TUF_{role.upper()}_KEY", CryptoSigner.generate_ed25519().private_bytes.decode())
+        monkeypatch.setenv(
+            f"OPENCODE_RELEASE_TUF_{role.upper()}_KEY", CryptoSigner.generate_ed25519().private_bytes.decode()
+        )
     publishing.check_publish_keys(ctx)
     ctx.snapshot = True
     monkeypatch.delenv("OPENCODE_RELEASE_TUF_TARGETS_KEY")

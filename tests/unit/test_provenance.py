@@ -23,8 +23,12 @@ def _release(ledger: Ledger) -> Ledger:
     (root / "linux-x86_64-gnu").mkdir(parents=True)
     binary_path = root / "linux-x86_64-gnu" / "opencode"
     binary_path.write_bytes(b"\x7fELF binary")
-    binary = ledger.record(binary_path, ArtifactKind.BINARY, target="linux-x86_64-gnu",
-                           facts={"python_version": "3.11.7", "nuitka_version": "4.3.3"})
+    binary = ledger.record(
+        binary_path,
+        ArtifactKind.BINARY,
+        target="linux-x86_64-gnu",
+        facts={"python_version": "3.11.7", "nuitka_version": "4.3.3"},
+    )
     report = root / "linux-x86_64-gnu" / "nuitka-report.xml"
     report.write_text("<nuitka-compilation-report/>")
     ledger.record(report, ArtifactKind.BUILD_REPORT, target="linux-x86_64-gnu", relations={"report_of": [binary.id]})
@@ -38,8 +42,9 @@ def _release(ledger: Ledger) -> Ledger:
 
 def _provenance(ledger: Ledger, snapshot: bool = True) -> Doc:
     run = provenance.current_run(ledger, dt.datetime(2026, 5, 1, tzinfo=dt.UTC), snapshot=snapshot, env={})
-    return provenance.make_provenance(_release(ledger), targets=("linux-x86_64-gnu",),
-                                      build_targets=("linux-x86_64-gnu",), snapshot=snapshot, run=run)
+    return provenance.make_provenance(
+        _release(ledger), targets=("linux-x86_64-gnu",), build_targets=("linux-x86_64-gnu",), snapshot=snapshot, run=run
+    )
 
 
 def test_provenance_subjects_are_the_deliverables_and_it_passes_every_check(ledger: Ledger) -> None:
@@ -62,15 +67,21 @@ def test_provenance_subjects_are_the_deliverables_and_it_passes_every_check(ledg
 def test_snapshot_provenance_is_reproducible(ledger: Ledger, tmp_path: Path) -> None:
     first = statements.encode(_provenance(ledger))
     run = provenance.current_run(ledger, dt.datetime.now(dt.UTC), snapshot=True, env={})
-    again = provenance.make_provenance(ledger, targets=("linux-x86_64-gnu",), build_targets=("linux-x86_64-gnu",),
-                                       snapshot=True, run=run)
+    again = provenance.make_provenance(
+        ledger, targets=("linux-x86_64-gnu",), build_targets=("linux-x86_64-gnu",), snapshot=True, run=run
+    )
     assert statements.encode(again) == first
 
 
 def test_ci_builder_is_the_workflow_identity(ledger: Ledger) -> None:
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r",
-           "GITHUB_WORKFLOW_REF": "o/r/.github/workflows/release.yml@refs/tags/v1.4.0", "GITHUB_RUN_ID": "42",
-           "GITHUB_RUN_ATTEMPT": "2"}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_WORKFLOW_REF": "o/r/.github/workflows/release.yml@refs/tags/v1.4.0",
+        "GITHUB_RUN_ID": "42",
+        "GITHUB_RUN_ATTEMPT": "2",
+    }
     run = provenance.current_run(ledger, dt.datetime(2026, 5, 1, tzinfo=dt.UTC), snapshot=False, env=env)
     assert run.builder_id == "https://github.com/o/r/.github/workflows/release.yml@refs/tags/v1.4.0"
     assert run.invocation_id == "https://github.com/o/r/actions/runs/42/attempts/2"
@@ -87,6 +98,7 @@ def _set(path: str, value: Any) -> Callable[[Doc], None]:
             del node[int(last) if last.isdigit() else last]
         else:
             node[int(last) if last.isdigit() else last] = value
+
     return change
 
 
@@ -96,39 +108,86 @@ BD = "predicate.buildDefinition"
 RD = "predicate.runDetails"
 
 NEGATIVE = [
-    ("unknown statement field", _set("extra", 1), "in-toto-bindings", "has no field named \"extra\""),
-    ("unknown predicate field", _set(f"{BD}.colour", "red"), "in-toto-bindings", "has no field named \"colour\""),
+    ("unknown statement field", _set("extra", 1), "in-toto-bindings", 'has no field named "extra"'),
+    ("unknown predicate field", _set(f"{BD}.colour", "red"), "in-toto-bindings", 'has no field named "colour"'),
     ("wrong type", _set(f"{RD}.builder.id", 7), "in-toto-bindings", "Failed to parse id field"),
     ("no subjects", _set("subject", []), "in-toto-bindings", "At least one subject required"),
-    ("predicate type", _set("predicateType", "https://slsa.dev/provenance/v0.2"), "predicate-type",
-     "predicateType is 'https://slsa.dev/provenance/v0.2'"),
+    (
+        "predicate type",
+        _set("predicateType", "https://slsa.dev/provenance/v0.2"),
+        "predicate-type",
+        "predicateType is 'https://slsa.dev/provenance/v0.2'",
+    ),
     ("subject without name", _set("subject.0.name", ""), "subject", "subject[0] has no name"),
     ("subject twice", lambda d: d["subject"].append(copy.deepcopy(d["subject"][0])), "subject", "is listed twice"),
-    ("subject without sha256", _set("subject.0.digest", {"sha512": "ab" * 64}), "digest", "subject[0].digest has no sha256"),
-    ("subject digest not hex", _set("subject.0.digest.sha256", "XYZ" + "0" * 61), "digest",
-     "subject[0].digest.sha256: 'XYZ"),
-    ("build type", _set(f"{BD}.buildType", "https://example.org/other"), "build-type", "buildType is 'https://example.org/other'"),
-    ("external parameters", _set(f"{BD}.externalParameters.channel", _DELETE), "external-parameters",
-     "externalParameters lacks channel"),
-    ("no source commit", _set(f"{BD}.resolvedDependencies.0.digest", {"sha1": "ab" * 20}), "resolved-dependencies",
-     "no source commit (a gitCommit digest)"),
-    ("empty dependency", lambda d: d["predicate"]["buildDefinition"]["resolvedDependencies"].append({"name": "x"}),
-     "resolved-dependencies", "resolvedDependencies[4] has none of uri, digest, content"),
-    ("short commit", _set(f"{BD}.resolvedDependencies.0.digest.gitCommit", "abc123"), "digest",
-     "resolvedDependencies[0].digest.gitCommit: 'abc123' is not a lowercase hex digest of 40 characters"),
+    (
+        "subject without sha256",
+        _set("subject.0.digest", {"sha512": "ab" * 64}),
+        "digest",
+        "subject[0].digest has no sha256",
+    ),
+    (
+        "subject digest not hex",
+        _set("subject.0.digest.sha256", "XYZ" + "0" * 61),
+        "digest",
+        "subject[0].digest.sha256: 'XYZ",
+    ),
+    (
+        "build type",
+        _set(f"{BD}.buildType", "https://example.org/other"),
+        "build-type",
+        "buildType is 'https://example.org/other'",
+    ),
+    (
+        "external parameters",
+        _set(f"{BD}.externalParameters.channel", _DELETE),
+        "external-parameters",
+        "externalParameters lacks channel",
+    ),
+    (
+        "no source commit",
+        _set(f"{BD}.resolvedDependencies.0.digest", {"sha1": "ab" * 20}),
+        "resolved-dependencies",
+        "no source commit (a gitCommit digest)",
+    ),
+    (
+        "empty dependency",
+        lambda d: d["predicate"]["buildDefinition"]["resolvedDependencies"].append({"name": "x"}),
+        "resolved-dependencies",
+        "resolvedDependencies[4] has none of uri, digest, content",
+    ),
+    (
+        "short commit",
+        _set(f"{BD}.resolvedDependencies.0.digest.gitCommit", "abc123"),
+        "digest",
+        "resolvedDependencies[0].digest.gitCommit: 'abc123' is not a lowercase hex digest of 40 characters",
+    ),
     ("builder id", _set(f"{RD}.builder.id", ""), "builder", "runDetails.builder.id is missing"),
-    ("invocation id", _set(f"{RD}.metadata.invocationId", _DELETE), "run-metadata",
-     "runDetails.metadata.invocationId is missing"),
-    ("times reversed", _set(f"{RD}.metadata.startedOn", "2027-01-01T00:00:00Z"), "run-metadata",
-     "startedOn is after finishedOn"),
-    ("byproduct digest", _set(f"{RD}.byproducts.0.digest.sha256", "12"), "digest",
-     "byproducts[0].digest.sha256: '12' is not a lowercase hex digest"),
+    (
+        "invocation id",
+        _set(f"{RD}.metadata.invocationId", _DELETE),
+        "run-metadata",
+        "runDetails.metadata.invocationId is missing",
+    ),
+    (
+        "times reversed",
+        _set(f"{RD}.metadata.startedOn", "2027-01-01T00:00:00Z"),
+        "run-metadata",
+        "startedOn is after finishedOn",
+    ),
+    (
+        "byproduct digest",
+        _set(f"{RD}.byproducts.0.digest.sha256", "12"),
+        "digest",
+        "byproducts[0].digest.sha256: '12' is not a lowercase hex digest",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "change", "check", "reason"), NEGATIVE, ids=[n[0] for n in NEGATIVE])
-def test_each_provenance_check_refuses_its_tamper(ledger: Ledger, case: str, change: Callable[[Doc], None],
-                                                  check: str, reason: str) -> None:
+def test_each_provenance_check_refuses_its_tamper(
+    ledger: Ledger, case: str, change: Callable[[Doc], None], check: str, reason: str
+) -> None:
     doc = _provenance(ledger)
     change(doc)
     with pytest.raises(VerificationError) as caught:
@@ -143,11 +202,14 @@ def test_not_json_is_refused() -> None:
     assert caught.value.check == "json"
 
 
-@pytest.mark.parametrize(("tamper", "reason"), [
-    ("drop", "missing ['opencode-1.4.0-linux-x86_64-gnu.tar.gz']"),
-    ("add", "not in the ledger ['extra.tar.gz']"),
-    ("digest", "opencode-1.4.0-linux-x86_64-gnu.tar.gz: sha256 " + "0" * 64 + " differs from the ledger's"),
-])
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        ("drop", "missing ['opencode-1.4.0-linux-x86_64-gnu.tar.gz']"),
+        ("add", "not in the ledger ['extra.tar.gz']"),
+        ("digest", "opencode-1.4.0-linux-x86_64-gnu.tar.gz: sha256 " + "0" * 64 + " differs from the ledger's"),
+    ],
+)
 def test_subjects_must_equal_the_ledger_deliverables(ledger: Ledger, tamper: str, reason: str) -> None:
     doc = _provenance(ledger)
     archive = next(s for s in doc["subject"] if s["name"].endswith(".tar.gz"))
@@ -175,8 +237,9 @@ def test_sbom_statement_binds_the_sbom_to_the_subject_digest(ledger: Ledger) -> 
     other = json.loads(data)
     other["subject"][0]["digest"]["sha256"] = "f" * 64
     with pytest.raises(VerificationError) as caught:
-        statements.check_sbom_statement(json.dumps(other).encode(), "a.sbom.intoto.json", archive,
-                                        json.dumps(sbom).encode())
+        statements.check_sbom_statement(
+            json.dumps(other).encode(), "a.sbom.intoto.json", archive, json.dumps(sbom).encode()
+        )
     assert caught.value.check == "subjects"
 
 

@@ -15,16 +15,38 @@ from opencode_release.errors import LedgerError, StageError
 
 REPORT = Path(__file__).resolve().parent.parent / "testdata" / "nuitka-report-small.xml"
 PRODUCT = sbom.Product("app", "2.0.0", "a sample", "https://app.example.org", "MIT")
-BINARY = Artifact(id="binary:linux-x86_64-gnu/app", kind="binary", path="linux-x86_64-gnu/app",
-                  target="linux-x86_64-gnu", size=10, sha256="ab" * 32,
-                  facts={"nuitka_version": "4.3.3", "c_compiler": "gcc", "python_version": "3.11.2",
-                         "inspection": {"glibc_floor": "2.34", "glibc_floor_symbol": "x@GLIBC_2.34"}})
-ARCHIVE = Artifact(id="archive:app-2.0.0-linux-x86_64-gnu.tar.gz", kind="archive",
-                   path="app-2.0.0-linux-x86_64-gnu.tar.gz", target="linux-x86_64-gnu", size=5,
-                   sha256="cd" * 32, relations={"archive_of": (BINARY.id,)}, facts={"sha512": "ef" * 64})
-REPORT_ARTIFACT = Artifact(id="build-report:linux-x86_64-gnu/nuitka-report.xml", kind="build-report",
-                           path="linux-x86_64-gnu/nuitka-report.xml", target="linux-x86_64-gnu", size=1,
-                           sha256="12" * 32)
+BINARY = Artifact(
+    id="binary:linux-x86_64-gnu/app",
+    kind="binary",
+    path="linux-x86_64-gnu/app",
+    target="linux-x86_64-gnu",
+    size=10,
+    sha256="ab" * 32,
+    facts={
+        "nuitka_version": "4.3.3",
+        "c_compiler": "gcc",
+        "python_version": "3.11.2",
+        "inspection": {"glibc_floor": "2.34", "glibc_floor_symbol": "x@GLIBC_2.34"},
+    },
+)
+ARCHIVE = Artifact(
+    id="archive:app-2.0.0-linux-x86_64-gnu.tar.gz",
+    kind="archive",
+    path="app-2.0.0-linux-x86_64-gnu.tar.gz",
+    target="linux-x86_64-gnu",
+    size=5,
+    sha256="cd" * 32,
+    relations={"archive_of": (BINARY.id,)},
+    facts={"sha512": "ef" * 64},
+)
+REPORT_ARTIFACT = Artifact(
+    id="build-report:linux-x86_64-gnu/nuitka-report.xml",
+    kind="build-report",
+    path="linux-x86_64-gnu/nuitka-report.xml",
+    target="linux-x86_64-gnu",
+    size=1,
+    sha256="12" * 32,
+)
 HOST = sbom.HostDetails(
     distributions={"fastlib": DistributionDetails("Apache-2.0", (("SHA-256", "34" * 32),), None)},
     debian={"/lib/x86_64-linux-gnu/libcrypto.so.3": DebianPackage("libssl3", "3.0.19-1", "amd64", "openssl")},
@@ -34,7 +56,9 @@ HOST = sbom.HostDetails(
 
 def _document(subject: Artifact = BINARY, host: sbom.HostDetails = HOST) -> dict:  # type: ignore[type-arg]
     report = compilation.parse(REPORT)
-    text = sbom.serialize(sbom.make_bom(PRODUCT, subject, [sbom.Program(BINARY, report, REPORT_ARTIFACT, host)], 1767225600))
+    text = sbom.serialize(
+        sbom.make_bom(PRODUCT, subject, [sbom.Program(BINARY, report, REPORT_ARTIFACT, host)], 1767225600)
+    )
     assert cdx_validate.problem(text) is None
     return json.loads(text)  # type: ignore[no-any-return]
 
@@ -42,10 +66,15 @@ def _document(subject: Artifact = BINARY, host: sbom.HostDetails = HOST) -> dict
 def test_report_parse_reads_distributions_usages_and_libraries() -> None:
     report = compilation.parse(REPORT)
     assert [(d.name, d.version, d.installer) for d in report.distributions] == [
-        ("app", "2.0.0", "pip"), ("fastlib", "1.2.3", "pip"), ("tinydep", "0.1", "uv")]
+        ("app", "2.0.0", "pip"),
+        ("fastlib", "1.2.3", "pip"),
+        ("tinydep", "0.1", "uv"),
+    ]
     assert report.uses == {"": ("app",), "app": ("fastlib",), "fastlib": ("tinydep",)}
     assert [(lib.name, lib.used_by, lib.used_by_stdlib) for lib in report.libraries] == [
-        ("libcrypto.so.3", "_hashlib.so", True), ("libyaml-0.so.2", "fastlib/_speed.so", False)]
+        ("libcrypto.so.3", "_hashlib.so", True),
+        ("libyaml-0.so.2", "fastlib/_speed.so", False),
+    ]
     assert (report.python_version, report.os_release, report.c_compiler) == ("3.11.2", "Debian-12", "gcc")
 
 
@@ -59,8 +88,15 @@ def test_report_that_is_not_nuitka_is_refused(tmp_path: Path) -> None:
 def test_binary_sbom_components_are_exactly_the_report_plus_python_libraries_and_libc() -> None:
     doc = _document()
     names = sorted((c["name"], c.get("version")) for c in doc["components"])
-    assert names == [("app", "2.0.0"), ("cpython", "3.11.2"), ("fastlib", "1.2.3"), ("glibc", None),
-                     ("libssl3", "3.0.19-1"), ("libyaml-0.so.2", None), ("tinydep", "0.1")]
+    assert names == [
+        ("app", "2.0.0"),
+        ("cpython", "3.11.2"),
+        ("fastlib", "1.2.3"),
+        ("glibc", None),
+        ("libssl3", "3.0.19-1"),
+        ("libyaml-0.so.2", None),
+        ("tinydep", "0.1"),
+    ]
     by_name = {c["name"]: c for c in doc["components"]}
     assert by_name["fastlib"]["purl"] == "pkg:pypi/fastlib@1.2.3"
     assert by_name["fastlib"]["licenses"] == [{"license": {"id": "Apache-2.0"}}]
@@ -77,8 +113,11 @@ def test_metadata_names_the_artifact_target_tools_and_epoch() -> None:
     assert meta["component"]["bom-ref"] == BINARY.id
     assert meta["component"]["hashes"] == [{"alg": "SHA-256", "content": BINARY.sha256}]
     props = {p["name"]: p["value"] for p in meta["component"]["properties"]}
-    assert (props["opencode-release:target:os"], props["opencode-release:target:arch"],
-            props["opencode-release:target:libc"]) == ("linux", "x86_64", "gnu")
+    assert (
+        props["opencode-release:target:os"],
+        props["opencode-release:target:arch"],
+        props["opencode-release:target:libc"],
+    ) == ("linux", "x86_64", "gnu")
     tools = {t["name"]: t.get("version") for t in meta["tools"]["components"]}
     assert tools["nuitka"] == "4.3.3" and tools["gcc"] == "12.2.0" and "opencode-release" in tools
 
@@ -113,9 +152,15 @@ def test_without_build_host_details_nothing_is_invented() -> None:
 def test_same_inputs_same_bytes_and_serial_follows_content() -> None:
     assert _document() == _document()
     report = compilation.parse(REPORT)
-    one = sbom.serialize(sbom.make_bom(PRODUCT, BINARY, [sbom.Program(BINARY, report, REPORT_ARTIFACT, HOST)], 1767225600))
-    two = sbom.serialize(sbom.make_bom(PRODUCT, BINARY, [sbom.Program(BINARY, report, REPORT_ARTIFACT, HOST)], 1767225600))
-    other = sbom.serialize(sbom.make_bom(PRODUCT, BINARY, [sbom.Program(BINARY, report, REPORT_ARTIFACT, HOST)], 1767225601))
+    one = sbom.serialize(
+        sbom.make_bom(PRODUCT, BINARY, [sbom.Program(BINARY, report, REPORT_ARTIFACT, HOST)], 1767225600)
+    )
+    two = sbom.serialize(
+        sbom.make_bom(PRODUCT, BINARY, [sbom.Program(BINARY, report, REPORT_ARTIFACT, HOST)], 1767225600)
+    )
+    other = sbom.serialize(
+        sbom.make_bom(PRODUCT, BINARY, [sbom.Program(BINARY, report, REPORT_ARTIFACT, HOST)], 1767225601)
+    )
     assert one == two
     assert json.loads(one)["serialNumber"] != json.loads(other)["serialNumber"]
 
@@ -146,13 +191,35 @@ def test_invalid_sbom_is_refused_and_not_written(tmp_path: Path) -> None:
 
 def test_universal_binary_lists_its_thin_builds_and_their_contents() -> None:
     report = compilation.parse(REPORT)
-    thin = [Artifact(id=f"binary:darwin-{a}/app", kind="binary", path=f"darwin-{a}/app", target=f"darwin-{a}",
-                     size=1, sha256=c * 64, facts={"nuitka_version": "4.3.3"}) for a, c in (("arm64", "1"), ("x86_64", "2"))]
-    universal = Artifact(id="binary:darwin-universal/app", kind="binary", path="darwin-universal/app",
-                         target="darwin-universal", size=2, sha256="3" * 64,
-                         relations={"merged_from": tuple(t.id for t in thin)})
-    archive = Artifact(id="archive:app-2.0.0-darwin-universal.tar.gz", kind="archive",
-                       path="app-2.0.0-darwin-universal.tar.gz", target="darwin-universal", size=1, sha256="4" * 64)
+    thin = [
+        Artifact(
+            id=f"binary:darwin-{a}/app",
+            kind="binary",
+            path=f"darwin-{a}/app",
+            target=f"darwin-{a}",
+            size=1,
+            sha256=c * 64,
+            facts={"nuitka_version": "4.3.3"},
+        )
+        for a, c in (("arm64", "1"), ("x86_64", "2"))
+    ]
+    universal = Artifact(
+        id="binary:darwin-universal/app",
+        kind="binary",
+        path="darwin-universal/app",
+        target="darwin-universal",
+        size=2,
+        sha256="3" * 64,
+        relations={"merged_from": tuple(t.id for t in thin)},
+    )
+    archive = Artifact(
+        id="archive:app-2.0.0-darwin-universal.tar.gz",
+        kind="archive",
+        path="app-2.0.0-darwin-universal.tar.gz",
+        target="darwin-universal",
+        size=1,
+        sha256="4" * 64,
+    )
     programs = [sbom.Program(t, report, REPORT_ARTIFACT) for t in thin]
     for subject, via in ((universal, None), (archive, universal)):
         text = sbom.serialize(sbom.make_bom(PRODUCT, subject, programs, 1767225600, via=via))
@@ -171,9 +238,11 @@ def _dist_files(tmp_path: Path) -> list[Path]:
     import tarfile
     import zipfile
 
-    metadata = ("Metadata-Version: 2.4\nName: app\nVersion: 2.0.0\nSummary: a sample\nLicense-Expression: MIT\n"
-                "Requires-Dist: fastlib>=1.2\nRequires-Dist: tinydep; sys_platform == 'win32'\n"
-                "Requires-Dist: extra-thing; extra == 'docs'\n\n")
+    metadata = (
+        "Metadata-Version: 2.4\nName: app\nVersion: 2.0.0\nSummary: a sample\nLicense-Expression: MIT\n"
+        "Requires-Dist: fastlib>=1.2\nRequires-Dist: tinydep; sys_platform == 'win32'\n"
+        "Requires-Dist: extra-thing; extra == 'docs'\n\n"
+    )
     wheel = tmp_path / "app-2.0.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("app/__init__.py", "")
@@ -192,8 +261,9 @@ def test_wheel_and_sdist_sboms_list_the_distribution_and_what_it_declares(tmp_pa
 
     for path in _dist_files(tmp_path):
         kind = "wheel" if path.suffix == ".whl" else "sdist"
-        subject = Artifact(id=f"{kind}:python/{path.name}", kind=kind, path=f"python/{path.name}", target=None,
-                           size=1, sha256="5" * 64)
+        subject = Artifact(
+            id=f"{kind}:python/{path.name}", kind=kind, path=f"python/{path.name}", target=None, size=1, sha256="5" * 64
+        )
         text = sbom.serialize(pydist.make_dist_bom(PRODUCT, subject, path, 1767225600))
         assert cdx_validate.problem(text) is None
         doc = json.loads(text)

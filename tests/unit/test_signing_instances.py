@@ -14,13 +14,22 @@ from opencode_release.release import session
 from opencode_release.release.runner import ConsoleReporter, RunReport
 from tests.conftest import write_project
 
-CI_VARIABLES = ("GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                "SIGSTORE_ID_TOKEN", "GITLAB_CI", "BUILDKITE", "CIRCLECI", "GOOGLE_SERVICE_ACCOUNT_NAME")
+CI_VARIABLES = (
+    "GITHUB_ACTIONS",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "SIGSTORE_ID_TOKEN",
+    "GITLAB_CI",
+    "BUILDKITE",
+    "CIRCLECI",
+    "GOOGLE_SERVICE_ACCOUNT_NAME",
+)
 
 
 @pytest.mark.parametrize("instance", ["production", "staging"])
-def test_public_instances_need_an_ambient_credential(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     instance: str) -> None:
+def test_public_instances_need_an_ambient_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instance: str
+) -> None:
     for name in CI_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     pyproject = write_project(tmp_path, f'name = "opencode"\npackage = "src/x"\n[signing]\ninstance = "{instance}"\n')

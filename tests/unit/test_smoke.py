@@ -18,8 +18,9 @@ HELLO = '{"id": 1, "ok": true, "body": {"version": "1.4.0", "verbs": ["plan", "a
 PLAN = '{"id": 3, "ok": true, "body": {"steps": ["look"]}}'
 
 
-def _fake(tmp_path: Path, version_line: str = "opencode 1.4.0", hello: str = HELLO, plan: str = PLAN,
-          unknown: str = "") -> Path:
+def _fake(
+    tmp_path: Path, version_line: str = "opencode 1.4.0", hello: str = HELLO, plan: str = PLAN, unknown: str = ""
+) -> Path:
     script = tmp_path / "opencode"
     script.write_text(f"""#!/bin/sh
 if [ "$1" = "--version" ]; then echo '{version_line}'; exit 0; fi
@@ -42,14 +43,17 @@ def test_a_correct_binary_passes(tmp_path: Path) -> None:
     assert result["handshake"]["version"] == "1.4.0"
 
 
-@pytest.mark.parametrize(("fault", "message"), [
-    ({"version_line": "opencode 1.3.9"}, "--version: expected to print version 1.4.0"),
-    ({"hello": HELLO.replace('"1.4.0"', '"1.3.9"')}, "lacks version 1.4.0 or verbs"),
-    ({"hello": HELLO.replace('"revert", ', "")}, "lacks version 1.4.0 or verbs"),
-    ({"unknown": '{"id": 2, "ok": false}'}, "the unknown verb ignored"),
-    ({"plan": '{"id": 3, "ok": true, "body": {}}'}, "is not a plan"),
-    ({"plan": "not json"}, "answered with non-JSON"),
-])
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ({"version_line": "opencode 1.3.9"}, "--version: expected to print version 1.4.0"),
+        ({"hello": HELLO.replace('"1.4.0"', '"1.3.9"')}, "lacks version 1.4.0 or verbs"),
+        ({"hello": HELLO.replace('"revert", ', "")}, "lacks version 1.4.0 or verbs"),
+        ({"unknown": '{"id": 2, "ok": false}'}, "the unknown verb ignored"),
+        ({"plan": '{"id": 3, "ok": true, "body": {}}'}, "is not a plan"),
+        ({"plan": "not json"}, "answered with non-JSON"),
+    ],
+)
 def test_each_wrong_answer_is_refused(tmp_path: Path, fault: dict[str, str], message: str) -> None:
     with pytest.raises(CheckFailed, match=message):
         smoke.smoke(_fake(tmp_path, **fault), "1.4.0")

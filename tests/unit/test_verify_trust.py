@@ -16,12 +16,15 @@ from opencode_release.errors import UsageError, VerificationError
 def test_packaged_policy_pins_the_release_workflow_for_production() -> None:
     policy = trust_policy.load_policy("production", None, {})
     assert policy.issuer == "https://token.actions.githubusercontent.com"
-    assert trust_policy.matches(policy.identity,
-                                "https://github.com/opencode/opencode/.github/workflows/release.yml@refs/tags/v1.4.0")
-    assert not trust_policy.matches(policy.identity,
-                                    "https://github.com/opencode/opencode/.github/workflows/release.yml@refs/heads/main")
-    assert not trust_policy.matches(policy.identity,
-                                    "https://github.com/mallory/opencode/.github/workflows/release.yml@refs/tags/v1.4.0")
+    assert trust_policy.matches(
+        policy.identity, "https://github.com/opencode/opencode/.github/workflows/release.yml@refs/tags/v1.4.0"
+    )
+    assert not trust_policy.matches(
+        policy.identity, "https://github.com/opencode/opencode/.github/workflows/release.yml@refs/heads/main"
+    )
+    assert not trust_policy.matches(
+        policy.identity, "https://github.com/mallory/opencode/.github/workflows/release.yml@refs/tags/v1.4.0"
+    )
     assert trust_policy.matches("release@opencode.local", "release@opencode.local")
     assert not trust_policy.matches("release@opencode.local", "release@opencode.locals")
 
@@ -60,11 +63,14 @@ def test_find_releases_in_a_release_its_manifest_or_a_channel(tmp_path: Path) ->
         find_releases(tmp_path / "nightly")
 
 
-@pytest.mark.parametrize("raw, reason", [
-    (b"", "bundle is not valid JSON"),
-    (b"[1, 2]", "not a Sigstore bundle: the bundle is not a JSON object"),
-    (b'{"mediaType": "application/json"}', "not a Sigstore bundle: unsupported mediaType 'application/json'"),
-])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"", "bundle is not valid JSON"),
+        (b"[1, 2]", "not a Sigstore bundle: the bundle is not a JSON object"),
+        (b'{"mediaType": "application/json"}', "not a Sigstore bundle: unsupported mediaType 'application/json'"),
+    ],
+)
 def test_bundle_format_reasons(raw: bytes, reason: str) -> None:
     with pytest.raises(VerificationError) as caught:
         parse_bundle(raw, "a.tar.gz")

@@ -67,8 +67,9 @@ class LocalSigstore:
         server.start()
         try:
             self.write_trusted_root()
-            config_path = trust.write_json(self.folder / "trust_config.json",
-                                           trust.client_trust_config(keys, server.url))
+            config_path = trust.write_json(
+                self.folder / "trust_config.json", trust.client_trust_config(keys, server.url)
+            )
             yield Session(server.url, config_path, self.trusted_root_path, services)
         finally:
             server.stop()

@@ -50,8 +50,15 @@ def _u24(n: int) -> bytes:
 
 
 def sct_signature_input(timestamp_ms: int, issuer_spki: bytes, tbs: bytes) -> bytes:
-    return (b"\x00\x00" + struct.pack(">Q", timestamp_ms) + b"\x00\x01"
-            + hashlib.sha256(issuer_spki).digest() + _u24(len(tbs)) + tbs + b"\x00\x00")
+    return (
+        b"\x00\x00"
+        + struct.pack(">Q", timestamp_ms)
+        + b"\x00\x01"
+        + hashlib.sha256(issuer_spki).digest()
+        + _u24(len(tbs))
+        + tbs
+        + b"\x00\x00"
+    )
 
 
 def _sct_extension(sct: bytes) -> x509.UnrecognizedExtension:
@@ -65,8 +72,9 @@ def san_for(identity: str) -> x509.GeneralName:
     return x509.RFC822Name(identity)
 
 
-def issue(keys: InstanceKeys, csr_pem: bytes, identity: str, issuer: str,
-          now: dt.datetime | None = None) -> x509.Certificate:
+def issue(
+    keys: InstanceKeys, csr_pem: bytes, identity: str, issuer: str, now: dt.datetime | None = None
+) -> x509.Certificate:
     """A leaf certificate for the CSR's key, naming `identity` issued by `issuer`."""
     try:
         csr = x509.load_pem_x509_csr(csr_pem)
@@ -84,12 +92,26 @@ def issue(keys: InstanceKeys, csr_pem: bytes, identity: str, issuer: str,
     def build(sct_ext: x509.UnrecognizedExtension) -> x509.Certificate:
         return (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([])).issuer_name(keys.ca_cert.subject).public_key(public)
-            .serial_number(serial).not_valid_before(start).not_valid_after(start + CERT_LIFETIME)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False), critical=True)
+            .subject_name(x509.Name([]))
+            .issuer_name(keys.ca_cert.subject)
+            .public_key(public)
+            .serial_number(serial)
+            .not_valid_before(start)
+            .not_valid_after(start + CERT_LIFETIME)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public), critical=False)
@@ -104,10 +126,16 @@ def issue(keys: InstanceKeys, csr_pem: bytes, identity: str, issuer: str,
     # The placeholder has the length of a real SCT so both issues share their layout.
     placeholder = build(_sct_extension(bytes(47 + 72)))
     tbs = placeholder.tbs_precertificate_bytes
-    signature = keys.ctlog.sign(sct_signature_input(timestamp_ms, spki_der(ca_public), tbs),
-                                ec.ECDSA(hashes.SHA256()))
-    sct = (b"\x00" + keys.ctlog_id + struct.pack(">Q", timestamp_ms) + b"\x00\x00" + b"\x04\x03"
-           + struct.pack(">H", len(signature)) + signature)
+    signature = keys.ctlog.sign(sct_signature_input(timestamp_ms, spki_der(ca_public), tbs), ec.ECDSA(hashes.SHA256()))
+    sct = (
+        b"\x00"
+        + keys.ctlog_id
+        + struct.pack(">Q", timestamp_ms)
+        + b"\x00\x00"
+        + b"\x04\x03"
+        + struct.pack(">H", len(signature))
+        + signature
+    )
     cert = build(_sct_extension(sct))
     if cert.tbs_precertificate_bytes != tbs:
         raise AssertionError("re-issued certificate differs from the one the SCT covers")

@@ -31,7 +31,11 @@ class Claims:
 def mint(key: ec.EllipticCurvePrivateKey, issuer: str, identity: str, now: float | None = None) -> str:
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
-        "iss": issuer, "sub": identity, "aud": AUDIENCE, "iat": issued, "nbf": issued,
+        "iss": issuer,
+        "sub": identity,
+        "aud": AUDIENCE,
+        "iat": issued,
+        "nbf": issued,
         "exp": issued + LIFETIME_SECONDS,
     }
     if "@" in identity and "://" not in identity:
@@ -42,8 +46,14 @@ def mint(key: ec.EllipticCurvePrivateKey, issuer: str, identity: str, now: float
 def check(token: str, key: ec.EllipticCurvePublicKey, issuer: str) -> Claims:
     """The token's issuer and identity, once its signature, audience and times check out."""
     try:
-        claims = jwt.decode(token, key, algorithms=["ES256"], audience=AUDIENCE, issuer=issuer,
-                            options={"require": ["iss", "sub", "aud", "iat", "exp"]})
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=["ES256"],
+            audience=AUDIENCE,
+            issuer=issuer,
+            options={"require": ["iss", "sub", "aud", "iat", "exp"]},
+        )
     except jwt.PyJWTError as exc:
         raise TokenError(f"identity token refused: {exc}") from exc
     return Claims(issuer=str(claims["iss"]), identity=str(claims.get("email") or claims["sub"]))

@@ -69,10 +69,17 @@ def _hashedrekord_body(proposed: dict[str, Any]) -> dict[str, Any]:
         key.verify(base64.b64decode(spec["signature"]["content"]), digest, ec.ECDSA(Prehashed(hashes.SHA256())))
     except InvalidSignature:
         raise EntryError("hashedrekord: signature does not verify over the digest") from None
-    return {"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
-        "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
-        "signature": {"content": spec["signature"]["content"],
-                      "publicKey": {"content": spec["signature"]["publicKey"]["content"]}}}}
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+            "signature": {
+                "content": spec["signature"]["content"],
+                "publicKey": {"content": spec["signature"]["publicKey"]["content"]},
+            },
+        },
+    }
 
 
 def _dsse_body(proposed: dict[str, Any]) -> dict[str, Any]:
@@ -93,10 +100,15 @@ def _dsse_body(proposed: dict[str, Any]) -> dict[str, Any]:
             break
         else:
             raise EntryError("dsse: a signature verifies with none of the verifiers")
-    return {"apiVersion": "0.0.1", "kind": "dsse", "spec": {
-        "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(rfc8785.dumps(envelope)).hexdigest()},
-        "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
-        "signatures": signatures}}
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(rfc8785.dumps(envelope)).hexdigest()},
+            "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+            "signatures": signatures,
+        },
+    }
 
 
 def canonical_body(proposed: dict[str, Any]) -> bytes:
@@ -174,15 +186,26 @@ class TransparencyLog:
     def entry(self, index: int, tree_size: int | None = None) -> dict[str, Any]:
         size = tree_size or self.size
         body = _b64(self._bodies[index])
-        payload: dict[str, str | int] = {"body": body, "integratedTime": self._times[index], "logID": self.log_id.hex(),
-                   "logIndex": index}
+        payload: dict[str, str | int] = {
+            "body": body,
+            "integratedTime": self._times[index],
+            "logID": self.log_id.hex(),
+            "logIndex": index,
+        }
         set_signature = self.keys.rekor.sign(rfc8785.dumps(payload), ec.ECDSA(hashes.SHA256()))
-        return {**payload, "verification": {
-            "signedEntryTimestamp": _b64(set_signature),
-            "inclusionProof": {
-                "logIndex": index, "treeSize": size, "rootHash": self._tree.root(size).hex(),
-                "hashes": [h.hex() for h in self._tree.inclusion_proof(index, size)],
-                "checkpoint": self.checkpoint(size)}}}
+        return {
+            **payload,
+            "verification": {
+                "signedEntryTimestamp": _b64(set_signature),
+                "inclusionProof": {
+                    "logIndex": index,
+                    "treeSize": size,
+                    "rootHash": self._tree.root(size).hex(),
+                    "hashes": [h.hex() for h in self._tree.inclusion_proof(index, size)],
+                    "checkpoint": self.checkpoint(size),
+                },
+            },
+        }
 
     def checkpoint(self, size: int | None = None) -> str:
         """A signed note over the tree of `size` leaves (default: all)."""
@@ -205,5 +228,9 @@ class TransparencyLog:
     def info(self) -> dict[str, Any]:
         with self._lock:
             self._catch_up()
-            return {"rootHash": self._tree.root(self.size).hex(), "treeSize": self.size,
-                    "signedTreeHead": self.checkpoint(), "treeID": self.log_id[:8].hex()}
+            return {
+                "rootHash": self._tree.root(self.size).hex(),
+                "treeSize": self.size,
+                "signedTreeHead": self.checkpoint(),
+                "treeID": self.log_id[:8].hex(),
+            }

@@ -127,8 +127,9 @@ class Server:
     def __init__(self, services: Services) -> None:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(services))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(POLL_SECONDS,),
-                                        name="local-sigstore", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(POLL_SECONDS,), name="local-sigstore", daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -43,15 +43,30 @@ def trusted_root(keys: InstanceKeys) -> dict[str, Any]:
     ca_der = keys.ca_cert.public_bytes(serialization.Encoding.DER)
     return {
         "mediaType": TRUSTED_ROOT_TYPE,
-        "tlogs": [{"baseUrl": LOG_BASE_URL, "hashAlgorithm": "SHA2_256",
-                   "publicKey": public(keys.rekor.public_key()),
-                   "logId": {"keyId": _b64(keys.rekor_log_id)}}],
-        "certificateAuthorities": [{
-            "subject": {"organization": "opencode-release local", "commonName": "opencode-release local fulcio"},
-            "uri": CA_URI, "certChain": {"certificates": [{"rawBytes": _b64(ca_der)}]}, "validFor": valid}],
-        "ctlogs": [{"baseUrl": CTLOG_URL, "hashAlgorithm": "SHA2_256",
-                    "publicKey": public(keys.ctlog.public_key()),
-                    "logId": {"keyId": _b64(keys.ctlog_id)}}],
+        "tlogs": [
+            {
+                "baseUrl": LOG_BASE_URL,
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": public(keys.rekor.public_key()),
+                "logId": {"keyId": _b64(keys.rekor_log_id)},
+            }
+        ],
+        "certificateAuthorities": [
+            {
+                "subject": {"organization": "opencode-release local", "commonName": "opencode-release local fulcio"},
+                "uri": CA_URI,
+                "certChain": {"certificates": [{"rawBytes": _b64(ca_der)}]},
+                "validFor": valid,
+            }
+        ],
+        "ctlogs": [
+            {
+                "baseUrl": CTLOG_URL,
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": public(keys.ctlog.public_key()),
+                "logId": {"keyId": _b64(keys.ctlog_id)},
+            }
+        ],
         "timestampAuthorities": [],
     }
 
@@ -72,8 +87,11 @@ def signing_config(keys: InstanceKeys, base_url: str) -> dict[str, Any]:
 
 
 def client_trust_config(keys: InstanceKeys, base_url: str) -> dict[str, Any]:
-    return {"mediaType": TRUST_CONFIG_TYPE, "trustedRoot": trusted_root(keys),
-            "signingConfig": signing_config(keys, base_url)}
+    return {
+        "mediaType": TRUST_CONFIG_TYPE,
+        "trustedRoot": trusted_root(keys),
+        "signingConfig": signing_config(keys, base_url),
+    }
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:

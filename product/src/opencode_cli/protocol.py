@@ -53,10 +53,16 @@ class Agent:
         self.greeted = True
         wanted = body.get("render", [])
         shared = [r for r in RENDERS if isinstance(wanted, list) and r in wanted]
-        return self._ok(message, {
-            "agent": "opencode", "version": __version__, "protocol": PROTOCOL,
-            "verbs": list(VERBS), "render": shared or ["text"],
-        })
+        return self._ok(
+            message,
+            {
+                "agent": "opencode",
+                "version": __version__,
+                "protocol": PROTOCOL,
+                "verbs": list(VERBS),
+                "render": shared or ["text"],
+            },
+        )
 
     def _plan(self, message: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         goal = str(body.get("goal", ""))
@@ -99,8 +105,12 @@ class Agent:
 
     @staticmethod
     def _error(message: dict[str, Any], code: str, text: str) -> dict[str, Any]:
-        return {"id": message.get("id"), "verb": message.get("verb"), "ok": False,
-                "error": {"code": code, "message": text}}
+        return {
+            "id": message.get("id"),
+            "verb": message.get("verb"),
+            "ok": False,
+            "error": {"code": code, "message": text},
+        }
 
 
 def serve(stdin: IO[str], stdout: IO[str]) -> int:
@@ -111,8 +121,12 @@ def serve(stdin: IO[str], stdout: IO[str]) -> int:
         try:
             message = json.loads(line)
         except json.JSONDecodeError as exc:
-            reply: dict[str, Any] | None = {"id": None, "verb": None, "ok": False,
-                                            "error": {"code": "bad-json", "message": str(exc)}}
+            reply: dict[str, Any] | None = {
+                "id": None,
+                "verb": None,
+                "ok": False,
+                "error": {"code": "bad-json", "message": str(exc)},
+            }
         else:
             reply = agent.handle(message) if isinstance(message, dict) else None
         if reply is not None:

@@ -34,10 +34,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from opencode_release import config
 from opencode_release.build import nuitka
+from opencode_release.core import config
+from opencode_release.core.stage import Stage
 from opencode_release.release import pipeline, session
-from opencode_release.stage import Stage
 
 PRODUCT = Path(__file__).resolve().parent.parent / "product"
 SPINE = ("preflight", "build", "inspect", "smoke", "package", "checksum")

@@ -37,12 +37,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 def generate(release: Path) -> tuple[int, float]:
     """Every SBOM of the release, validated; returns (count, seconds for the last one, warm)."""
-    from opencode_release import config
-    from opencode_release.artifacts import ArtifactKind, Ledger
-    from opencode_release.attest import cdx_validate, sbom
-    from opencode_release.attest.stages import product_of, program_of
+    from opencode_release.attest import _cdx_validate, sbom
+    from opencode_release.attest._release_sboms import product_of, program_of
+    from opencode_release.core import config
+    from opencode_release.core.ledger import ArtifactKind, Ledger
+    from opencode_release.core.stage import CollectingReporter, Context
     from opencode_release.release import session
-    from opencode_release.stage import CollectingReporter, Context
 
     settings = config.load(REPO / "product" / "pyproject.toml")
     ledger = Ledger.load(release)
@@ -62,7 +62,7 @@ def generate(release: Path) -> tuple[int, float]:
         ]:
             start = time.perf_counter()
             document = sbom.serialize(sbom.make_bom(product, subject, [program], ctx.epoch))
-            problem = cdx_validate.problem(document)
+            problem = _cdx_validate.problem(document)
             if problem:
                 raise SystemExit(f"{subject.path}: invalid SBOM {problem}")
             last = time.perf_counter() - start

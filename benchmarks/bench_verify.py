@@ -31,13 +31,14 @@ import sys
 import time
 from pathlib import Path
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind, Ledger, Source, canonical_json
-from opencode_release.attest import trust_policy
 from opencode_release.attest.digests import sums_text
-from opencode_release.attest.signing import SignStage
-from opencode_release.attest.verify import verify_release
+from opencode_release.attest.stages import SignStage
+from opencode_release.core import config
+from opencode_release.core.formats import canonical_json
+from opencode_release.core.ledger import ArtifactKind, Ledger, Source
 from opencode_release.release import session
+from opencode_release.verify import identity_policy
+from opencode_release.verify.release import verify_release
 
 RESULTS = Path(__file__).resolve().parent / "results"
 IDENTITY, ISSUER = "release@opencode.local", "http://127.0.0.1/oidc"
@@ -129,9 +130,9 @@ def build_release(count: int) -> Path:
     return root
 
 
-def _trust(root: Path) -> tuple[trust_policy.TrustedRoot, trust_policy.Policy]:
-    trusted = trust_policy.load_trusted_root("local", str(root / "sigstore-trusted-root.json"), None)
-    return trusted, trust_policy.load_policy("local", None, {"source_ref": "refs/tags/v*"})
+def _trust(root: Path) -> tuple[identity_policy.TrustedRoot, identity_policy.Policy]:
+    trusted = identity_policy.load_trusted_root("local", str(root / "sigstore-trusted-root.json"), None)
+    return trusted, identity_policy.load_policy("local", None, {"source_ref": "refs/tags/v*"})
 
 
 def _cpu() -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.artifacts import Ledger, Source
+from opencode_release.core.ledger import Ledger, Source
 
 REPO = Path(__file__).resolve().parent.parent
 PRODUCT = REPO / "product"
@@ -43,7 +43,7 @@ def _build_shared(root: Path) -> Path:
     import fcntl
     import shutil
 
-    from opencode_release import config
+    from opencode_release.core import config
     from opencode_release.release import pipeline, session
 
     product = root / "product"

@@ -11,11 +11,11 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind, Ledger, Source
 from opencode_release.build import archives, targets
-from opencode_release.config import ALL_TARGETS, Settings
-from opencode_release.stage import CollectingReporter, Context
+from opencode_release.core import config
+from opencode_release.core.config import ALL_TARGETS, Settings
+from opencode_release.core.ledger import ArtifactKind, Ledger, Source
+from opencode_release.core.stage import CollectingReporter, Context
 
 REPO = Path(__file__).resolve().parent.parent
 EPOCH = 1767225600  # 2026-01-01T00:00:00Z

@@ -1,1 +1,1 @@
-"""attest"""
+"""Attest: digests, CycloneDX SBOMs, SLSA provenance, in-toto statements and links, Sigstore signing."""

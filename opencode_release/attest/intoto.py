@@ -38,8 +38,10 @@ from in_toto.models.link import Link
 from in_toto.models.metadata import Envelope
 from securesystemslib.signer import CryptoSigner, SSlibKey  # type: ignore[attr-defined]
 
-from ..artifacts import Artifact, ArtifactKind, Ledger, write_atomic
-from ..errors import ConfigError, LedgerError
+from ..core.errors import ConfigError, LedgerError
+from ..core.fsio import write_atomic
+from ..core.ledger import Artifact, ArtifactKind, Ledger
+from ..core.names import BUNDLE_SUFFIX, TRUST_ROOT_NAME
 
 OWNER = "owner"
 STEPS = ("build", "package", "sbom", "provenance")
@@ -72,7 +74,7 @@ STEP_MATERIALS: Mapping[str, tuple[str, ...]] = {
     "provenance": ("build", "package", "sbom"),
 }
 # Files that appear in the release folder after (or beside) the attested ones.
-ALLOWED_LATER = ("release-manifest.json", f"{FOLDER}/*", "*.sigstore.json", "sigstore-trusted-root.json", ".work/*")
+ALLOWED_LATER = ("release-manifest.json", f"{FOLDER}/*", f"*{BUNDLE_SUFFIX}", TRUST_ROOT_NAME, ".work/*")
 
 
 @dataclass(frozen=True, slots=True)

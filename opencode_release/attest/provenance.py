@@ -25,13 +25,13 @@ from google.protobuf import json_format
 from in_toto_attestation.predicates.provenance.v1.provenance_pb2 import Provenance
 
 from .. import __version__
-from ..artifacts import UPLOADABLE, Artifact, ArtifactKind, Ledger
-from ..errors import VerificationError
+from ..core.errors import VerificationError
+from ..core.ledger import UPLOADABLE, Artifact, ArtifactKind, Ledger
+from ..core.names import SLSA_PROVENANCE_V1
 from . import statements
 
-SLSA_PREDICATE = "https://slsa.dev/provenance/v1"
 BUILD_TYPE = "https://opencode.example.org/opencode-release/build-types/nuitka-onefile/v1"
-# The [local] builder-id of opencode_release/trust/policy.toml, which `verify` expects.
+# The [local] builder-id of opencode_release/verify/identity-policy.toml, which `verify` expects.
 LOCAL_BUILDER = "https://opencode.example.org/builders/local-snapshot@v1"
 PROVENANCE_NAME = "provenance.intoto.json"
 # Evidence written after the provenance (or about it) is not one of its subjects.
@@ -204,12 +204,12 @@ def make_provenance(
         },
     }
     subjects = [statements.subject_of(a) for a in deliverables(ledger)]
-    return statements.statement(subjects, SLSA_PREDICATE, predicate)
+    return statements.statement(subjects, SLSA_PROVENANCE_V1, predicate)
 
 
 def check_provenance(data: bytes, artifact: str) -> dict[str, Any]:
     """Bindings (unknown fields, types), then the fields SLSA requires and the bindings do not enforce."""
-    document = statements.check_statement(data, artifact, SLSA_PREDICATE)
+    document = statements.check_statement(data, artifact, SLSA_PROVENANCE_V1)
     predicate = document["predicate"]
     try:
         json_format.ParseDict(predicate, Provenance())

@@ -29,9 +29,9 @@ from cyclonedx.output.json import JsonV1Dot5
 from packageurl import PackageURL
 
 from .. import __version__
-from ..artifacts import Artifact
-from .buildhost import DebianPackage, DistributionDetails
-from .compilation import ROOT, CompilationReport
+from ..core.ledger import Artifact
+from ._buildhost import DebianPackage, DistributionDetails
+from ._compilation import ROOT, CompilationReport
 
 PROP = "opencode-release"
 # Content-derived serial numbers: uuid5 of the document's digest in this namespace.

@@ -1,4 +1,4 @@
-"""The attest area's stages: sbom, provenance, intoto."""
+"""The attest area's stages: checksum, sbom, provenance, intoto, sign."""
 
 from __future__ import annotations
 
@@ -8,60 +8,18 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from cyclonedx.model.bom import Bom
+from sigstore.models import Bundle
+from sigstore.sign import SigningContext
+from sigstore.verify import Verifier, policy
 
-from ..artifacts import Artifact, ArtifactKind, write_atomic
-from ..errors import LedgerError, StageError
-from ..stage import Context, Stage
-from . import buildhost, cdx_validate, compilation, intoto, provenance, pydist, sbom, statements
-
-
-def build_report_for(ctx: Context, binary: Artifact) -> Artifact:
-    """The compilation report recorded for a binary (partial ledgers carry theirs)."""
-    reports = [
-        r
-        for r in ctx.ledger.by_kind(ArtifactKind.BUILD_REPORT, target=binary.target)
-        if not r.related("report_of") or binary.id in r.related("report_of")
-    ]
-    if not reports:
-        raise LedgerError(
-            f"{binary.path}: no build-report artifact for target {binary.target}; "
-            "rebuild it (`invoke build`) or merge the partial ledger that has it"
-        )
-    report = reports[0]
-    if not ctx.ledger.verify_file(report):
-        raise LedgerError(f"{report.path}: missing or changed since it was recorded; rebuild target {binary.target}")
-    return report
-
-
-def host_details(ctx: Context, binary: Artifact, report: compilation.CompilationReport) -> sbom.HostDetails:
-    if binary.target not in ctx.build_targets:
-        ctx.reporter.note(
-            f"{binary.path}: built on another machine; licenses and Debian packages "
-            "come only from the machine that built it"
-        )
-        return sbom.HostDetails()
-    details = {d.name: buildhost.distribution_details(d.name, d.version) for d in report.distributions}
-    compiler = str(binary.facts.get("c_compiler") or report.c_compiler)
-    return sbom.HostDetails(
-        distributions={k: v for k, v in details.items() if v is not None},
-        debian=buildhost.debian_packages([lib.source_path for lib in report.libraries]),
-        compiler_version=buildhost.compiler_version(compiler),
-    )
-
-
-def product_of(ctx: Context) -> sbom.Product:
-    s = ctx.settings
-    return sbom.Product(s.name, ctx.ledger.version, s.description, s.homepage, s.license)
-
-
-def write_sbom(path: Path, document: str) -> None:
-    """Strict CycloneDX 1.5 validation first: an invalid SBOM stops the release, nothing written."""
-    reason = cdx_validate.problem(document)
-    if reason is not None:
-        raise StageError(f"{path.name}: not valid CycloneDX 1.5 (strict) {reason}; nothing written")
-    write_atomic(path, document.encode())
+from ..core.errors import LedgerError, StageError
+from ..core.fsio import concurrently, write_atomic
+from ..core.ledger import SUMMED_KINDS, Artifact, ArtifactKind
+from ..core.names import SLSA_PROVENANCE_V1, TRUST_ROOT_NAME
+from ..core.stage import Context, Stage
+from . import _cdx_validate, _release_sboms, digests, intoto, provenance, pydist_sbom, sbom, signing, statements
 
 
 class SbomStage(Stage):
@@ -82,16 +40,16 @@ class SbomStage(Stage):
 
     def fingerprint(self, ctx: Context) -> str:
         # What the documents depend on besides the consumed artifacts: their layout and the product table.
-        return f"sbom/3 {product_of(ctx)} {sorted(ctx.build_targets)}"
+        return f"sbom/3 {_release_sboms.product_of(ctx)} {sorted(ctx.build_targets)}"
 
     def run(self, ctx: Context) -> None:
         # The validator's imports (~0.1 s of CPU) run while dpkg answers for the binaries' libraries.
         with ThreadPoolExecutor(1, thread_name_prefix="cdx-validator") as pool:
-            pool.submit(cdx_validate.validator)
+            pool.submit(_cdx_validate.validator)
             self._write_all(ctx)
 
     def _write_all(self, ctx: Context) -> None:
-        product = product_of(ctx)
+        product = _release_sboms.product_of(ctx)
         binaries = [b for b in ctx.ledger.by_kind(ArtifactKind.BINARY) if b.target]
         archives = ctx.ledger.by_kind(ArtifactKind.ARCHIVE)
         debs = ctx.ledger.by_kind(ArtifactKind.DEB)
@@ -101,56 +59,23 @@ class SbomStage(Stage):
                 if binary.related("merged_from"):
                     # A universal binary holds the thin builds: their reports say what is inside.
                     parts = [
-                        programs[i] if i in programs else program_of(ctx, ctx.ledger.get(i))
+                        programs[i] if i in programs else _release_sboms.program_of(ctx, ctx.ledger.get(i))
                         for i in binary.related("merged_from")
                     ]
                 else:
-                    parts = [programs.setdefault(binary.id, program_of(ctx, binary))]
+                    parts = [programs.setdefault(binary.id, _release_sboms.program_of(ctx, binary))]
                 holders = [a for a in archives if binary.id in a.related("archive_of")]
                 # A .deb is made from an archive: it holds the same binary.
                 holders += [d for d in debs if set(d.related("deb_of")) & {a.id for a in holders}]
                 for subject in [binary, *holders]:
                     merged_inside = subject is not binary and bool(binary.related("merged_from"))
                     bom = sbom.make_bom(product, subject, parts, ctx.epoch, via=binary if merged_inside else None)
-                    record_sbom(ctx, subject, bom)
+                    _release_sboms.record_sbom(ctx, subject, bom)
                     bar.advance()
             for dist in ctx.ledger.by_kind(ArtifactKind.WHEEL) + ctx.ledger.by_kind(ArtifactKind.SDIST):
-                record_sbom(ctx, dist, pydist.make_dist_bom(product, dist, ctx.ledger.file(dist), ctx.epoch))
-
-
-def record_sbom(ctx: Context, subject: Artifact, bom: Bom) -> None:
-    path = ctx.ledger.file(subject).with_name(subject.name + sbom.SBOM_SUFFIX)
-    document = sbom.serialize(bom)
-    write_sbom(path, document)
-    recorded = ctx.ledger.record(
-        path,
-        ArtifactKind.SBOM,
-        target=subject.target,
-        relations={"sbom_of": [subject.id]},
-        facts={"format": "CycloneDX", "spec_version": "1.5", "components": len(bom.components)},
-    )
-    write_sbom_statement(ctx, subject, recorded, document)
-
-
-def write_sbom_statement(ctx: Context, subject: Artifact, sbom_artifact: Artifact, document: str) -> None:
-    """`<subject>.sbom.intoto.json`: the SBOM as the predicate of a statement about the subject's digest."""
-    data = statements.encode(statements.sbom_statement(subject, json.loads(document)))
-    path = ctx.ledger.file(subject).with_name(subject.name + statements.SBOM_STATEMENT_SUFFIX)
-    statements.check_sbom_statement(data, path.name, subject, document.encode())
-    write_atomic(path, data)
-    ctx.ledger.record(
-        path,
-        ArtifactKind.ATTESTATION,
-        target=subject.target,
-        relations={"attests": [subject.id], "sbom": [sbom_artifact.id]},
-        facts={"predicate_type": statements.CYCLONEDX_PREDICATE},
-    )
-
-
-def program_of(ctx: Context, binary: Artifact) -> sbom.Program:
-    report_artifact = build_report_for(ctx, binary)
-    report = compilation.parse(ctx.ledger.file(report_artifact))
-    return sbom.Program(binary, report, report_artifact, host_details(ctx, binary, report))
+                _release_sboms.record_sbom(
+                    ctx, dist, pydist_sbom.make_dist_bom(product, dist, ctx.ledger.file(dist), ctx.epoch)
+                )
 
 
 class ProvenanceStage(Stage):
@@ -191,7 +116,7 @@ class ProvenanceStage(Stage):
             path,
             ArtifactKind.PROVENANCE,
             relations={"provenance_of": [a.id for a in subjects]},
-            facts={"predicate_type": provenance.SLSA_PREDICATE, "builder_id": builder},
+            facts={"predicate_type": SLSA_PROVENANCE_V1, "builder_id": builder},
         )
         ctx.reporter.note(f"{path.name}: {len(subjects)} subjects, builder {builder}")
 
@@ -257,4 +182,120 @@ class InTotoStage(Stage):
         ctx.reporter.note(
             f"{intoto.FOLDER}/: {len(link_ids)} links and {intoto.LAYOUT_NAME}; "
             f"check with `cd {ctx.dist_dir} && {' '.join(command)}`"
+        )
+
+
+class ChecksumStage(Stage):
+    name = "checksum"
+    description = "SHA256SUMS and SHA512SUMS over the release's deliverables"
+    consumes = SUMMED_KINDS
+
+    def run(self, ctx: Context) -> None:
+        summed: list[Artifact] = [a for a in ctx.ledger.artifacts if a.kind in SUMMED_KINDS]
+        if not summed:
+            ctx.reporter.note("nothing to checksum yet")
+            return
+        sha256: list[tuple[str, str]] = []
+        sha512: list[tuple[str, str]] = []
+        with ctx.reporter.progress("hashing", len(summed)) as bar:
+            for artifact in summed:
+                found = digests.digest_file(ctx.ledger.file(artifact))
+                if found.sha256 != artifact.sha256:
+                    raise LedgerError(f"{artifact.path}: changed since it was recorded; rerun its stage")
+                sha256.append((artifact.path, found.sha256))
+                sha512.append((artifact.path, found.sha512))
+                ctx.ledger.update_facts(artifact.id, {"sha512": found.sha512})
+                bar.advance()
+        ids = [a.id for a in summed]
+        for file_name, entries in (("SHA256SUMS", sha256), ("SHA512SUMS", sha512)):
+            path = ctx.dist_dir / file_name
+            write_atomic(path, digests.sums_text(entries).encode())
+            ctx.ledger.record(
+                path, ArtifactKind.CHECKSUMS, relations={"checksum_of": ids}, facts={"algorithm": file_name[:6].lower()}
+            )
+
+
+class SignStage(Stage):
+    name = "sign"
+    description = "Sigstore bundles for every uploadable artifact, each verified after signing"
+    consumes = signing.SIGNED_KINDS
+
+    def fingerprint(self, ctx: Context) -> str:
+        wanted = ctx.settings.signing
+        return f"{ctx.instance}|{wanted.identity}|{wanted.issuer}"
+
+    def skip(self, ctx: Context) -> str | None:
+        if not self._targets(ctx):
+            return "nothing uploadable to sign yet"
+        return None
+
+    @staticmethod
+    def _targets(ctx: Context) -> list[Artifact]:
+        return sorted((a for a in ctx.ledger.artifacts if a.kind in signing.SIGNED_KINDS), key=lambda a: a.id)
+
+    def run(self, ctx: Context) -> None:
+        targets = self._targets(ctx)
+        for artifact in targets:
+            if not ctx.ledger.verify_file(artifact):
+                raise StageError(f"{artifact.path}: changed since it was recorded; rerun its stage")
+        written: list[Path] = []
+        try:
+            self._sign_all(ctx, targets, written)
+        except BaseException:
+            for path in written:  # a failed signing run leaves nothing behind to publish
+                path.unlink(missing_ok=True)
+            raise
+
+    def _sign_all(self, ctx: Context, targets: list[Artifact], written: list[Path]) -> None:
+        with signing.open_instance(ctx) as instance:
+            context = SigningContext.from_trust_config(instance.trust_config)
+            verifier = Verifier(trusted_root=instance.trust_config.trusted_root)
+            expected = policy.Identity(identity=instance.identity, issuer=instance.issuer)
+            made: list[tuple[Artifact, Bundle]] = []
+            with (
+                context.signer(instance.token) as signer,
+                ctx.reporter.progress(f"signing with {instance.name}", len(targets)) as bar,
+            ):
+                for artifact in targets:
+                    source = ctx.ledger.file(artifact)
+                    if artifact.kind in signing.STATEMENT_KINDS:
+                        made.append((artifact, signer.sign_dsse(signing.dsse_statement(source, artifact))))
+                    else:
+                        made.append((artifact, signer.sign_artifact(signing.hashed(artifact))))
+                    bar.advance()
+            if instance.local is not None:
+                reworked = instance.local.finish([bundle.to_json() for _, bundle in made])
+                made = [(artifact, Bundle.from_json(raw)) for (artifact, _), raw in zip(made, reworked, strict=True)]
+            for artifact, bundle in made:  # every bundle verified before any is written
+                signing.verify_bundle(verifier, bundle, artifact, ctx.ledger.file(artifact), expected)
+            signed = [(artifact, bundle, signing.bundle_path(ctx, artifact)) for artifact, bundle in made]
+
+            def write(item: tuple[Artifact, Bundle, Path]) -> None:
+                _, bundle, out = item
+                write_atomic(out, bundle.to_json().encode())
+                written.append(out)
+
+            concurrently(write, signed)
+            root_path = ctx.dist_dir / TRUST_ROOT_NAME
+            write_atomic(root_path, signing.pretty_json(instance.trusted_root_json))
+            written.append(root_path)
+        facts: dict[str, Any] = {"instance": instance.name, "identity": instance.identity, "issuer": instance.issuer}
+        for artifact, bundle, out in signed:
+            entry = bundle.log_entry._inner
+            ctx.ledger.record(
+                out,
+                ArtifactKind.SIGSTORE_BUNDLE,
+                target=artifact.target,
+                relations={"signature_of": [artifact.id]},
+                facts={
+                    **facts,
+                    "content": "dsse" if artifact.kind in signing.STATEMENT_KINDS else "message_signature",
+                    "log_index": int(entry.log_index),
+                    "integrated_time": int(entry.integrated_time or 0),
+                },
+            )
+        ctx.ledger.record(root_path, ArtifactKind.TRUST_ROOT, facts=facts)
+        ctx.reporter.note(
+            f"{len(signed)} bundles signed with {instance.name} as {instance.identity} "
+            f"and verified; trusted root in {TRUST_ROOT_NAME}"
         )

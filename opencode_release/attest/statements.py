@@ -18,8 +18,9 @@ from google.protobuf import json_format
 from in_toto_attestation.v1.statement import Statement
 from in_toto_attestation.v1.statement_pb2 import Statement as StatementProto
 
-from ..artifacts import Artifact, canonical_json
-from ..errors import VerificationError
+from ..core.errors import VerificationError
+from ..core.formats import canonical_json
+from ..core.ledger import Artifact
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"

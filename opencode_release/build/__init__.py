@@ -1,1 +1,1 @@
-"""build"""
+"""Build: targets, the Nuitka driver, binary inspection, archives, smoke test, CI workflow generation."""

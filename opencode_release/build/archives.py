@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts import gzip_bytes, write_atomic
+from ..core.formats import gzip_bytes
+from ..core.fsio import write_atomic
 
 _ZIP_MIN_TIME = 315532800  # 1980-01-01: zip cannot store earlier times
 

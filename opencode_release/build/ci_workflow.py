@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
+from ..core.config import Settings
 from . import targets
 
 CHECKOUT = "actions/checkout@v4"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from defusedxml import ElementTree as ET
 
-from ..errors import StageError, ToolMissingError
+from ..core.errors import StageError, ToolMissingError
 from .targets import Target
 
 NUITKA_LOG = "nuitka.log"

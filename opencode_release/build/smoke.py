@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckFailed
+from ..core.errors import CheckFailed
 
 REQUIRED_VERBS = ("plan", "apply", "observe", "revert", "log")
 _TIMEOUT = 60

@@ -7,10 +7,11 @@ import importlib.metadata
 import shutil
 from pathlib import Path
 
-from ..artifacts import ArtifactKind
-from ..errors import CheckFailed
-from ..stage import Context, Stage
-from . import archives, inspection, macho, nuitka, smoke, targets
+from ..core.errors import CheckFailed
+from ..core.ledger import ArtifactKind
+from ..core.stage import Context, Stage
+from . import archives, inspection, nuitka, smoke, targets
+from .inspection import macho
 
 WORK = ".work"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 
-from ..errors import TargetError
+from ..core.errors import TargetError
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
 
-from ..artifacts import write_atomic
+from ..core.fsio import write_atomic
 from .storage import ChannelError
 
 ROLES = ("root", "targets", "release", "nightly", "snapshot", "timestamp")

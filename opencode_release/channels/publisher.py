@@ -27,17 +27,11 @@ from typing import Any
 
 from tuf.api.metadata import TargetFile
 
-from ..artifacts import Artifact, Ledger, concurrently
-from ..config import ChannelSettings
-from ..errors import LedgerError
-from .index import (
-    ChannelIndex,
-    PublishedFile,
-    ReleaseEntry,
-    check_channel,
-    index_key,
-    release_key,
-)
+from ..core.config import ChannelSettings
+from ..core.errors import LedgerError
+from ..core.fsio import concurrently
+from ..core.ledger import Artifact, Ledger
+from .channel_index import ChannelIndex, PublishedFile, ReleaseEntry, check_channel, index_key, release_key
 from .keys import Keyring
 from .storage import ChannelError, Storage
 from .tuf_repo import MAX_DEPTH, TufRepository, target_key

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..artifacts import write_atomic
-from ..errors import ReleaseError
+from ..core.errors import ReleaseError
+from ..core.fsio import write_atomic
 
 LOCK_NAME = ".publish.lock"
 

@@ -35,9 +35,9 @@ from tuf.api.metadata import (
 )
 from tuf.api.serialization.json import JSONSerializer
 
-from ..artifacts import concurrently
-from ..config import ChannelSettings
-from .index import role_name
+from ..core.config import ChannelSettings
+from ..core.fsio import concurrently
+from .channel_index import role_name
 from .keys import Keyring, role_key
 from .storage import ChannelError, Storage
 

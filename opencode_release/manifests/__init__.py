@@ -1,1 +1,1 @@
-"""manifests"""
+"""Distributor manifests: .deb and the apt repository, Homebrew, winget, wheel/sdist and the package-index upload."""

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import CheckFailed
+from ..core.errors import CheckFailed
 
 COMPONENT = "main"
 _CHUNK = 1 << 20

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
-from ..artifacts import Artifact, ArtifactKind
-from ..errors import ConfigError
-from ..stage import Context
-from ..versions import Version
+from ..core.errors import ConfigError
+from ..core.ledger import Artifact, ArtifactKind
+from ..core.stage import Context
+from ..core.versions import Version
 
 MANIFESTS = "manifests"
 _PLACEHOLDERS = ("homepage", "channel", "version", "file", "sha256")
@@ -82,3 +83,32 @@ def synopsis(description: str, name: str) -> str:
     text = re.sub(r"^(?:The|A|An) ", "", description.strip().rstrip("."))
     text = re.sub(rf"^{re.escape(name)}(?:'s)?\b\s*", "", text, flags=re.I)
     return text or "command-line interface"
+
+
+def copyright_holder(license_text: str, fallback: str) -> str:
+    match = re.search(r"^Copyright (?:\([cC]\) )?(.+)$", license_text, flags=re.M)
+    return match.group(1).strip() if match else fallback
+
+
+def maintainer_email(maintainer: str) -> str:
+    match = re.search(r"<([^>]+)>", maintainer)
+    return match.group(1) if match else maintainer
+
+
+# The floor of the gnu targets' build containers (manylinux_2_28), when no inspection says more.
+GLIBC_FLOOR = "2.28"
+
+
+def glibc_floor(ctx: Context, archive: Artifact) -> str:
+    for binary_id in archive.related("archive_of"):
+        if binary_id in ctx.ledger:
+            inspection = ctx.ledger.get(binary_id).facts.get("inspection")
+            if isinstance(inspection, dict) and isinstance(inspection.get("glibc_floor"), str):
+                return str(inspection["glibc_floor"])
+    return GLIBC_FLOOR
+
+
+def project_version(ctx: Context) -> str | None:
+    data = tomllib.loads(ctx.settings.source_file.read_text(encoding="utf-8"))
+    version = data.get("project", {}).get("version")
+    return version if isinstance(version, str) else None

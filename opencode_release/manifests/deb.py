@@ -11,7 +11,6 @@ file back.
 from __future__ import annotations
 
 import email.utils
-import gzip
 import hashlib
 import io
 import tarfile
@@ -20,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import artifacts
-from ..artifacts import write_atomic
+from ..core import formats
+from ..core.fsio import write_atomic
 
 # One file the package installs: its absolute path in the system and content.
 InstalledFile = tuple[str, bytes, bool]  # (path like "usr/bin/opencode", bytes, executable)
@@ -118,10 +117,6 @@ def copyright_file(info: PackageInfo, source: str, holder: str, license_name: st
     return text.encode()
 
 
-def gzip_bytes(data: bytes) -> bytes:
-    return gzip.compress(data, compresslevel=9, mtime=0)
-
-
 def _tar_gz(files: Sequence[InstalledFile], epoch: int, folders: bool) -> bytes:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
@@ -146,7 +141,7 @@ def _tar_gz(files: Sequence[InstalledFile], epoch: int, folders: bool) -> bytes:
                 add(folder + "/", None, 0o755)
         for path, data, executable in sorted(files):
             add(("./" if folders else "") + path, data, 0o755 if executable else 0o644)
-    return artifacts.gzip_bytes(raw.getvalue())  # on both cores: the payload is megabytes
+    return formats.gzip_bytes(raw.getvalue())  # on both cores: the payload is megabytes
 
 
 def _ar(members: Sequence[tuple[str, bytes]], epoch: int) -> bytes:

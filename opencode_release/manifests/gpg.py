@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts import write_atomic
-from ..errors import CheckFailed, ConfigError, ToolMissingError
+from ..core.errors import CheckFailed, ConfigError, ToolMissingError
+from ..core.fsio import write_atomic
 
 SNAPSHOT_HOME = "apt-gnupg"
 

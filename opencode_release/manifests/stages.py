@@ -8,35 +8,30 @@ not hold (built on another runner, not merged yet) are skipped with a note.
 from __future__ import annotations
 
 import datetime as dt
-import re
-import tomllib
 
-from ..artifacts import Artifact, ArtifactKind, write_atomic
-from ..errors import CheckFailed
-from ..stage import Context, Stage
-from ..versions import Version
-from . import apt_repo, deb, gpg, homebrew, index_upload, winget
-from .common import MANIFESTS, archive_for, download_url, member_path, read_members, synopsis
+from ..core.errors import CheckFailed
+from ..core.formats import gzip_bytes
+from ..core.fsio import write_atomic
+from ..core.ledger import Artifact, ArtifactKind
+from ..core.stage import Context, Stage
+from ..core.versions import Version
+from . import apt_repo, deb, gpg, homebrew, package_index, winget
+from .common import (
+    MANIFESTS,
+    archive_for,
+    copyright_holder,
+    download_url,
+    glibc_floor,
+    maintainer_email,
+    member_path,
+    project_version,
+    read_members,
+    synopsis,
+)
 
 APT = f"{MANIFESTS}/apt"
 # Linux gnu targets and their Debian architectures (musl builds are not for Debian).
 DEB_ARCHES = {"linux-x86_64-gnu": "amd64", "linux-aarch64-gnu": "arm64"}
-# The floor of the gnu targets' build containers (manylinux_2_28), when no inspection says more.
-GLIBC_FLOOR = "2.28"
-
-
-def _glibc_floor(ctx: Context, archive: Artifact) -> str:
-    for binary_id in archive.related("archive_of"):
-        if binary_id in ctx.ledger:
-            inspection = ctx.ledger.get(binary_id).facts.get("inspection")
-            if isinstance(inspection, dict) and isinstance(inspection.get("glibc_floor"), str):
-                return str(inspection["glibc_floor"])
-    return GLIBC_FLOOR
-
-
-def _copyright_holder(license_text: str, fallback: str) -> str:
-    match = re.search(r"^Copyright (?:\([cC]\) )?(.+)$", license_text, flags=re.M)
-    return match.group(1).strip() if match else fallback
 
 
 class DebStage(Stage):
@@ -86,7 +81,7 @@ class DebStage(Stage):
                     f"binary, {settings.name}, built from {settings.repository or 'source'}."
                 ),
                 homepage=settings.homepage,
-                depends=f"libc6 (>= {_glibc_floor(ctx, archive)})",
+                depends=f"libc6 (>= {glibc_floor(ctx, archive)})",
             )
             doc = f"usr/share/doc/{info.package}"
             text = license_text.decode()
@@ -97,7 +92,7 @@ class DebStage(Stage):
                     deb.copyright_file(
                         info,
                         settings.repository,
-                        _copyright_holder(text, f"{settings.name} authors"),
+                        copyright_holder(text, f"{settings.name} authors"),
                         settings.license,
                         text,
                     ),
@@ -106,7 +101,7 @@ class DebStage(Stage):
                 # A version without a Debian revision is a native package: changelog.gz, not changelog.Debian.gz.
                 (
                     f"{doc}/changelog.gz",
-                    deb.gzip_bytes(
+                    gzip_bytes(
                         deb.changelog(
                             info,
                             apt_repo.suite_for(ctx.ledger.channel, version.line),
@@ -165,7 +160,8 @@ class AptRepoStage(Stage):
         debs = ctx.ledger.by_kind(ArtifactKind.DEB)
         if ctx.snapshot and not settings.apt.key_id:
             signer = gpg.snapshot_signer(
-                ctx.state_dir, f"{settings.name} snapshot archive key <{_email(settings.apt.maintainer)}>"
+                ctx.state_dir,
+                f"{settings.name} snapshot archive key <{maintainer_email(settings.apt.maintainer)}>",
             )
         else:
             signer = gpg.configured_signer(settings.apt.key_id, str(settings.source_file))
@@ -192,11 +188,6 @@ class AptRepoStage(Stage):
         for path in keys:
             ctx.ledger.record(path, ArtifactKind.APT_INDEX, facts={"role": "public-key", "fingerprint": signer.key})
         ctx.reporter.note(f"suite {suite}: {result.packages} package(s), signed by {signer.key}")
-
-
-def _email(maintainer: str) -> str:
-    match = re.search(r"<([^>]+)>", maintainer)
-    return match.group(1) if match else maintainer
 
 
 def _pool_entry(ctx: Context, artifact: Artifact) -> apt_repo.PoolEntry:
@@ -334,22 +325,15 @@ class WingetStage(Stage):
         )
 
 
-def _project_version(ctx: Context) -> str | None:
-    data = tomllib.loads(ctx.settings.source_file.read_text(encoding="utf-8"))
-    version = data.get("project", {}).get("version")
-    return version if isinstance(version, str) else None
-
-
 class PythonDistsStage(Stage):
     name = "python-dists"
     description = "the product's wheel and sdist (python -m build)"
 
     def skip(self, ctx: Context) -> str | None:
-        project_version = _project_version(ctx)
-        if project_version != ctx.ledger.version:
+        declared = project_version(ctx)
+        if declared != ctx.ledger.version:
             return (
-                f"the product's [project] version {project_version} is not the release version "
-                f"{ctx.ledger.version}; no wheel"
+                f"the product's [project] version {declared} is not the release version {ctx.ledger.version}; no wheel"
             )
         return None
 
@@ -359,10 +343,10 @@ class PythonDistsStage(Stage):
     def fingerprint(self, ctx: Context) -> str:
         return ctx.settings.source_file.read_text(encoding="utf-8")
 
-    def prepare(self, ctx: Context) -> index_upload.Dists:
+    def prepare(self, ctx: Context) -> package_index.Dists:
         # Into the release folder at once: nothing reads it but through the ledger, and `run`
         # records these files only in its turn.
-        return index_upload.build(ctx.settings.project_dir, ctx.dist_dir / "python", ctx.epoch)
+        return package_index.build(ctx.settings.project_dir, ctx.dist_dir / "python", ctx.epoch)
 
     def run(self, ctx: Context) -> None:
         built = ctx.prepared(self)
@@ -397,5 +381,5 @@ class IndexUploadStage(Stage):
             if not ctx.ledger.verify_file(artifact):
                 raise CheckFailed(f"{artifact.path}: changed since it was recorded; rerun the python-dists stage")
         files = [ctx.ledger.file(a) for a in dists]
-        index_upload.upload(ctx.settings.index.url, ctx.settings.index.username, files)
+        package_index.upload(ctx.settings.index.url, ctx.settings.index.username, files)
         ctx.reporter.note(f"uploaded {', '.join(p.name for p in files)} to {ctx.settings.index.url}")

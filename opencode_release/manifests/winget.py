@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..errors import ConfigError, VerificationError
+from ..core.errors import ConfigError, VerificationError
 
 SUPPORTED = ("1.10.0", "1.12.0", "1.28.0")
 # Release target -> winget architecture.

@@ -13,11 +13,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..artifacts import MANIFEST_NAME, Artifact, ArtifactKind, Ledger, file_digest
-from ..errors import MergeError
-
-SIGNATURE_SUFFIX = ".sigstore.json"
-SLSA_PROVENANCE = "https://slsa.dev/provenance/v1"
+from ..core.errors import MergeError
+from ..core.ledger import MANIFEST_NAME, Artifact, ArtifactKind, Ledger, file_digest
+from ..core.names import BUNDLE_SUFFIX, SLSA_PROVENANCE_V1
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +111,17 @@ def import_signatures(ledger: Ledger, folder: Path) -> list[Artifact]:
     by_path = {a.path: a for a in ledger.artifacts}
     summed = [a.id for a in ledger.artifacts if a.kind in (ArtifactKind.ARCHIVE, ArtifactKind.DEB)]
     planned: list[tuple[Path, str, dict[str, list[str]], dict[str, str]]] = []
-    for bundle in sorted(folder.rglob(f"*{SIGNATURE_SUFFIX}")):
+    for bundle in sorted(folder.rglob(f"*{BUNDLE_SUFFIX}")):
         relative = bundle.relative_to(folder).as_posix()
-        subject_path = relative[: -len(SIGNATURE_SUFFIX)]
+        subject_path = relative[: -len(BUNDLE_SUFFIX)]
         if subject_path == "provenance":
-            planned.append((bundle, relative, {"provenance_of": summed}, {"predicate_type": SLSA_PROVENANCE}))
+            planned.append((bundle, relative, {"provenance_of": summed}, {"predicate_type": SLSA_PROVENANCE_V1}))
         elif subject_path in by_path:
             planned.append((bundle, relative, {"signature_of": [by_path[subject_path].id]}, {}))
         else:
             raise MergeError(f"{bundle}: signs {subject_path!r}, which {ledger.path} does not record")
     if not planned:
-        raise MergeError(f"{folder}: no *{SIGNATURE_SUFFIX} bundles in it")
+        raise MergeError(f"{folder}: no *{BUNDLE_SUFFIX} bundles in it")
     added = []
     for bundle, relative, relations, facts in planned:
         dest = ledger.root / relative

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from ..attest.digests import ChecksumStage
-from ..attest.signing import SignStage
-from ..attest.stages import InTotoStage, ProvenanceStage, SbomStage
-from ..attest.verify_stage import VerifyStage
+from ..attest.stages import ChecksumStage, InTotoStage, ProvenanceStage, SbomStage, SignStage
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
-from ..manifests.stages import (
-    AptRepoStage,
-    DebStage,
-    HomebrewStage,
-    IndexUploadStage,
-    PythonDistsStage,
-    WingetStage,
-)
-from ..stage import Stage
-from .preflight import PreflightStage
-from .publishing import PublishStage
+from ..core.stage import Stage
+from ..manifests.stages import AptRepoStage, DebStage, HomebrewStage, IndexUploadStage, PythonDistsStage, WingetStage
+from ..verify.stages import VerifyStage
+from .stages import PreflightStage, PublishStage
 
 
 def release_stages() -> list[Stage]:

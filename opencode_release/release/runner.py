@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..artifacts import StageRecord
-from ..errors import ReleaseError, StageError
-from ..stage import Context, Stage
-from ..stage import Progress as ProgressHandle
+from ..core.errors import ReleaseError, StageError
+from ..core.ledger import StageRecord
+from ..core.stage import Context, Stage
+from ..core.stage import Progress as ProgressHandle
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..artifacts import MANIFEST_NAME, Ledger
+from .. import devsigstore
 from ..build import targets
-from ..config import Settings
-from ..errors import LedgerError
-from ..stage import Context, Stage
-from ..versions import Version
+from ..core.config import Settings
+from ..core.errors import LedgerError
+from ..core.ledger import MANIFEST_NAME, Ledger
+from ..core.stage import Context, Stage, utc_now
+from ..core.versions import Version
 from . import source
 from .runner import ConsoleReporter, RunReport, run_stages
 
@@ -27,7 +28,8 @@ class Request:
     dry_run: bool = False
     targets: tuple[str, ...] | None = None  # None: this machine's target, if the release has it
     quiet: bool = False
-    options: Mapping[str, Any] | None = None
+    clock: Callable[[], dt.datetime] = utc_now  # the release day and publish time
+    signing_instance: str | None = None  # over the configured signing.instance
 
 
 def release_dir(settings: Settings, version: str) -> Path:
@@ -70,7 +72,9 @@ def make_context(settings: Settings, request: Request, reporter: ConsoleReporter
         build_targets=build_targets(settings, request.targets),
         snapshot=request.snapshot,
         dry_run=request.dry_run,
-        options=dict(request.options or {}),
+        clock=request.clock,
+        signing_instance=request.signing_instance,
+        local_sigstore=devsigstore.signing_session,
     )
 
 

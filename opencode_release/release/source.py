@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from ..artifacts import Source
+from ..core.ledger import Source
 
 # Outside git (a source tarball), a fixed epoch keeps builds reproducible.
 FALLBACK_EPOCH = 1767225600  # 2026-01-01T00:00:00Z

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from tuf.api.metadata import Metadata, Snapshot, Targets, Timestamp
 
-from opencode_release.artifacts import ArtifactKind, Ledger, Source
 from opencode_release.channels.keys import Keyring
 from opencode_release.channels.publisher import Repository, Retention
 from opencode_release.channels.storage import LOCK_NAME, FileStorage, Storage
 from opencode_release.channels.tuf_repo import target_key
-from opencode_release.config import ChannelSettings
+from opencode_release.core.config import ChannelSettings
+from opencode_release.core.ledger import ArtifactKind, Ledger, Source
 
 # Metadata expiry is checked by clients against the real clock: publish "now".
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)

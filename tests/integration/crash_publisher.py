@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from opencode_release.artifacts import Ledger
+from opencode_release.core.ledger import Ledger
 from tests.integration.channel_helpers import repository
 
 

@@ -13,9 +13,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from opencode_release import config
-from opencode_release.artifacts import Artifact, ArtifactKind, Ledger, canonical_json
-from opencode_release.attest.signing import SignStage
+from opencode_release.attest.stages import SignStage
+from opencode_release.core import config
+from opencode_release.core.formats import canonical_json
+from opencode_release.core.ledger import Artifact, ArtifactKind, Ledger
 from opencode_release.release import session
 
 BUILDER_ID = "https://opencode.example.org/builders/local-snapshot@v1"

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind, Ledger
 from opencode_release.build import targets
-from opencode_release.errors import MergeError
+from opencode_release.core import config
+from opencode_release.core.errors import MergeError
+from opencode_release.core.ledger import ArtifactKind, Ledger
 from opencode_release.release import merge, pipeline, session, source
 from opencode_release.release.runner import ConsoleReporter, RunReport, run_stages
 from tests import binaries
@@ -58,8 +58,8 @@ def make_partial(project: Path, folder: Path, target_name: str, binary: Path, **
         product=settings.name,
         version=version,
         channel="stable",
-        source=replace(described, **source_changes),
-    )  # type: ignore[arg-type]
+        source=replace(described, **source_changes),  # type: ignore[arg-type]
+    )
     dest = partial.root / target_name / f"{settings.name}{target.exe_suffix}"
     dest.parent.mkdir(parents=True)
     shutil.copy2(binary, dest)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind, Ledger
+from opencode_release.core import config
+from opencode_release.core.ledger import ArtifactKind, Ledger
 from opencode_release.manifests import gpg
 from opencode_release.release import pipeline, session
 from tests.aptclient import AptClient

@@ -14,10 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind, Ledger
 from opencode_release.attest import intoto
-from opencode_release.errors import ConfigError, StageError
+from opencode_release.core import config
+from opencode_release.core.errors import ConfigError, StageError
+from opencode_release.core.ledger import ArtifactKind, Ledger
 from opencode_release.release import pipeline, session
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from defusedxml import ElementTree as ET
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind, Ledger
+from opencode_release.core import config
+from opencode_release.core.ledger import ArtifactKind, Ledger
 from opencode_release.release import pipeline, session
 
 pytestmark = pytest.mark.integration
@@ -100,8 +100,8 @@ def test_two_runs_write_the_same_bytes(release_copy: Path) -> None:
 
 
 def test_provenance_covers_exactly_the_ledger_deliverables_and_sbom_statements_bind(release_copy: Path) -> None:
-    from opencode_release.artifacts import UPLOADABLE
     from opencode_release.attest import provenance, statements
+    from opencode_release.core.ledger import UPLOADABLE
 
     settings = config.load(release_copy / "pyproject.toml")
     session.run(settings, pipeline.stages_named(("deb", "checksum")), session.Request(snapshot=True, quiet=True))

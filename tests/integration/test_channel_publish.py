@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release import config
-from opencode_release.channels.index import ChannelIndex
+from opencode_release.channels import repository as publishing
+from opencode_release.channels.channel_index import ChannelIndex
 from opencode_release.channels.publisher import STEPS
 from opencode_release.channels.storage import ChannelError, FileStorage
-from opencode_release.release import publishing, session
+from opencode_release.core import config
+from opencode_release.lifecycle.calendar import nightly_version
+from opencode_release.release import session, stages
 from tests.conftest import REPO, write_project
 from tests.integration.channel_helpers import NOW, TARGET, assert_consistent, make_ledger, repository, serve, tree
 
@@ -75,9 +77,9 @@ def test_publisher_killed_at_a_step_boundary_leaves_a_consistent_repository(tmp_
     assert proc.returncode == -9, proc.stderr
     assert_consistent(public)
     with serve(public) as url:
-        from opencode_release.channels import client
+        from opencode_release.channels import update_client
 
-        seen = client.check(
+        seen = update_client.check(
             url, "stable", tmp_path / f"cache-{step}", target=TARGET, trusted_root=public / "metadata/1.root.json"
         )
     assert seen is not None
@@ -156,15 +158,15 @@ def test_nightly_retention_keeps_newest_payloads_and_evidence_for_its_period(tmp
 
 def test_nightly_version_and_same_commit_same_day_publishes_nothing_new(tmp_path: Path) -> None:
     settings = config.load(write_project(tmp_path, 'name = "opencode"\npackage = "src"\n[channels]\nroot = "public"\n'))
-    version = publishing.nightly_version(settings, "0123456789abcdef" * 2, dt.date(2026, 11, 23))
+    version = nightly_version(settings, "0123456789abcdef" * 2, dt.date(2026, 11, 23))
     assert str(version) == "1.4.1-nightly.20261123+g0123456"
     assert not publishing.nightly_published(settings, version)
     ledger = make_ledger(tmp_path / "dist", str(version), b"nightly", "nightly")
-    assert publishing.channels_for(settings, ledger, dt.date(2026, 11, 23)) == ["nightly"]
+    assert stages.channels_for(settings, ledger, dt.date(2026, 11, 23)) == ["nightly"]
     repo = publishing.repository(settings, snapshot=True, now=NOW)
     assert repo.publish(ledger, ["nightly"]).status == "published"
     assert publishing.nightly_published(settings, version)
-    other_commit = publishing.nightly_version(settings, "fedcba98" * 5, dt.date(2026, 11, 23))
+    other_commit = nightly_version(settings, "fedcba98" * 5, dt.date(2026, 11, 23))
     assert not publishing.nightly_published(settings, other_commit)
     assert repo.publish(ledger, ["nightly"]).status == "unchanged"
     assert (tmp_path / ".opencode-release/tuf-keys/nightly.pem").is_file()
@@ -173,14 +175,14 @@ def test_nightly_version_and_same_commit_same_day_publishes_nothing_new(tmp_path
 def test_year_lts_stable_also_opens_its_lts_channel(tmp_path: Path) -> None:
     settings = config.load(write_project(tmp_path, 'name = "opencode"\npackage = "src"\n[channels]\nroot = "public"\n'))
     first = make_ledger(tmp_path / "dist", "2.0.0", b"2")
-    assert publishing.channels_for(settings, first, dt.date(2027, 1, 19)) == ["stable", "lts/2.0"]
+    assert stages.channels_for(settings, first, dt.date(2027, 1, 19)) == ["stable", "lts/2.0"]
     released = dt.datetime(2027, 1, 19, 12, tzinfo=dt.UTC)
     publishing.repository(settings, snapshot=True, now=released).publish(first, ["stable", "lts/2.0"])
     assert json.loads((tmp_path / "public/lts/2.0/index.json").read_text())["releases"][0]["version"] == "2.0.0"
     second = make_ledger(tmp_path / "dist", "2.1.0", b"3")
-    assert publishing.channels_for(settings, second, dt.date(2027, 3, 2)) == ["stable"]
+    assert stages.channels_for(settings, second, dt.date(2027, 3, 2)) == ["stable"]
     second.channel = "lts"
-    assert publishing.channels_for(settings, second, dt.date(2027, 3, 2)) == ["lts/2.1"]
+    assert stages.channels_for(settings, second, dt.date(2027, 3, 2)) == ["lts/2.1"]
 
 
 def test_real_release_without_configured_keys_is_refused(tmp_path: Path) -> None:
@@ -209,19 +211,19 @@ def test_routine_publish_does_not_need_the_root_key(tmp_path: Path) -> None:
 
 def test_publish_stage_publishes_the_real_build_from_its_ledger(release_copy: Path, tmp_path: Path) -> None:
     settings = config.load(release_copy / "pyproject.toml")
-    request = session.Request(snapshot=True, quiet=True, options={"publish.now": NOW})
-    ctx, report = session.run(settings, [publishing.PublishStage()], request)
+    request = session.Request(snapshot=True, quiet=True, clock=lambda: NOW)
+    ctx, report = session.run(settings, [stages.PublishStage()], request)
     assert report.results[-1].status == "ran"
     public = settings.path(settings.channels.root)
     assert_consistent(public)
     (archive,) = [a for a in ctx.ledger.uploadable() if a.kind == "archive"]
     with serve(public) as url:
-        from opencode_release.channels import client
+        from opencode_release.channels import update_client
 
-        update = client.check(
+        update = update_client.check(
             url, "stable", tmp_path / "cache", target=archive.target, trusted_root=public / "metadata/1.root.json"
         )
     assert update is not None and update.version == "1.4.0"
     assert update.path.read_bytes() == ctx.ledger.file(archive).read_bytes()
-    _, again = session.run(settings, [publishing.PublishStage()], request)
+    _, again = session.run(settings, [stages.PublishStage()], request)
     assert any("unchanged: stable" in note for note in again.notes)

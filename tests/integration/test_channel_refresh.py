@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from tuf.api import exceptions
 
-from opencode_release.channels import client
+from opencode_release.channels import update_client
 from tests.integration.channel_helpers import NOW, TARGET, assert_consistent, make_ledger, repository, serve
 
 pytestmark = pytest.mark.integration
 
 
-def _check(url: str, cache: Path, public: Path) -> client.Update | None:
-    return client.check(url, "stable", cache, target=TARGET, trusted_root=public / "metadata/1.root.json")
+def _check(url: str, cache: Path, public: Path) -> update_client.Update | None:
+    return update_client.check(url, "stable", cache, target=TARGET, trusted_root=public / "metadata/1.root.json")
 
 
 def test_refresh_resigns_what_would_expire_and_clients_accept_it_again(tmp_path: Path) -> None:

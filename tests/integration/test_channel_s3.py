@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from opencode_release.channels import client
+from opencode_release.channels import update_client as client
 from opencode_release.channels.storage import ChannelError, S3Storage
 from tests.integration.channel_helpers import TARGET, make_ledger, repository
 

@@ -14,7 +14,7 @@ from tuf.api import exceptions
 from tuf.api.metadata import Metadata, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
-from opencode_release.channels import client
+from opencode_release.channels import update_client
 from opencode_release.channels.keys import Keyring
 from tests.conftest import REPO
 from tests.integration.channel_helpers import NOW, TARGET, make_ledger, repository, serve
@@ -31,8 +31,10 @@ def published(tmp_path: Path) -> Path:
     return tmp_path / "public"
 
 
-def _check(url: str, tmp_path: Path, public: Path) -> client.Update | None:
-    return client.check(url, "stable", tmp_path / "cache", target=TARGET, trusted_root=public / "metadata/1.root.json")
+def _check(url: str, tmp_path: Path, public: Path) -> update_client.Update | None:
+    return update_client.check(
+        url, "stable", tmp_path / "cache", target=TARGET, trusted_root=public / "metadata/1.root.json"
+    )
 
 
 def _resign(public: Path, keys: Path, role: str, change: object = None, key: CryptoSigner | None = None) -> None:
@@ -66,7 +68,7 @@ def test_updater_gets_the_newest_release(published: Path, tmp_path: Path) -> Non
     assert update is not None and update.version == "1.5.0"
     assert update.path.read_bytes() == b"two" * 100
     with serve(published) as url:
-        assert client.check(url, "stable", tmp_path / "cache", target=TARGET, current="1.5.0") is None
+        assert update_client.check(url, "stable", tmp_path / "cache", target=TARGET, current="1.5.0") is None
 
 
 def test_update_check_command_and_yanked_release_is_skipped(published: Path, tmp_path: Path) -> None:

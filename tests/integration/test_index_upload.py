@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from passlib.apache import HtpasswdFile  # type: ignore[import-untyped]
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind, Ledger
-from opencode_release.errors import CheckFailed
-from opencode_release.manifests import index_upload
+from opencode_release.core import config
+from opencode_release.core.errors import CheckFailed
+from opencode_release.core.ledger import ArtifactKind, Ledger
+from opencode_release.manifests import package_index
 from opencode_release.release import pipeline, session
 
 pytestmark = pytest.mark.integration
@@ -137,7 +137,7 @@ def test_upload_download_same_bytes_and_a_second_upload_is_reported(
         assert hashlib.sha256(got.read()).hexdigest() == sdist.sha256
 
     with pytest.raises(CheckFailed) as caught:
-        index_upload.upload(settings.index.url, USER, [ledger.file(wheel), ledger.file(sdist)])
+        package_index.upload(settings.index.url, USER, [ledger.file(wheel), ledger.file(sdist)])
     assert str(caught.value) == (
         f"{pypiserver}/: already holds opencode_cli-1.4.0-py3-none-any.whl, opencode_cli-1.4.0.tar.gz "
         "(an index never takes the same version twice); bump the version to publish new bytes"
@@ -151,4 +151,4 @@ def test_a_wrong_password_is_reported_not_crashed(
     wheel = tmp_path / "x_pkg-0.1-py3-none-any.whl"
     wheel.write_bytes(b"not really a wheel")
     with pytest.raises(CheckFailed, match=rf"^{re.escape(pypiserver)}/: twine upload failed: "):
-        index_upload.upload(pypiserver + "/", USER, [wheel])
+        package_index.upload(pypiserver + "/", USER, [wheel])

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.errors import CheckFailed
-from opencode_release.manifests import index_upload
+from opencode_release.core.errors import CheckFailed
+from opencode_release.manifests import package_index
 from tests.conftest import PRODUCT
 
 pytestmark = pytest.mark.integration
@@ -31,9 +31,9 @@ def _copy(tmp_path: Path, name: str, mtime: float) -> Path:
 
 def test_two_builds_at_different_times_give_the_same_bytes(tmp_path: Path) -> None:
     # Two checkouts made at different times (file mtimes a day apart), built a second apart.
-    first = index_upload.build(_copy(tmp_path, "a", time.time() - 86400), tmp_path / "out-a", EPOCH)
+    first = package_index.build(_copy(tmp_path, "a", time.time() - 86400), tmp_path / "out-a", EPOCH)
     time.sleep(1.1)
-    second = index_upload.build(_copy(tmp_path, "b", time.time()), tmp_path / "out-b", EPOCH)
+    second = package_index.build(_copy(tmp_path, "b", time.time()), tmp_path / "out-b", EPOCH)
     assert first.sdist.read_bytes() == second.sdist.read_bytes()
     assert first.wheel.read_bytes() == second.wheel.read_bytes()
     with tarfile.open(first.sdist) as sdist:
@@ -43,7 +43,7 @@ def test_two_builds_at_different_times_give_the_same_bytes(tmp_path: Path) -> No
 
 
 def test_the_repacked_sdist_still_builds_a_wheel(tmp_path: Path) -> None:
-    dists = index_upload.build(_copy(tmp_path, "p", time.time()), tmp_path / "out", EPOCH)
+    dists = package_index.build(_copy(tmp_path, "p", time.time()), tmp_path / "out", EPOCH)
     proc = subprocess.run(
         [
             sys.executable,
@@ -72,4 +72,4 @@ def test_an_sdist_with_a_link_is_refused_by_name() -> None:
         link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
         tar.addfile(link)
     with pytest.raises(CheckFailed, match=r"sdist member pkg-1\.0/evil is neither a file nor a folder"):
-        index_upload.repack_sdist(raw.getvalue(), EPOCH)
+        package_index.repack_sdist(raw.getvalue(), EPOCH)

@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 from sigstore.models import Bundle
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind, Ledger
-from opencode_release.attest import merkle
-from opencode_release.attest.local_sigstore import LocalSigstore, oidc, rekor
-from opencode_release.attest.signing import SignStage
-from opencode_release.errors import StageError
+from opencode_release.attest.stages import SignStage
+from opencode_release.core import config, merkle
+from opencode_release.core.errors import StageError
+from opencode_release.core.ledger import ArtifactKind, Ledger
+from opencode_release.devsigstore import LocalSigstore, oidc, rekor
 from opencode_release.release import session
 from tests.integration import signed_release
 

@@ -15,14 +15,15 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind, Ledger, canonical_json
-from opencode_release.attest import trust_policy
-from opencode_release.attest.local_sigstore import LocalSigstore
-from opencode_release.attest.local_sigstore.keys import key_id
-from opencode_release.attest.signing import SignStage
-from opencode_release.attest.verify import Report, verify_release
+from opencode_release.attest.stages import SignStage
+from opencode_release.core import config
+from opencode_release.core.formats import canonical_json
+from opencode_release.core.ledger import ArtifactKind, Ledger
+from opencode_release.devsigstore import LocalSigstore
+from opencode_release.devsigstore.keys import key_id
 from opencode_release.release import session
+from opencode_release.verify import identity_policy
+from opencode_release.verify.release import Report, verify_release
 from tests.integration import signed_release
 
 pytestmark = pytest.mark.integration
@@ -50,8 +51,8 @@ def _root(product: Path) -> Path:
 
 def _verify(product: Path, trusted_root: Path | None = None, **overrides: str) -> Report:
     state_root = product.parent / ".opencode-release" / "sigstore" / "trusted_root.json"
-    root = trust_policy.load_trusted_root("local", str(trusted_root or state_root), None)
-    return verify_release(_root(product), root, trust_policy.load_policy("local", None, dict(overrides)), workers=1)
+    root = identity_policy.load_trusted_root("local", str(trusted_root or state_root), None)
+    return verify_release(_root(product), root, identity_policy.load_policy("local", None, dict(overrides)), workers=1)
 
 
 def _failure(report: Report) -> tuple[str, str, str]:

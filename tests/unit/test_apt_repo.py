@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.artifacts import ArtifactKind
-from opencode_release.errors import CheckFailed, ConfigError
+from opencode_release.core.errors import CheckFailed, ConfigError
+from opencode_release.core.ledger import ArtifactKind
 from opencode_release.manifests import apt_repo, deb, gpg
 from opencode_release.manifests.stages import AptRepoStage, DebStage
 from tests.fake_release import EPOCH, fake_release

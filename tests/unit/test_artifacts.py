@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.artifacts import SCHEMA_VERSION, Artifact, ArtifactKind, Ledger, gzip_bytes, write_atomic
-from opencode_release.errors import LedgerError
+from opencode_release.core.errors import LedgerError
+from opencode_release.core.formats import gzip_bytes
+from opencode_release.core.fsio import write_atomic
+from opencode_release.core.ledger import SCHEMA_VERSION, Artifact, ArtifactKind, Ledger
 
 
 def _file(ledger: Ledger, name: str, data: bytes) -> Path:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from opencode_release.attest import cdx_validate
+from opencode_release.attest import _cdx_validate as cdx_validate
 
 # Valid per RFC 3987 / RFC 3986 (rfc3987_syntax 1.1 wrongly refuses the last two).
 VALID = [
@@ -118,7 +118,7 @@ def test_a_bad_iri_is_refused() -> None:
 def test_other_jsonschema_users_keep_their_iri_checks_and_grammars_load_only_for_them() -> None:
     code = (
         "import sys\n"
-        "from opencode_release.attest import cdx_validate\n"
+        "from opencode_release.attest import _cdx_validate as cdx_validate\n"
         "assert cdx_validate.problem(open(sys.argv[1]).read()) is None\n"
         "print('lark' in sys.modules)\n"
         "from jsonschema import Draft7Validator\n"

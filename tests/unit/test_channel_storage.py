@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.artifacts import concurrently
 from opencode_release.channels.storage import ChannelError, FileStorage
+from opencode_release.core.fsio import concurrently
 
 
 def test_concurrently_keeps_order_and_raises_after_the_others_finish() -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from opencode_release import config
 from opencode_release.build import ci_workflow, targets
+from opencode_release.core import config
 from tests.conftest import PRODUCT, REPO
 
 pytestmark = pytest.mark.integration

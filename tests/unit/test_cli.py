@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from opencode_release.build import targets
-from opencode_release.errors import TargetError
+from opencode_release.core.errors import TargetError
 from tests.conftest import PRODUCT, write_project
 
 SCRIPT = Path(sys.executable).parent / "opencode-release"

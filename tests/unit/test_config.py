@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release import config
-from opencode_release.errors import ConfigError
+from opencode_release.core import config
+from opencode_release.core.errors import ConfigError
 from tests.conftest import PRODUCT, write_project
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.artifacts import ArtifactKind
-from opencode_release.errors import CheckFailed
+from opencode_release.core.errors import CheckFailed
+from opencode_release.core.ledger import ArtifactKind
+from opencode_release.core.stage import CollectingReporter
+from opencode_release.core.versions import Version
 from opencode_release.manifests import deb
 from opencode_release.manifests.stages import DebStage
-from opencode_release.stage import CollectingReporter
-from opencode_release.versions import Version
 from tests.fake_release import fake_release
 
 AMD64 = "manifests/apt/pool/main/o/opencode/opencode_1.4.0_amd64.deb"

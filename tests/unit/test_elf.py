@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.build import elf
-from opencode_release.errors import CheckFailed
+from opencode_release.build.inspection import elf
+from opencode_release.core.errors import CheckFailed
 from tests.binaries import STATX_SOURCE
 
 PLAIN = "int main(void) { return 0; }\n"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.artifacts import ArtifactKind
-from opencode_release.errors import ConfigError
+from opencode_release.core.errors import ConfigError
+from opencode_release.core.ledger import ArtifactKind
+from opencode_release.core.stage import CollectingReporter, Context
 from opencode_release.manifests import homebrew
 from opencode_release.manifests.stages import HomebrewStage
-from opencode_release.stage import CollectingReporter, Context
 from tests.fake_release import fake_release
 
 TESTS = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.errors import ConfigError
-from opencode_release.manifests import index_upload
+from opencode_release.core.errors import ConfigError
+from opencode_release.manifests import package_index
 from opencode_release.manifests.stages import IndexUploadStage, PythonDistsStage
 from tests.fake_release import fake_release
 
@@ -33,11 +33,11 @@ def test_a_release_version_other_than_the_products_builds_no_wheel(tmp_path: Pat
 def test_upload_without_a_password_is_refused_before_twine_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in index_upload.PASSWORD_ENV:
+    for name in package_index.PASSWORD_ENV:
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(
         ConfigError,
         match=r"^no package index password: set OPENCODE_INDEX_PASSWORD or "
         r"TWINE_PASSWORD",
     ):
-        index_upload.upload("http://127.0.0.1:9/", "__token__", [tmp_path / "x.whl"])
+        package_index.upload("http://127.0.0.1:9/", "__token__", [tmp_path / "x.whl"])

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind, Ledger, Source
-from opencode_release.build import inspection, macho, pe, targets
+from opencode_release.build import inspection, targets
+from opencode_release.build.inspection import macho, pe
 from opencode_release.build.stages import InspectStage
-from opencode_release.errors import CheckFailed
-from opencode_release.stage import CollectingReporter, Context
+from opencode_release.core import config
+from opencode_release.core.errors import CheckFailed
+from opencode_release.core.ledger import ArtifactKind, Ledger, Source
+from opencode_release.core.stage import CollectingReporter, Context
 from tests import binaries
 from tests.conftest import PRODUCT
 

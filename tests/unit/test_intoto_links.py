@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from opencode_release.artifacts import ArtifactKind, Ledger
 from opencode_release.attest import intoto
-from opencode_release.errors import LedgerError
+from opencode_release.core.errors import LedgerError
+from opencode_release.core.ledger import ArtifactKind, Ledger
 
 
 def _ledger(ledger: Ledger) -> Ledger:

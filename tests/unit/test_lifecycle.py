@@ -1,4 +1,4 @@
-"""The lifecycle calendar: stable trains, yearly LTS lines, support windows, the SVG timeline."""
+"""The lifecycle calendar: stable trains, yearly LTS lines, support windows, the SVG calendar_svg."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 
 from defusedxml import ElementTree
 
-from opencode_release.config import LifecycleSettings
-from opencode_release.release import lifecycle, timeline
+from opencode_release.core.config import LifecycleSettings
+from opencode_release.lifecycle import calendar as lifecycle
+from opencode_release.lifecycle import calendar_svg
 from tests.conftest import REPO
 
 POLICY = LifecycleSettings()  # anchor 2026-01-06, six weeks, LTS in January, 18 months
@@ -76,7 +77,7 @@ def test_calendar_lists_lines_in_support_upcoming_and_past_end_of_life() -> None
 
 def test_svg_timeline_has_a_mark_per_stable_and_a_bar_per_line() -> None:
     cal = lifecycle.build_calendar(POLICY, D(2027, 9, 1), 5, {"1.1.0": D(2026, 1, 6)})
-    svg = ElementTree.fromstring(timeline.render(cal, "opencode calendar"))
+    svg = ElementTree.fromstring(calendar_svg.render(cal, "opencode calendar"))
     ns = "{http://www.w3.org/2000/svg}"
     titles = [t.text for t in svg.iter(f"{ns}title")]
     assert [t for t in titles if t and t.startswith("stable ")] == [f"stable {d}" for d in cal.stables]

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore._internal.sct import verify_sct
 from sigstore.models import TrustedRoot
 
-from opencode_release.attest import merkle
-from opencode_release.attest.local_sigstore import LocalSigstore, fulcio, oidc
-from opencode_release.attest.local_sigstore.rekor import EntryError, TransparencyLog
+from opencode_release.core import merkle
+from opencode_release.devsigstore import LocalSigstore, fulcio, oidc
+from opencode_release.devsigstore.rekor import EntryError, TransparencyLog
 
 ISSUER = "http://127.0.0.1/oidc"
 IDENTITY = "release@opencode.local"

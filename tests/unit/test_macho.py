@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.build import macho
-from opencode_release.errors import CheckFailed
+from opencode_release.build.inspection import macho
+from opencode_release.core.errors import CheckFailed
 from tests import binaries
 
 pytestmark = pytest.mark.integration

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release import config
-from opencode_release.artifacts import Ledger
-from opencode_release.channels.index import ChannelIndex, ReleaseEntry, index_key
+from opencode_release.channels.channel_index import ChannelIndex, ReleaseEntry, index_key
 from opencode_release.channels.storage import FileStorage
-from opencode_release.errors import CheckFailed
-from opencode_release.release import changelog, policy
-from opencode_release.stage import CollectingReporter, Context
+from opencode_release.core import config
+from opencode_release.core.errors import CheckFailed
+from opencode_release.core.ledger import Ledger
+from opencode_release.core.stage import CollectingReporter, Context
+from opencode_release.lifecycle import changelog, release_rules
+from opencode_release.release import stages
 from tests.conftest import write_project
 
 D = dt.date
@@ -59,7 +60,14 @@ def _context(
             index.put(ReleaseEntry(v, day, f"{day}T12:00:00+00:00", "a" * 40, ()))
         storage.write(index_key(name), index.to_bytes())
     ledger.version, ledger.channel = version, channel
-    return Context(settings, ledger, CollectingReporter(), (), snapshot=False, options={"lifecycle.today": today})
+    return Context(
+        settings,
+        ledger,
+        CollectingReporter(),
+        (),
+        snapshot=False,
+        clock=lambda: dt.datetime.combine(today, dt.time(12), dt.UTC),
+    )
 
 
 STABLES = {"1.2.0": "2026-10-27", "1.3.0": "2026-12-08", "1.4.0": "2027-01-19"}
@@ -67,15 +75,15 @@ STABLES = {"1.2.0": "2026-10-27", "1.3.0": "2026-12-08", "1.4.0": "2027-01-19"}
 
 def test_a_newer_stable_passes_every_rule(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.5.0", "stable", D(2027, 3, 2), STABLES)
-    policy.check_stable_follows_last(ctx)
-    policy.check_lts_patch(ctx)
-    policy.check_changelog(ctx)
+    stages.with_releases(release_rules.check_stable_follows_last)(ctx)
+    stages.with_releases(release_rules.check_lts_patch)(ctx)
+    stages.with_releases(release_rules.check_changelog)(ctx)
 
 
 def test_stable_duplicate_is_refused(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.4.0", "stable", D(2027, 3, 2), STABLES)
     with pytest.raises(CheckFailed) as err:
-        policy.check_stable_follows_last(ctx)
+        stages.with_releases(release_rules.check_stable_follows_last)(ctx)
     assert str(err.value) == (
         "stable 1.4.0: rule stable-follows-last: 1.4.0 was already released on 2027-01-19; "
         "a version is never published twice"
@@ -85,7 +93,7 @@ def test_stable_duplicate_is_refused(tmp_path: Path, ledger: Ledger) -> None:
 def test_stable_downgrade_is_refused(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.3.5", "stable", D(2027, 3, 2), STABLES)
     with pytest.raises(CheckFailed) as err:
-        policy.check_stable_follows_last(ctx)
+        stages.with_releases(release_rules.check_stable_follows_last)(ctx)
     assert str(err.value) == (
         "stable 1.3.5: rule stable-follows-last: the last stable is 1.4.0 (2027-01-19); "
         "a new stable must be newer (no downgrade)"
@@ -95,10 +103,10 @@ def test_stable_downgrade_is_refused(tmp_path: Path, ledger: Ledger) -> None:
 def test_snapshots_and_nightlies_skip_the_rules(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.4.0", "stable", D(2027, 3, 2), STABLES, text="# nothing\n")
     ctx.snapshot = True
-    policy.check_stable_follows_last(ctx)
-    policy.check_changelog(ctx)
+    stages.with_releases(release_rules.check_stable_follows_last)(ctx)
+    stages.with_releases(release_rules.check_changelog)(ctx)
     ctx = _context(tmp_path, ledger, "1.4.1-nightly.20270301+gabcdef0", "nightly", D(2027, 3, 2), STABLES)
-    policy.check_changelog(ctx)
+    stages.with_releases(release_rules.check_changelog)(ctx)
 
 
 def test_lts_patch_to_a_line_in_support(tmp_path: Path, ledger: Ledger) -> None:
@@ -112,14 +120,14 @@ def test_lts_patch_to_a_line_in_support(tmp_path: Path, ledger: Ledger) -> None:
         {"1.4.1": "2027-02-01"},
         text=CHANGELOG + "\n## [1.4.2] - 2027-06-01\n### Security\n- fix\n",
     )
-    policy.check_lts_patch(ctx)
-    policy.check_changelog(ctx)
+    stages.with_releases(release_rules.check_lts_patch)(ctx)
+    stages.with_releases(release_rules.check_changelog)(ctx)
 
 
 def test_lts_patch_to_a_line_that_is_not_lts(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.3.1", "lts", D(2027, 6, 1), STABLES)
     with pytest.raises(CheckFailed) as err:
-        policy.check_lts_patch(ctx)
+        stages.with_releases(release_rules.check_lts_patch)(ctx)
     assert str(err.value) == (
         "lts 1.3.1: rule lts-line: 1.3 is not an LTS line; known LTS lines: "
         "1.2 (2026-01-06 to 2027-07-05), 1.4 (2027-01-19 to 2028-07-18)"
@@ -129,7 +137,7 @@ def test_lts_patch_to_a_line_that_is_not_lts(tmp_path: Path, ledger: Ledger) -> 
 def test_lts_patch_past_end_of_life(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.4.2", "lts", D(2028, 7, 19), STABLES, {"1.4.1": "2027-02-01"})
     with pytest.raises(CheckFailed) as err:
-        policy.check_lts_patch(ctx)
+        stages.with_releases(release_rules.check_lts_patch)(ctx)
     assert str(err.value) == (
         "lts 1.4.2: rule lts-support: line 1.4 is supported from 2027-01-19 to 2028-07-18; "
         "today is 2028-07-19: end of life"
@@ -139,7 +147,7 @@ def test_lts_patch_past_end_of_life(tmp_path: Path, ledger: Ledger) -> None:
 def test_lts_release_must_be_a_patch_bump(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.4.1", "lts", D(2027, 6, 1), STABLES, {"1.4.1": "2027-02-01"})
     with pytest.raises(CheckFailed) as err:
-        policy.check_lts_patch(ctx)
+        stages.with_releases(release_rules.check_lts_patch)(ctx)
     assert str(err.value) == (
         "lts 1.4.1: rule lts-patch-bump: the last release of line 1.4 is 1.4.1 (2027-02-01); "
         "an LTS release must be a patch bump 1.4.x with x > 1"
@@ -149,7 +157,7 @@ def test_lts_release_must_be_a_patch_bump(tmp_path: Path, ledger: Ledger) -> Non
 def test_changelog_needs_an_entry_for_the_version(tmp_path: Path, ledger: Ledger) -> None:
     ctx = _context(tmp_path, ledger, "1.6.0", "stable", D(2027, 4, 13), STABLES)
     with pytest.raises(CheckFailed) as err:
-        policy.check_changelog(ctx)
+        stages.with_releases(release_rules.check_changelog)(ctx)
     assert str(err.value) == (
         "CHANGELOG.md: rule changelog-entry: no entry for 1.6.0; add '## [1.6.0] - YYYY-MM-DD' "
         "with sections from Added, Changed, Deprecated, Removed, Fixed, Security, Incidents"
@@ -172,7 +180,7 @@ def test_removal_deprecated_less_than_a_year_earlier_is_refused(tmp_path: Path, 
     )
     ctx = _context(tmp_path, ledger, "1.5.0", "stable", D(2027, 3, 2), STABLES, text=text)
     with pytest.raises(CheckFailed) as err:
-        policy.check_changelog(ctx)
+        stages.with_releases(release_rules.check_changelog)(ctx)
     assert str(err.value) == (
         "CHANGELOG.md: rule deprecation-period: 1.5.0 (2027-03-02) removes 'opencode config --global-file', "
         "deprecated in 1.4.0 (2027-01-19), less than one LTS cycle (one year) earlier; remove it on or after 2028-01-19"
@@ -183,7 +191,7 @@ def test_removal_never_deprecated_is_refused(tmp_path: Path, ledger: Ledger) -> 
     text = CHANGELOG.replace("`opencode login --legacy-token`: use", "`opencode telemetry`: use")
     ctx = _context(tmp_path, ledger, "1.5.0", "stable", D(2027, 3, 2), STABLES, text=text)
     with pytest.raises(CheckFailed) as err:
-        policy.check_changelog(ctx)
+        stages.with_releases(release_rules.check_changelog)(ctx)
     assert str(err.value) == (
         "CHANGELOG.md: rule deprecation-period: 1.5.0 (2027-03-02) removes 'opencode telemetry', which no earlier "
         "release announced under Deprecated; deprecate it first and remove it one year later"
@@ -203,11 +211,10 @@ def test_real_release_needs_its_tuf_keys_before_anything_is_built(
     from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
 
     from opencode_release.channels.storage import ChannelError
-    from opencode_release.release import publishing
 
     ctx = _context(tmp_path, ledger, "1.5.0", "stable", D(2027, 3, 2), STABLES)
     with pytest.raises(ChannelError) as err:
-        publishing.check_publish_keys(ctx)
+        stages.check_publish_keys(ctx)
     assert str(err.value) == (
         f"TUF root key: not found at {tmp_path}/.opencode-release/tuf-keys/root.pem nor in "
         "$OPENCODE_RELEASE_TUF_ROOT_KEY; real releases read keys from signing.keys-dir or the environment"
@@ -216,7 +223,7 @@ def test_real_release_needs_its_tuf_keys_before_anything_is_built(
         monkeypatch.setenv(
             f"OPENCODE_RELEASE_TUF_{role.upper()}_KEY", CryptoSigner.generate_ed25519().private_bytes.decode()
         )
-    publishing.check_publish_keys(ctx)
+    stages.check_publish_keys(ctx)
     ctx.snapshot = True
     monkeypatch.delenv("OPENCODE_RELEASE_TUF_TARGETS_KEY")
-    publishing.check_publish_keys(ctx)  # snapshots create keys when they publish
+    stages.check_publish_keys(ctx)  # snapshots create keys when they publish

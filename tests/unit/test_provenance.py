@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from opencode_release.artifacts import ArtifactKind, Ledger
 from opencode_release.attest import provenance, statements
-from opencode_release.errors import VerificationError
+from opencode_release.core.errors import VerificationError
+from opencode_release.core.ledger import ArtifactKind, Ledger
 
 Doc = dict[str, Any]
 

@@ -8,11 +8,11 @@ from typing import ClassVar
 
 import pytest
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind, Ledger
-from opencode_release.errors import CheckFailed, StageError
+from opencode_release.core import config
+from opencode_release.core.errors import CheckFailed, StageError
+from opencode_release.core.ledger import ArtifactKind, Ledger
+from opencode_release.core.stage import Context, Stage
 from opencode_release.release.runner import ConsoleReporter, RunReport, run_stages
-from opencode_release.stage import Context, Stage
 from tests.conftest import PRODUCT
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.artifacts import Artifact
-from opencode_release.attest import cdx_validate, compilation, sbom
-from opencode_release.attest.buildhost import DebianPackage, DistributionDetails
-from opencode_release.attest.stages import write_sbom
-from opencode_release.errors import LedgerError, StageError
+from opencode_release.attest import _cdx_validate, sbom
+from opencode_release.attest import _compilation as compilation
+from opencode_release.attest._buildhost import DebianPackage, DistributionDetails
+from opencode_release.attest._release_sboms import write_sbom
+from opencode_release.core.errors import LedgerError, StageError
+from opencode_release.core.ledger import Artifact
 
 REPORT = Path(__file__).resolve().parent.parent / "testdata" / "nuitka-report-small.xml"
 PRODUCT = sbom.Product("app", "2.0.0", "a sample", "https://app.example.org", "MIT")
@@ -59,7 +60,7 @@ def _document(subject: Artifact = BINARY, host: sbom.HostDetails = HOST) -> dict
     text = sbom.serialize(
         sbom.make_bom(PRODUCT, subject, [sbom.Program(BINARY, report, REPORT_ARTIFACT, host)], 1767225600)
     )
-    assert cdx_validate.problem(text) is None
+    assert _cdx_validate.problem(text) is None
     return json.loads(text)  # type: ignore[no-any-return]
 
 
@@ -223,7 +224,7 @@ def test_universal_binary_lists_its_thin_builds_and_their_contents() -> None:
     programs = [sbom.Program(t, report, REPORT_ARTIFACT) for t in thin]
     for subject, via in ((universal, None), (archive, universal)):
         text = sbom.serialize(sbom.make_bom(PRODUCT, subject, programs, 1767225600, via=via))
-        assert cdx_validate.problem(text) is None
+        assert _cdx_validate.problem(text) is None
         doc = json.loads(text)
         graph = {d["ref"]: set(d.get("dependsOn", [])) for d in doc["dependencies"]}
         assert graph[universal.id] == {t.id for t in thin}
@@ -257,15 +258,15 @@ def _dist_files(tmp_path: Path) -> list[Path]:
 
 
 def test_wheel_and_sdist_sboms_list_the_distribution_and_what_it_declares(tmp_path: Path) -> None:
-    from opencode_release.attest import pydist
+    from opencode_release.attest import pydist_sbom
 
     for path in _dist_files(tmp_path):
         kind = "wheel" if path.suffix == ".whl" else "sdist"
         subject = Artifact(
             id=f"{kind}:python/{path.name}", kind=kind, path=f"python/{path.name}", target=None, size=1, sha256="5" * 64
         )
-        text = sbom.serialize(pydist.make_dist_bom(PRODUCT, subject, path, 1767225600))
-        assert cdx_validate.problem(text) is None
+        text = sbom.serialize(pydist_sbom.make_dist_bom(PRODUCT, subject, path, 1767225600))
+        assert _cdx_validate.problem(text) is None
         doc = json.loads(text)
         by_name = {c["name"]: c for c in doc["components"]}
         assert sorted(by_name) == ["app", "fastlib", "tinydep"]
@@ -280,10 +281,10 @@ def test_wheel_and_sdist_sboms_list_the_distribution_and_what_it_declares(tmp_pa
 def test_a_distribution_without_metadata_is_refused(tmp_path: Path) -> None:
     import zipfile
 
-    from opencode_release.attest import pydist
+    from opencode_release.attest import pydist_sbom
 
     wheel = tmp_path / "bad-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("bad/__init__.py", "")
     with pytest.raises(LedgerError, match="no readable METADATA/PKG-INFO"):
-        pydist.read_metadata(wheel)
+        pydist_sbom.read_metadata(wheel)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release import config
-from opencode_release.artifacts import ArtifactKind
-from opencode_release.attest.signing import SignStage
-from opencode_release.errors import StageError
+from opencode_release.attest.stages import SignStage
+from opencode_release.core import config
+from opencode_release.core.errors import StageError
+from opencode_release.core.ledger import ArtifactKind
 from opencode_release.release import session
 from opencode_release.release.runner import ConsoleReporter, RunReport
 from tests.conftest import write_project

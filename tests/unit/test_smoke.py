@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from opencode_release.build import smoke
-from opencode_release.errors import CheckFailed
+from opencode_release.core.errors import CheckFailed
 
 HELLO = '{"id": 1, "ok": true, "body": {"version": "1.4.0", "verbs": ["plan", "apply", "observe", "revert", "log"]}}'
 PLAN = '{"id": 3, "ok": true, "body": {"steps": ["look"]}}'

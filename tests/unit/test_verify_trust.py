@@ -6,50 +6,50 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.artifacts import MANIFEST_NAME
-from opencode_release.attest import trust_policy
-from opencode_release.attest.bundle_format import parse_bundle
-from opencode_release.attest.verify import find_releases
-from opencode_release.errors import UsageError, VerificationError
+from opencode_release.core.errors import UsageError, VerificationError
+from opencode_release.core.ledger import MANIFEST_NAME
+from opencode_release.verify import identity_policy
+from opencode_release.verify._bundle_format import parse_bundle
+from opencode_release.verify.release import find_releases
 
 
 def test_packaged_policy_pins_the_release_workflow_for_production() -> None:
-    policy = trust_policy.load_policy("production", None, {})
+    policy = identity_policy.load_policy("production", None, {})
     assert policy.issuer == "https://token.actions.githubusercontent.com"
-    assert trust_policy.matches(
+    assert identity_policy.matches(
         policy.identity, "https://github.com/opencode/opencode/.github/workflows/release.yml@refs/tags/v1.4.0"
     )
-    assert not trust_policy.matches(
+    assert not identity_policy.matches(
         policy.identity, "https://github.com/opencode/opencode/.github/workflows/release.yml@refs/heads/main"
     )
-    assert not trust_policy.matches(
+    assert not identity_policy.matches(
         policy.identity, "https://github.com/mallory/opencode/.github/workflows/release.yml@refs/tags/v1.4.0"
     )
-    assert trust_policy.matches("release@opencode.local", "release@opencode.local")
-    assert not trust_policy.matches("release@opencode.local", "release@opencode.locals")
+    assert identity_policy.matches("release@opencode.local", "release@opencode.local")
+    assert not identity_policy.matches("release@opencode.local", "release@opencode.locals")
 
 
 def test_flags_override_the_policy_file_and_bad_files_are_usage_errors(tmp_path: Path) -> None:
-    assert trust_policy.load_policy("local", None, {"identity": "me@example.org"}).identity == "me@example.org"
+    assert identity_policy.load_policy("local", None, {"identity": "me@example.org"}).identity == "me@example.org"
     bad = tmp_path / "policy.toml"
     bad.write_text('[local]\nidentity = "x"\ncolour = "blue"\n')
     with pytest.raises(UsageError, match=r"unknown keys \['colour'\]"):
-        trust_policy.load_policy("local", str(bad), {})
+        identity_policy.load_policy("local", str(bad), {})
     bad.write_text('[local]\nidentity = "x"\n')
     with pytest.raises(UsageError, match="sets no builder-id, issuer, source-ref, source-repository"):
-        trust_policy.load_policy("local", str(bad), {})
+        identity_policy.load_policy("local", str(bad), {})
 
 
 def test_shipped_production_root_loads_offline_and_unknown_instances_are_refused(tmp_path: Path) -> None:
-    root = trust_policy.load_trusted_root("production", None, None)
+    root = identity_policy.load_trusted_root("production", None, None)
     assert root.ca_certs and root.tlogs and root.ctlogs
     with pytest.raises(UsageError, match="expected one of production, staging, local"):
-        trust_policy.load_trusted_root("public", None, None)
+        identity_policy.load_trusted_root("public", None, None)
     with pytest.raises(UsageError, match="no local Sigstore trusted root"):
-        trust_policy.load_trusted_root("local", None, tmp_path / "missing.json")
+        identity_policy.load_trusted_root("local", None, tmp_path / "missing.json")
     (tmp_path / "root.json").write_text('{"mediaType": "text/plain"}')
     with pytest.raises(UsageError, match="not a usable Sigstore trusted root"):
-        trust_policy.load_trusted_root(None, str(tmp_path / "root.json"), None)
+        identity_policy.load_trusted_root(None, str(tmp_path / "root.json"), None)
 
 
 def test_find_releases_in_a_release_its_manifest_or_a_channel(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from opencode_release.errors import VersionError
-from opencode_release.versions import Version
+from opencode_release.core.errors import VersionError
+from opencode_release.core.versions import Version
 
 
 def test_releases_order_numerically() -> None:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from opencode_release.artifacts import ArtifactKind
-from opencode_release.errors import ConfigError, VerificationError
+from opencode_release.core.errors import ConfigError, VerificationError
+from opencode_release.core.ledger import ArtifactKind
+from opencode_release.core.stage import CollectingReporter, Context
 from opencode_release.manifests import winget
 from opencode_release.manifests.stages import WingetStage
-from opencode_release.stage import CollectingReporter, Context
 from tests.fake_release import fake_release
 
 REPO = Path(__file__).resolve().parents[2]

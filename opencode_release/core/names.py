@@ -1,0 +1,10 @@
+"""Names more than one area must agree on: file names and URIs that are interfaces."""
+
+from __future__ import annotations
+
+# A Sigstore bundle sits beside the file it signs: `<file>.sigstore.json`.
+BUNDLE_SUFFIX = ".sigstore.json"
+# The trusted root a release ships, for verifying it offline.
+TRUST_ROOT_NAME = "sigstore-trusted-root.json"
+# The in-toto predicate type of SLSA v1.0 provenance.
+SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"

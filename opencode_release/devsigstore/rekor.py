@@ -1,0 +1,231 @@
+"""The local Rekor (v1 API): hashedrekord and dsse entries in an append-only RFC 6962 log.
+
+Entries live in `entries.jsonl` in the state folder, one line per entry, only
+ever appended (under a file lock, fsynced), so the tree keeps growing across
+releases and any earlier checkpoint is a prefix of a later one: a consistency
+proof shows it. Each answer carries the signed entry timestamp (SET), an
+inclusion proof and a signed checkpoint for the tree that includes the entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from ..core import merkle
+from ..core.formats import pae
+from .keys import InstanceKeys
+
+# The checkpoint signer's name: sigstore-js accepts a signature only when the
+# trusted root's baseUrl for the log contains this name.
+LOG_NAME = "opencode-release.local/rekor"
+LOG_BASE_URL = f"http://{LOG_NAME}"
+
+
+class EntryError(ValueError):
+    """A proposed entry the log refuses (HTTP 400)."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _cert_key(pem_b64: str) -> ec.EllipticCurvePublicKey:
+    try:
+        key = x509.load_pem_x509_certificate(base64.b64decode(pem_b64)).public_key()
+    except ValueError as exc:
+        raise EntryError(f"verifier is not a PEM certificate: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise EntryError("verifier key is not an EC key")
+    return key
+
+
+def _hashedrekord_body(proposed: dict[str, Any]) -> dict[str, Any]:
+    spec = proposed["spec"]
+    digest = bytes.fromhex(spec["data"]["hash"]["value"])
+    if spec["data"]["hash"]["algorithm"] != "sha256" or len(digest) != 32:
+        raise EntryError("hashedrekord: only sha256 digests are accepted")
+    key = _cert_key(spec["signature"]["publicKey"]["content"])
+    try:
+        key.verify(base64.b64decode(spec["signature"]["content"]), digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    except InvalidSignature:
+        raise EntryError("hashedrekord: signature does not verify over the digest") from None
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest.hex()}},
+            "signature": {
+                "content": spec["signature"]["content"],
+                "publicKey": {"content": spec["signature"]["publicKey"]["content"]},
+            },
+        },
+    }
+
+
+def _dsse_body(proposed: dict[str, Any]) -> dict[str, Any]:
+    content = proposed["spec"]["proposedContent"]
+    envelope = json.loads(content["envelope"])
+    verifiers = list(content["verifiers"])
+    payload = base64.b64decode(envelope["payload"])
+    signed = pae(envelope["payloadType"], payload)
+    signatures = []
+    for sig in envelope["signatures"]:
+        raw = base64.b64decode(sig["sig"])
+        for verifier in verifiers:
+            try:
+                _cert_key(verifier).verify(raw, signed, ec.ECDSA(hashes.SHA256()))
+            except InvalidSignature:
+                continue
+            signatures.append({"signature": _b64(raw), "verifier": verifier})
+            break
+        else:
+            raise EntryError("dsse: a signature verifies with none of the verifiers")
+    return {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(rfc8785.dumps(envelope)).hexdigest()},
+            "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+            "signatures": signatures,
+        },
+    }
+
+
+def canonical_body(proposed: dict[str, Any]) -> bytes:
+    """The entry the log stores for a proposed entry, RFC 8785 canonical JSON."""
+    try:
+        if proposed.get("apiVersion") != "0.0.1":
+            raise EntryError(f"unsupported apiVersion {proposed.get('apiVersion')!r}")
+        kind = proposed.get("kind")
+        if kind == "hashedrekord":
+            body = _hashedrekord_body(proposed)
+        elif kind == "dsse":
+            body = _dsse_body(proposed)
+        else:
+            raise EntryError(f"unsupported entry kind {kind!r}; expected hashedrekord or dsse")
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, EntryError):
+            raise
+        raise EntryError(f"malformed proposed entry: {exc!r}") from exc
+    return rfc8785.dumps(body)
+
+
+class TransparencyLog:
+    def __init__(self, keys: InstanceKeys, folder: Path) -> None:
+        self.keys = keys
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / "entries.jsonl"
+        self.path.touch(exist_ok=True)
+        self.log_id = keys.rekor_log_id
+        self._bodies: list[bytes] = []
+        self._times: list[int] = []
+        self._leaves: list[bytes] = []
+        self._tree = merkle.TreeHasher(self._leaves)
+        self._offset = 0
+        self._lock = threading.Lock()
+        with self._lock:
+            self._catch_up()
+
+    @property
+    def size(self) -> int:
+        return len(self._leaves)
+
+    def _catch_up(self) -> None:
+        """Read entries other processes appended since we last looked."""
+        with self.path.open("rb") as handle:
+            handle.seek(self._offset)
+            for line in handle:
+                if not line.endswith(b"\n"):
+                    break  # a torn tail from a crash: never integrated, never answered
+                record = json.loads(line)
+                if record["logIndex"] != len(self._bodies):
+                    raise ValueError(f"{self.path}: entry {record['logIndex']} out of order")
+                body = base64.b64decode(record["body"])
+                self._bodies.append(body)
+                self._times.append(int(record["integratedTime"]))
+                self._leaves.append(merkle.leaf_hash(body))
+                self._offset += len(line)
+
+    def append(self, proposed: dict[str, Any]) -> dict[str, Any]:
+        """Integrate a proposed entry; the v1 answer `{uuid: entry}`."""
+        body = canonical_body(proposed)
+        with self._lock, self.path.open("ab") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self._catch_up()
+            if self._offset != handle.seek(0, os.SEEK_END):
+                handle.truncate(self._offset)  # drop a torn tail before appending
+            index, integrated = self.size, int(time.time())
+            line = json.dumps({"logIndex": index, "integratedTime": integrated, "body": _b64(body)}) + "\n"
+            handle.write(line.encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+            self._catch_up()
+            return {self._leaves[index].hex(): self.entry(index)}
+
+    def entry(self, index: int, tree_size: int | None = None) -> dict[str, Any]:
+        size = tree_size or self.size
+        body = _b64(self._bodies[index])
+        payload: dict[str, str | int] = {
+            "body": body,
+            "integratedTime": self._times[index],
+            "logID": self.log_id.hex(),
+            "logIndex": index,
+        }
+        set_signature = self.keys.rekor.sign(rfc8785.dumps(payload), ec.ECDSA(hashes.SHA256()))
+        return {
+            **payload,
+            "verification": {
+                "signedEntryTimestamp": _b64(set_signature),
+                "inclusionProof": {
+                    "logIndex": index,
+                    "treeSize": size,
+                    "rootHash": self._tree.root(size).hex(),
+                    "hashes": [h.hex() for h in self._tree.inclusion_proof(index, size)],
+                    "checkpoint": self.checkpoint(size),
+                },
+            },
+        }
+
+    def checkpoint(self, size: int | None = None) -> str:
+        """A signed note over the tree of `size` leaves (default: all)."""
+        size = self.size if size is None else size
+        note = f"{LOG_NAME} - {self.log_id[:8].hex()}\n{size}\n{_b64(self._tree.root(size))}\n"
+        signature = self.keys.rekor.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
+        return f"{note}\n\u2014 {LOG_NAME} {_b64(self.log_id[:4] + signature)}\n"
+
+    def inclusion(self, index: int, size: int) -> tuple[bytes, list[bytes]]:
+        """Root hash and audit path of entry `index` in the tree of `size` leaves."""
+        with self._lock:
+            self._catch_up()
+            return self._tree.root(size), self._tree.inclusion_proof(index, size)
+
+    def consistency_proof(self, old: int, new: int | None = None) -> list[str]:
+        with self._lock:
+            self._catch_up()
+            return [h.hex() for h in self._tree.consistency_proof(old, new or self.size)]
+
+    def info(self) -> dict[str, Any]:
+        with self._lock:
+            self._catch_up()
+            return {
+                "rootHash": self._tree.root(self.size).hex(),
+                "treeSize": self.size,
+                "signedTreeHead": self.checkpoint(),
+                "treeID": self.log_id[:8].hex(),
+            }

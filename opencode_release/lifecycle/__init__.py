@@ -1,0 +1,1 @@
+"""Versions policy: the release calendar, LTS lines, release rules and the changelog."""

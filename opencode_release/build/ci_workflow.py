@@ -14,15 +14,14 @@ Shape (release on a version tag, nightly on a schedule; the same jobs):
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..core.config import Settings
+from ..core.formats import dump_yaml
 from . import targets
 
 CHECKOUT = "actions/checkout@v4"
@@ -52,53 +51,6 @@ class Layout:
 
 
 # -- a small YAML writer: block style, JSON-quoted scalars where plain is unsafe --
-_PLAIN = re.compile(r"^[A-Za-z_./][A-Za-z0-9_./=-]*$")
-_RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    text = str(value)
-    if _PLAIN.match(text) and text.lower() not in _RESERVED:
-        return text
-    return json.dumps(text)
-
-
-def _emit(value: Any, indent: int) -> list[str]:
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            lines.extend(_item(f"{pad}{key}:", item, indent))
-    elif isinstance(value, Sequence) and not isinstance(value, str):
-        for item in value:
-            if isinstance(item, Mapping) and item:
-                nested = _emit(item, indent + 2)
-                lines.append(f"{pad}- {nested[0].lstrip()}")
-                lines.extend(nested[1:])
-            else:
-                lines.extend(_item(f"{pad}-", item, indent))
-    return lines
-
-
-def _item(head: str, item: Any, indent: int) -> list[str]:
-    if isinstance(item, str) and "\n" in item:
-        body = [f"{' ' * (indent + 2)}{line}" if line else "" for line in item.rstrip("\n").split("\n")]
-        return [f"{head} |", *body]
-    if isinstance(item, Mapping):
-        return [f"{head} {{}}"] if not item else [head, *_emit(item, indent + 2)]
-    if isinstance(item, Sequence) and not isinstance(item, str):
-        return [f"{head} []"] if not item else [head, *_emit(item, indent + 2)]
-    return [f"{head} {_scalar(item)}"]
-
-
-def to_yaml(document: Mapping[str, Any], header: str) -> str:
-    return "".join(f"# {line}\n" for line in header.splitlines()) + "\n".join(_emit(document, 0)) + "\n"
-
-
 # -- the jobs -----------------------------------------------------------------------
 def _run(name: str, script: str, env: Mapping[str, str] | None = None, **extra: Any) -> dict[str, Any]:
     step: dict[str, Any] = {"name": name, **extra}
@@ -324,7 +276,7 @@ def render(settings: Settings, repo_root: Path) -> dict[str, str]:
     layout = Layout.of(settings, repo_root)
     source = Path(os.path.relpath(settings.source_file, repo_root.resolve())).as_posix()
     return {
-        path: to_yaml(workflow(settings, layout, channel), HEADER.format(source=source))
+        path: dump_yaml(workflow(settings, layout, channel), HEADER.format(source=source).splitlines())
         for path, channel in FILES.items()
     }
 

@@ -6,8 +6,11 @@ import json
 import os
 import struct
 import zlib
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import yaml
 
 
 def canonical_json(data: Any) -> bytes:
@@ -53,3 +56,46 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     """DSSE pre-authentication encoding: what a DSSE signature covers."""
     kind = payload_type.encode()
     return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Block style, keys in the order given, multi-line strings as literal blocks."""
+
+
+class _QuotedDumper(_BlockDumper):
+    """The same, with every one-line string double-quoted (winget: versions must stay strings)."""
+
+
+def _plain_or_block(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+def _quoted_or_block(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else '"')
+
+
+def _plain_keys(dumper: yaml.SafeDumper, mapping: Mapping[Any, Any]) -> yaml.MappingNode:
+    pairs = [
+        (dumper.represent_scalar("tag:yaml.org,2002:str", str(k)), dumper.represent_data(v)) for k, v in mapping.items()
+    ]
+    return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=False)
+
+
+_BlockDumper.add_representer(str, _plain_or_block)
+_QuotedDumper.add_representer(str, _quoted_or_block)
+_QuotedDumper.add_representer(dict, _plain_keys)
+
+
+def dump_yaml(document: Mapping[str, Any], header: Sequence[str] = (), *, quote_strings: bool = False) -> str:
+    """YAML through PyYAML with one fixed style, so generated files are byte-stable: block
+    mappings in insertion order, literal blocks for multi-line text, `# ` header lines first."""
+    body = yaml.dump(
+        document,
+        Dumper=_QuotedDumper if quote_strings else _BlockDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 30,  # never fold a line: a folded `run:` script is another script
+        indent=2,
+    )
+    return "".join(f"# {line}\n" if line else "\n" for line in header) + body

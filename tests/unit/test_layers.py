@@ -103,3 +103,13 @@ def test_the_checker_sees_relative_imports() -> None:
         PACKAGE / "devsigstore" / "keys.py"
     )
     assert "devsigstore" in _imported_parts(PACKAGE / "release" / "session.py")
+
+
+def test_the_architecture_doc_names_every_folder_and_the_readme_stays_inside() -> None:
+    repo = PACKAGE.parent
+    doc = (repo / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for folder in sorted({GROUND, JOINS, ROOF} | AREAS):
+        assert f"\n  {folder}/ " in doc, f"docs/architecture.md's tree lacks {folder}/"
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    assert "docs/architecture.md" in readme
+    assert "../" not in readme, "README.md points outside the repository"

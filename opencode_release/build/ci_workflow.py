@@ -15,6 +15,7 @@ Shape (release on a version tag, nightly on a schedule; the same jobs):
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +23,14 @@ from typing import Any
 
 from ..core.config import Settings
 from ..core.formats import dump_yaml
-from . import targets
+from . import ci_pins, targets
 
-CHECKOUT = "actions/checkout@v4"
-SETUP_PYTHON = "actions/setup-python@v5"
-UPLOAD = "actions/upload-artifact@v4"
-DOWNLOAD = "actions/download-artifact@v4"
-ATTEST = "actions/attest-build-provenance@v2"
-SIGSTORE = "sigstore/gh-action-sigstore-python@v3.0.0"
+CHECKOUT = ci_pins.uses("actions/checkout")
+SETUP_PYTHON = ci_pins.uses("actions/setup-python")
+UPLOAD = ci_pins.uses("actions/upload-artifact")
+DOWNLOAD = ci_pins.uses("actions/download-artifact")
+ATTEST = ci_pins.uses("actions/attest-build-provenance")
+SIGSTORE = ci_pins.uses("sigstore/gh-action-sigstore-python")
 HOST_RUNNER = "ubuntu-24.04"
 PYTHON = "3.11"
 NIGHTLY_CRON = "17 3 * * *"
@@ -109,7 +110,8 @@ def _build(target: targets.Target, layout: Layout) -> dict[str, Any]:
                 f"/tmp/venv/bin/{invoke_build}",
             ]
         )
-        script = f"docker run --rm -e VERSION -v \"$PWD:/src\" -w /src {target.container} sh -euc '{inner}'"
+        image = ci_pins.image(target.container)
+        script = f"docker run --rm -e VERSION -v \"$PWD:/src\" -w /src {image} sh -euc '{inner}'"
         steps.append(_run(f"build {target.name} in {target.container}", script, _VERSION_ENV))
     else:
         scripts = "Scripts" if target.os == "windows" else "bin"
@@ -276,9 +278,22 @@ def render(settings: Settings, repo_root: Path) -> dict[str, str]:
     layout = Layout.of(settings, repo_root)
     source = Path(os.path.relpath(settings.source_file, repo_root.resolve())).as_posix()
     return {
-        path: dump_yaml(workflow(settings, layout, channel), HEADER.format(source=source).splitlines())
+        path: _with_versions(dump_yaml(workflow(settings, layout, channel), HEADER.format(source=source).splitlines()))
         for path, channel in FILES.items()
     }
+
+
+_USES = re.compile(r"^(\s*(?:- )?uses: )([\"']?)([^\"'\s]+)\2$", re.M)
+
+
+def _with_versions(text: str) -> str:
+    """`uses: owner/name@<commit>` gets its version in a comment (what a reviewer reads)."""
+
+    def note(match: re.Match[str]) -> str:
+        version = ci_pins.version_of(match.group(3))
+        return match.group(0) + (f" # {version}" if version else "")
+
+    return _USES.sub(note, text)
 
 
 def stale(settings: Settings, repo_root: Path) -> list[str]:
@@ -288,3 +303,14 @@ def stale(settings: Settings, repo_root: Path) -> list[str]:
         for path, text in render(settings, repo_root).items()
         if not (repo_root / path).is_file() or (repo_root / path).read_text(encoding="utf-8") != text
     ]
+
+
+def unpinned(repo_root: Path) -> list[str]:
+    """Every `uses:` in the repository's workflows (generated or not) that is not pinned to a commit."""
+    import yaml
+
+    found: list[str] = []
+    for path in sorted((repo_root / ".github" / "workflows").glob("*.y*ml")):
+        relative = path.relative_to(repo_root).as_posix()
+        found += ci_pins.unpinned_uses(relative, yaml.safe_load(path.read_text(encoding="utf-8")))
+    return found

@@ -141,7 +141,10 @@ def ci(
                 f"{cfg.source_file}; run it and commit the result",
                 code=1,
             )
-        print(f"ci: {len(ci_workflow.FILES)} workflows are up to date")
+        unpinned = ci_workflow.unpinned(repo)
+        if unpinned:
+            raise Exit(f"error: {unpinned[0]}", code=1)
+        print(f"ci: {len(ci_workflow.FILES)} workflows are up to date; every action is pinned to a commit")
         return
     for path, text in ci_workflow.render(cfg, repo).items():
         write_atomic(repo / path, text.encode())

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
 from sigstore import dsse
 from sigstore.errors import Error as SigstoreError
 from sigstore.hashes import Hashed
@@ -125,6 +126,21 @@ def verify_bundle(
             verifier.verify_artifact(hashed(artifact), bundle, identity)
     except SigstoreError as exc:
         raise StageError(f"{artifact.path}: bundle failed verification right after signing: {exc}") from None
+
+
+def certificate_identity(bundle: Bundle) -> str:
+    """Who the bundle's certificate names: its SAN, as Fulcio wrote it.
+
+    For an email token that is the token's identity; for a GitHub Actions token it
+    is the workflow's URI (`https://github.com/{job_workflow_ref}`), not the token's
+    `sub` (`repo:owner/name:ref:...`), which is what sigstore-python reports as
+    the token's identity.
+    """
+    san = bundle.signing_certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    names = [str(name.value) for name in san if isinstance(name, x509.RFC822Name | x509.UniformResourceIdentifier)]
+    if len(names) != 1:
+        raise StageError(f"the signing certificate names {len(names)} identities; expected one email or URI")
+    return names[0]
 
 
 def pretty_json(raw: str) -> bytes:

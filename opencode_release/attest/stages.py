@@ -250,7 +250,6 @@ class SignStage(Stage):
         with signing.open_instance(ctx) as instance:
             context = SigningContext.from_trust_config(instance.trust_config)
             verifier = Verifier(trusted_root=instance.trust_config.trusted_root)
-            expected = policy.Identity(identity=instance.identity, issuer=instance.issuer)
             made: list[tuple[Artifact, Bundle]] = []
             with (
                 context.signer(instance.token) as signer,
@@ -266,6 +265,9 @@ class SignStage(Stage):
             if instance.local is not None:
                 reworked = instance.local.finish([bundle.to_json() for _, bundle in made])
                 made = [(artifact, Bundle.from_json(raw)) for (artifact, _), raw in zip(made, reworked, strict=True)]
+            # One certificate signs them all (the signer caches it); its SAN is the identity to expect.
+            identity = signing.certificate_identity(made[0][1])
+            expected = policy.Identity(identity=identity, issuer=instance.issuer)
             for artifact, bundle in made:  # every bundle verified before any is written
                 signing.verify_bundle(verifier, bundle, artifact, ctx.ledger.file(artifact), expected)
             signed = [(artifact, bundle, signing.bundle_path(ctx, artifact)) for artifact, bundle in made]
@@ -279,7 +281,7 @@ class SignStage(Stage):
             root_path = ctx.dist_dir / TRUST_ROOT_NAME
             write_atomic(root_path, signing.pretty_json(instance.trusted_root_json))
             written.append(root_path)
-        facts: dict[str, Any] = {"instance": instance.name, "identity": instance.identity, "issuer": instance.issuer}
+        facts: dict[str, Any] = {"instance": instance.name, "identity": identity, "issuer": instance.issuer}
         for artifact, bundle, out in signed:
             entry = bundle.log_entry._inner
             ctx.ledger.record(
@@ -296,6 +298,6 @@ class SignStage(Stage):
             )
         ctx.ledger.record(root_path, ArtifactKind.TRUST_ROOT, facts=facts)
         ctx.reporter.note(
-            f"{len(signed)} bundles signed with {instance.name} as {instance.identity} "
+            f"{len(signed)} bundles signed with {instance.name} as {identity} "
             f"and verified; trusted root in {TRUST_ROOT_NAME}"
         )

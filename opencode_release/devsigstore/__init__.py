@@ -1,9 +1,21 @@
-"""The embedded local Sigstore instance: OIDC issuer, Fulcio, Rekor v1, trust files.
+"""The embedded Sigstore instance: OIDC issuers, Fulcio, Rekor, trust files.
 
 `LocalSigstore(state_dir, issuer, identity).running()` starts the services on
-127.0.0.1 for the duration of a `with` block and yields a `Session` that knows
-the trust config to sign with and mints identity tokens. Keys and the log stay
-in `<state_dir>/sigstore/`; `trusted_root_path` is the file verifiers need.
+127.0.0.1 for the duration of a `with` block and yields a `Session`: the
+client trust config to sign with, plain identity tokens for the configured
+identity, and tokens shaped like GitHub Actions' own:
+
+    with LocalSigstore(state, issuer, identity).running() as session:
+        claims = ActionsClaims(repository="o/r", ref="refs/tags/v1.0.0", sha=..., workflow_ref=...)
+        token = session.actions_token(claims)            # an ID token, audience "sigstore"
+        env = session.actions_job_env(claims)            # ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN
+        # a job then GETs $ACTIONS_ID_TOKEN_REQUEST_URL&audience=sigstore with
+        # "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" and gets {"value": jwt}
+
+Certificates for Actions tokens carry the SAN and the extensions the public
+Fulcio gives GitHub tokens (fulcio.py); their issuer is `ACTIONS_ISSUER`. Keys
+and logs stay in `<state_dir>/sigstore/`; `trusted_root_path` is the file
+verifiers need.
 """
 
 from __future__ import annotations
@@ -17,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from . import keys as keys_module
-from . import trust
+from . import oidc, trust
 from .keys import InstanceKeys
+from .oidc import ACTIONS_ISSUER, ActionsClaims
 from .rekor import TransparencyLog
-from .server import Server, Services
+from .server import ACTIONS_TOKEN_PATH, Server, Services
 
-__all__ = ["LocalSigstore", "Session", "signing_session"]
+__all__ = ["ACTIONS_ISSUER", "ActionsClaims", "LocalSigstore", "Session", "signing_session"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,19 @@ class Session:
         return self.trusted_root_path.read_text(encoding="utf-8")
 
     def identity_token(self) -> str:
+        """A plain token for the configured identity and issuer."""
         return self.services.token()
+
+    def actions_token(self, claims: ActionsClaims, audience: str = oidc.AUDIENCE) -> str:
+        """The ID token GitHub Actions would give the job `claims` describe."""
+        return oidc.mint_actions(self.services.keys.oidc, claims, audience=audience)
+
+    def actions_job_env(self, claims: ActionsClaims) -> dict[str, str]:
+        """The environment GitHub gives a job with `permissions: id-token: write`."""
+        return {
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}{ACTIONS_TOKEN_PATH}?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": oidc.request_token(self.services.keys.oidc, claims),
+        }
 
     def finish(self, bundles: list[str]) -> list[str]:
         """Prove every entry against the log's tree after the last one, as a Rekor client may

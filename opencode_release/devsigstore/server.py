@@ -1,7 +1,13 @@
-"""HTTP front of the local instance: Fulcio, Rekor v1 and the OIDC token endpoint.
+"""HTTP front of the local instance: Fulcio, Rekor and the OIDC token endpoints.
 
 Bound to 127.0.0.1 on an ephemeral port, served from a daemon thread for the
-duration of a signing stage. Only the routes the sigstore client calls exist.
+duration of a signing session. Only the routes clients call exist, at the
+paths the real services use, so one base URL serves them all:
+
+    POST /api/v2/signingCert        Fulcio
+    POST /api/v1/log/entries        Rekor v1 (GET /api/v1/log, /api/v1/log/proof)
+    POST /oidc/token                a plain identity token for the configured identity
+    GET  /actions/id-token          a GitHub Actions job's ID token (bearer request token)
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from . import fulcio, oidc
 from .keys import InstanceKeys
 from .rekor import EntryError, TransparencyLog
 
+ACTIONS_TOKEN_PATH = "/actions/id-token"  # noqa: S105 - a route, not a secret
+
 
 class _HttpError(Exception):
     def __init__(self, status: int, message: str) -> None:
@@ -36,13 +44,26 @@ class Services:
     def token(self) -> str:
         return oidc.mint(self.keys.oidc, self.issuer, self.identity)
 
+    def actions_token(self, authorization: str, audience: str) -> dict[str, Any]:
+        scheme, _, request_token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not request_token:
+            raise _HttpError(401, "missing bearer request token (ACTIONS_ID_TOKEN_REQUEST_TOKEN)")
+        try:
+            return {"value": oidc.redeem(self.keys.oidc, request_token, audience)}
+        except oidc.TokenError as exc:
+            raise _HttpError(401, str(exc)) from None
+
     def signing_cert(self, authorization: str, request: dict[str, Any]) -> dict[str, Any]:
         if not authorization.startswith("Bearer "):
             raise _HttpError(401, "missing bearer token")
         try:
-            claims = oidc.check(authorization[7:], self.keys.oidc.public_key(), self.issuer)
+            claims = oidc.check(authorization[7:], self.keys.oidc.public_key(), (self.issuer, oidc.ACTIONS_ISSUER))
+            if claims.issuer == oidc.ACTIONS_ISSUER:
+                principal = fulcio.actions_principal(claims.all)
+            else:
+                principal = fulcio.plain_principal(claims.identity, claims.issuer, str(claims.all["sub"]))
             csr = base64.b64decode(request["certificateSigningRequest"])
-            cert = fulcio.issue(self.keys, csr, claims.identity, claims.issuer)
+            cert = fulcio.issue(self.keys, csr, principal)
         except (oidc.TokenError, fulcio.CertificateRequestError, KeyError, ValueError) as exc:
             raise _HttpError(400, str(exc)) from exc
         pem = serialization.Encoding.PEM
@@ -54,6 +75,13 @@ class Services:
             return self.log.append(proposed)
         except EntryError as exc:
             raise _HttpError(400, str(exc)) from exc
+
+
+def _query(raw_path: str) -> dict[str, list[str]]:
+    # GitHub's request URL carries `?api-version=2.0`; toolkit clients append
+    # `&audience=…`, sigstore-python's (urllib3 fields) `?audience=…`. Take either.
+    _, _, query = raw_path.partition("?")
+    return parse_qs(query.replace("?", "&"))
 
 
 def _handler(services: Services) -> type[BaseHTTPRequestHandler]:
@@ -110,6 +138,9 @@ def _handler(services: Services) -> type[BaseHTTPRequestHandler]:
                         raise _HttpError(400, f"firstSize and lastSize: {exc}") from exc
 
                 self._route(proof)
+            elif url.path == ACTIONS_TOKEN_PATH:
+                audience = _query(self.path).get("audience", [oidc.AUDIENCE])[0]
+                self._route(lambda: services.actions_token(self.headers.get("Authorization", ""), audience))
             else:
                 self._answer(404, {"code": 404, "message": f"no route {url.path}"})
 

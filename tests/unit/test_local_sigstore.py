@@ -68,7 +68,7 @@ def _csr() -> bytes:
 def test_certificate_profile_and_embedded_sct_pass_sigstore_checks(tmp_path: Path) -> None:
     local = LocalSigstore(tmp_path, ISSUER, IDENTITY)
     keys = local.keys()
-    cert = fulcio.issue(keys, _csr(), IDENTITY, ISSUER)
+    cert = fulcio.issue(keys, _csr(), fulcio.plain_principal(IDENTITY, ISSUER, IDENTITY))
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     assert san.critical and san.value.get_values_for_type(x509.RFC822Name) == [IDENTITY]
     assert cert.subject == x509.Name([])
@@ -86,12 +86,13 @@ def test_certificate_profile_and_embedded_sct_pass_sigstore_checks(tmp_path: Pat
 def test_tokens_from_another_key_or_issuer_are_refused(tmp_path: Path) -> None:
     keys = LocalSigstore(tmp_path, ISSUER, IDENTITY).keys()
     good = oidc.mint(keys.oidc, ISSUER, IDENTITY)
-    assert oidc.check(good, keys.oidc.public_key(), ISSUER) == oidc.Claims(ISSUER, IDENTITY)
+    checked = oidc.check(good, keys.oidc.public_key(), (ISSUER,))
+    assert (checked.issuer, checked.identity) == (ISSUER, IDENTITY)
     foreign = oidc.mint(ec.generate_private_key(ec.SECP256R1()), ISSUER, IDENTITY)
     with pytest.raises(oidc.TokenError, match="Signature verification failed"):
-        oidc.check(foreign, keys.oidc.public_key(), ISSUER)
+        oidc.check(foreign, keys.oidc.public_key(), (ISSUER,))
     with pytest.raises(oidc.TokenError, match="issuer"):
-        oidc.check(oidc.mint(keys.oidc, "https://evil.example", IDENTITY), keys.oidc.public_key(), ISSUER)
+        oidc.check(oidc.mint(keys.oidc, "https://evil.example", IDENTITY), keys.oidc.public_key(), (ISSUER,))
 
 
 def _hashedrekord(key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, digest: bytes) -> dict[str, object]:
@@ -114,7 +115,8 @@ def test_log_is_append_only_on_disk_and_checkpoints_stay_consistent(tmp_path: Pa
     keys = local.keys()
     signer = ec.generate_private_key(ec.SECP256R1())
     csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(signer, hashes.SHA256())
-    cert = fulcio.issue(keys, csr.public_bytes(serialization.Encoding.PEM), IDENTITY, ISSUER)
+    principal = fulcio.plain_principal(IDENTITY, ISSUER, IDENTITY)
+    cert = fulcio.issue(keys, csr.public_bytes(serialization.Encoding.PEM), principal)
     log = local.log()
     for i in range(3):
         log.append(_hashedrekord(signer, cert, bytes([i]) * 32))

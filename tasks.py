@@ -1,5 +1,5 @@
-"""Invoke tasks: the same collection as the `opencode-release` console script."""
+"""Invoke tasks: thin wrappers over the commands of `opencode-release` (opencode_release/cli/tasks.py)."""
 
-from opencode_release.cli import namespace as ns
+from opencode_release.cli.tasks import namespace as ns
 
 __all__ = ["ns"]

@@ -1,13 +1,12 @@
-"""Tasks of the channels and the lifecycle: calendar, publish, yank, nightly, update-check."""
+"""The channels and the lifecycle: calendar, publish, yank, nightly, update-check."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
-from invoke.context import Context as InvokeContext
-from invoke.tasks import task
-from rich.console import Console
 from rich.table import Table
 from tuf.api.exceptions import DownloadError, RepositoryError
 
@@ -19,15 +18,10 @@ from ..core.versions import Version
 from ..lifecycle import calendar_svg
 from ..lifecycle.calendar import build_calendar, nightly_version
 from ..release import pipeline, session, source, stages
-from ._common import emit_json, finish, handles_errors, settings
+from ._common import run_stages, settings
+from .command import Command, Outcome, Output, channel_option, dry_run_option, option, project_option, version_option
 
-_HELP = {
-    "project": "product folder or pyproject.toml (default: ./product)",
-    "from": "first day of the calendar, YYYY-MM-DD (default: today, UTC)",
-    "count": "how many upcoming stable dates",
-    "svg": "also write the calendar as an SVG timeline to this file",
-    "json": "print a JSON report on stdout",
-}
+_SNAPSHOT_HELP = "local keys created on first use in the state folder (real releases read configured keys)"
 
 
 def _date(text: str | None) -> dt.date:
@@ -39,215 +33,205 @@ def _date(text: str | None) -> dt.date:
         raise UsageError(f"--from {text!r}: expected a date YYYY-MM-DD") from None
 
 
-@task(help=_HELP, name="calendar")
-@handles_errors
-def calendar(
-    c: InvokeContext,
-    project: str | None = None,
-    from_: str | None = None,
-    count: int = 8,
-    svg: str | None = None,
-    json: bool = False,
-) -> None:
-    """Upcoming stable dates, LTS lines with their support windows, lines past end of life."""
-    if count <= 0:
-        raise UsageError(f"--count {count}: expected a positive number of stable dates")
-    cfg = settings(project)
-    start = _date(from_)
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value}: expected a positive number")
+    return value
+
+
+def _calendar_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    parser.add_argument("--from", metavar="DATE", help="first day of the calendar, YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument("--count", type=_positive, default=8, help="how many upcoming stable dates (default: 8)")
+    parser.add_argument("--svg", metavar="FILE", help="also write the calendar as an SVG timeline to this file")
+
+
+def _calendar(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    start = _date(getattr(args, "from"))
     storage = repository.channel_storage(cfg)
     stables = channel_index.release_dates(channel_index.read_index(storage, "stable"))
-    cal = build_calendar(cfg.lifecycle, start, count, stables)
-    if svg:
-        write_atomic(Path(svg), calendar_svg.render(cal, f"{cfg.name} release calendar from {start}").encode())
-    if json:
-        emit_json({**cal.to_json(), **({"svg": svg} if svg else {})})
-        return
-    console = Console()
-    trains = Table(
-        title=f"stable train (every {cfg.lifecycle.stable_cadence_weeks} weeks from {cfg.lifecycle.stable_anchor})"
+    cal = build_calendar(cfg.lifecycle, start, args.count, stables)
+    if args.svg:
+        write_atomic(Path(args.svg), calendar_svg.render(cal, f"{cfg.name} release calendar from {start}").encode())
+    if not out.json:
+        life = cfg.lifecycle
+        trains = Table(title=f"stable train (every {life.stable_cadence_weeks} weeks from {life.stable_anchor})")
+        trains.add_column("#", justify="right")
+        trains.add_column("stable date")
+        trains.add_column("becomes LTS")
+        lts_starts = {line.start for line in cal.lines}
+        for number, day in enumerate(cal.stables, 1):
+            trains.add_row(str(number), day.isoformat(), "yes" if day in lts_starts else "")
+        out.console.print(trains)
+        lines = Table(title=f"LTS lines ({life.lts_support_months} months of patches)")
+        for column in ("line", "start of support", "end of support", "status"):
+            lines.add_column(column)
+        for line in (*cal.lines, *cal.end_of_life):
+            lines.add_row(line.name, line.start.isoformat(), line.end.isoformat(), line.status(start))
+        out.console.print(lines)
+        if args.svg:
+            out.say(f"timeline: {args.svg}")
+    return Outcome({**cal.to_json(), **({"svg": args.svg} if args.svg else {})})
+
+
+def _said(data: dict[str, Any], out: Output) -> Outcome:
+    if not out.json:
+        out.say(" ".join(f"{k}: {v}" for k, v in data.items() if v not in ([], (), "", None)))
+    return Outcome(data)
+
+
+def _publish_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    version_option(parser)
+    channel_option(parser, None, "stable, lts, lts/<major.minor>, nightly or snapshot (default: the ledger's channel)")
+    parser.add_argument("--snapshot", action="store_true", help=_SNAPSHOT_HELP)
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="publish nothing: re-sign metadata past half its lifetime (run daily so clients never see it expire)",
     )
-    trains.add_column("#", justify="right")
-    trains.add_column("stable date")
-    trains.add_column("becomes LTS")
-    lts_starts = {line.start for line in cal.lines}
-    for number, day in enumerate(cal.stables, 1):
-        trains.add_row(str(number), day.isoformat(), "yes" if day in lts_starts else "")
-    console.print(trains)
-    lines = Table(title=f"LTS lines ({cfg.lifecycle.lts_support_months} months of patches)")
-    for column in ("line", "start of support", "end of support", "status"):
-        lines.add_column(column)
-    for line in (*cal.lines, *cal.end_of_life):
-        lines.add_row(line.name, line.start.isoformat(), line.end.isoformat(), line.status(start))
-    console.print(lines)
-    if svg:
-        console.print(f"timeline: {svg}")
+    dry_run_option(parser, "show which channels and files would be published; change nothing")
 
 
-_PUBLISH_HELP = {
-    "project": _HELP["project"],
-    "version": "release version in dist/ (default: the product's version)",
-    "channel": "stable, lts, lts/<major.minor> or nightly (default: the ledger's channel)",
-    "snapshot": "local keys created on first use in the state folder (real releases read configured keys)",
-    "dry_run": "show which channels and files would be published; change nothing",
-    "refresh": "publish nothing: re-sign metadata past half its lifetime (run daily so clients never see it expire)",
-    "json": _HELP["json"],
-}
-
-
-def _result(data: dict[str, object], as_json: bool) -> None:
-    if as_json:
-        emit_json(data)
-        return
-    Console(stderr=True).print(" ".join(f"{k}: {v}" for k, v in data.items() if v not in ([], (), "", None)))
-
-
-@task(help=_PUBLISH_HELP)
-@handles_errors
-def publish(
-    c: InvokeContext,
-    project: str | None = None,
-    version: str | None = None,
-    channel: str | None = None,
-    snapshot: bool = False,
-    dry_run: bool = False,
-    refresh: bool = False,
-    json: bool = False,
-) -> None:
-    """Publish a built release (from its ledger) to its channels: files, index, TUF metadata, atomically."""
-    cfg = settings(project)
-    if refresh:
-        if dry_run:
-            _result({"would_refresh": str(cfg.path(cfg.channels.root))}, json)
-            return
-        _result(repository.repository(cfg, snapshot=snapshot).refresh().to_json(), json)
-        return
-    ledger = Ledger.load(session.release_dir(cfg, version or cfg.version))
-    if channel:
-        ledger.channel = channel
+def _publish(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    if args.refresh:
+        if args.dry_run:
+            return _said({"would_refresh": str(cfg.path(cfg.channels.root))}, out)
+        return _said(repository.repository(cfg, snapshot=args.snapshot).refresh().to_json(), out)
+    ledger = Ledger.load(session.release_dir(cfg, args.version or cfg.version))
+    if args.channel:
+        ledger.channel = args.channel
     channels = stages.channels_for(cfg, ledger, dt.datetime.now(dt.UTC).date())
-    if dry_run:
-        files = [a.path for a in ledger.uploadable()]
-        _result(
+    if args.dry_run:
+        return _said(
             {
                 "version": ledger.version,
                 "would_publish_to": channels,
-                "files": files,
+                "files": [a.path for a in ledger.uploadable()],
                 "repository": str(cfg.path(cfg.channels.root)),
             },
-            json,
+            out,
         )
-        return
-    result = repository.repository(cfg, snapshot=snapshot).publish(ledger, channels)
-    _result(result.to_json(), json)
+    return _said(repository.repository(cfg, snapshot=args.snapshot).publish(ledger, channels).to_json(), out)
 
 
-@task(
-    help={
-        "project": _HELP["project"],
-        "reason": "why (shown to people and update clients); required",
-        "channel": "only this channel (default: every channel holding the version)",
-        "snapshot": _PUBLISH_HELP["snapshot"],
-        "dry_run": "say what would be yanked; change nothing",
-        "json": _HELP["json"],
-    },
-    positional=["version"],
-)
-@handles_errors
-def yank(
-    c: InvokeContext,
-    version: str,
-    reason: str = "",
-    project: str | None = None,
-    channel: str | None = None,
-    snapshot: bool = False,
-    dry_run: bool = False,
-    json: bool = False,
-) -> None:
-    """Mark a published release yanked with a reason; update clients skip it."""
-    if not reason.strip():
-        raise UsageError(f"yank {version}: --reason is required; say why, people and clients read it")
-    Version.parse(version)
-    cfg = settings(project)
-    repo = repository.repository(cfg, snapshot=snapshot)
-    if dry_run:
-        _result(
-            {"version": version, "would_yank_in": [channel] if channel else repo.channels(), "reason": reason}, json
-        )
-        return
-    _result(repo.yank(version, reason, [channel] if channel else None).to_json(), json)
+def _yank_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("release", metavar="VERSION", help="the published version to yank")
+    project_option(parser)
+    parser.add_argument("--reason", required=True, help="why (shown to people and update clients); required")
+    channel_option(parser, None, "only this channel (default: every channel holding the version)")
+    parser.add_argument("--snapshot", action="store_true", help=_SNAPSHOT_HELP)
+    dry_run_option(parser, "say what would be yanked; change nothing")
 
 
-@task(
-    help={
-        "project": _HELP["project"],
-        "snapshot": _PUBLISH_HELP["snapshot"],
-        "dry_run": "show the nightly version and the stages; change nothing",
-        "json": _HELP["json"],
-    }
-)
-@handles_errors
-def nightly(
-    c: InvokeContext, project: str | None = None, snapshot: bool = False, dry_run: bool = False, json: bool = False
-) -> None:
-    """Build HEAD as today's nightly, run the pipeline, publish to nightly, prune old nightlies."""
-    cfg = settings(project)
+def _yank(args: argparse.Namespace, out: Output) -> Outcome:
+    if not (args.reason or "").strip():
+        raise UsageError(f"yank {args.release}: --reason is required; say why, people and clients read it")
+    Version.parse(args.release)
+    cfg = settings(args)
+    repo = repository.repository(cfg, snapshot=args.snapshot)
+    only = [args.channel] if args.channel else None
+    if args.dry_run:
+        return _said({"version": args.release, "would_yank_in": only or repo.channels(), "reason": args.reason}, out)
+    return _said(repo.yank(args.release, args.reason, only).to_json(), out)
+
+
+def _nightly_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    parser.add_argument("--snapshot", action="store_true", help=_SNAPSHOT_HELP)
+    dry_run_option(parser, "show the nightly version and the stages; change nothing")
+
+
+def _nightly(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
     described = source.describe(cfg.project_dir, cfg.repository)
     version = nightly_version(cfg, described.commit, dt.datetime.now(dt.UTC).date())
     if repository.nightly_published(cfg, version):
-        _result(
+        return _said(
             {
                 "version": str(version),
                 "status": "unchanged",
                 "note": "this commit's nightly of today is already published",
             },
-            json,
+            out,
         )
-        return
-    request = session.Request(version=str(version), channel="nightly", snapshot=snapshot, dry_run=dry_run, quiet=json)
-    ctx, report = session.run(cfg, pipeline.release_stages(), request)
-    finish(report, json, {"version": str(version), "manifest": str(ctx.ledger.path)})
+    request = session.Request(
+        version=str(version), channel="nightly", snapshot=args.snapshot, dry_run=args.dry_run, quiet=out.json
+    )
+    return run_stages(cfg, pipeline.release_stages(), request, out, version=str(version))
 
 
-@task(
-    name="update-check",
-    help={
-        "channel": "stable, nightly or lts/<major.minor>",
-        "repo": "the channel repository's URL (http(s):// or file://)",
-        "root": "a trusted root.json to start from (default: trust the repository's first root on first use)",
-        "target": "platform target (default: this machine's)",
-        "current": "the installed version: report only newer",
-        "cache": "where metadata and downloads are kept (default: ~/.cache/opencode/updates/…)",
-        "json": _HELP["json"],
-    },
-)
-@handles_errors
-def update_check(
-    c: InvokeContext,
-    channel: str = "stable",
-    repo: str = "",
-    root: str | None = None,
-    target: str | None = None,
-    current: str | None = None,
-    cache: str | None = None,
-    json: bool = False,
-) -> None:
-    """Find and download the newest release of a channel for this platform, verified with TUF."""
-    if not repo:
-        raise UsageError("update-check: --repo URL is required (the channel repository, e.g. http://host/public)")
+def _update_arguments(parser: argparse.ArgumentParser) -> None:
+    channel_option(parser, "stable", "stable, nightly or lts/<major.minor>")
+    parser.add_argument(
+        "--repo", required=True, metavar="URL", help="the channel repository's URL (http(s):// or file://)"
+    )
+    parser.add_argument("--root", metavar="FILE", help="a trusted root.json to start from")
+    option(parser, "--target", metavar="T", help="platform target (default: this machine's)")
+    parser.add_argument("--current", metavar="VERSION", help="the installed version: report only newer")
+    parser.add_argument("--cache", metavar="DIR", help="where metadata and downloads are kept (default: ~/.cache/…)")
+
+
+def _update_check(args: argparse.Namespace, out: Output) -> Outcome:
     try:
         found = update_client.check(
-            repo,
-            channel,
-            Path(cache) if cache else update_client.default_cache(repo),
-            target=target,
-            trusted_root=Path(root) if root else None,
-            current=current,
+            args.repo,
+            args.channel,
+            Path(args.cache) if args.cache else update_client.default_cache(args.repo),
+            target=args.target,
+            trusted_root=Path(args.root) if args.root else None,
+            current=args.current,
         )
     except RepositoryError as exc:
-        raise VerificationError(repo, "tuf", f"{type(exc).__name__}: {exc}") from exc
+        raise VerificationError(args.repo, "tuf", f"{type(exc).__name__}: {exc}") from exc
     except DownloadError as exc:
-        raise VerificationError(repo, "download", f"{type(exc).__name__}: {exc}") from exc
+        raise VerificationError(args.repo, "download", f"{type(exc).__name__}: {exc}") from exc
+    except OSError as exc:
+        raise VerificationError(args.repo, "download", f"{type(exc).__name__}: {exc}") from exc
     if found is None:
-        _result({"channel": channel, "status": "up to date", "current": current}, json)
-        return
-    _result({"status": "update", **found.to_json()}, json)
+        return _said({"channel": args.channel, "status": "up to date", "current": args.current}, out)
+    return _said({"status": "update", **found.to_json()}, out)
+
+
+COMMANDS = (
+    Command(
+        "update-check",
+        "the newest release of a channel for this platform, downloaded and verified with TUF",
+        _update_arguments,
+        _update_check,
+    ),
+    Command(
+        "calendar",
+        "upcoming stable dates, LTS lines with their support windows, lines past end of life",
+        _calendar_arguments,
+        _calendar,
+        maintainer=True,
+    ),
+    Command(
+        "publish",
+        "publish a built release (from its ledger) to its channels: files, index, TUF metadata",
+        _publish_arguments,
+        _publish,
+        maintainer=True,
+    ),
+    Command(
+        "yank",
+        "mark a published release yanked with a reason; update clients skip it",
+        _yank_arguments,
+        _yank,
+        maintainer=True,
+    ),
+    Command(
+        "nightly",
+        "build HEAD as today's nightly, run the pipeline, publish to nightly, prune old ones",
+        _nightly_arguments,
+        _nightly,
+        maintainer=True,
+    ),
+)

@@ -1,49 +1,29 @@
-"""Tasks of the CI matrix: generate/check the workflows, plan a run, collect partial builds."""
+"""The CI matrix: generate/check the workflows, plan a run, list what CI signs, collect partial builds."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
-import json as json_module
+import json
 from pathlib import Path
 
-from invoke.context import Context as InvokeContext
-from invoke.exceptions import Exit
-from invoke.tasks import task
-from rich.console import Console
-
 from ..build import ci_workflow, targets
-from ..core.errors import UsageError, VersionError
+from ..core.errors import CheckFailed, UsageError, VersionError
 from ..core.fsio import write_atomic
 from ..core.ledger import Ledger
 from ..core.versions import Version
 from ..release import merge, pipeline, session, source
 from ..release.runner import ConsoleReporter, RunReport, run_stages
 from ..release.session import Request
-from ._common import emit_json, finish, handles_errors, settings
-
-_HELP = {
-    "project": "product folder or pyproject.toml (default: ./product)",
-    "root": "repository root the workflows are written under (default: .)",
-    "write": "write .github/workflows/{release,nightly}.yml",
-    "check": "fail when the committed workflows differ from what would be generated",
-    "plan": "print the version and the targets this CI run builds",
-    "subjects": "print `<sha256>  <path>` for every uploadable file of the release (what CI signs)",
-    "channel": "stable, lts or nightly",
-    "ref": "the Git ref CI runs on (GITHUB_REF_NAME): a tag vX.Y.Z for a release",
-    "plan_file": "also write the plan as JSON to this file",
-    "github_output": "append version=... to this file (GITHUB_OUTPUT)",
-    "from": "folder holding the partial ledgers (merge) or the Sigstore bundles (publish)",
-    "version": "release version (default: the product's version)",
-    "phase": "merge: import partial ledgers, run the stages up to signing; publish: import bundles, run the rest",
-    "snapshot": "a local snapshot: floors warn instead of fail",
-    "dry_run": "show what would be imported and run; change nothing",
-    "json": "print a JSON report on stdout",
-}
+from ._common import project_file, settings, show_report
+from .command import Command, Outcome, Output, channel_option, dry_run_option, project_option, version_option
 
 
 def plan_of(project: str | None, channel: str, ref: str, today: dt.date | None = None) -> dict[str, object]:
     """The version and the targets of one CI run."""
-    cfg = settings(project)
+    from ..core import config
+
+    cfg = config.load(project_file(project))
     base = Version.parse(cfg.version)
     if channel == "nightly":
         day = (today or dt.datetime.now(dt.UTC).date()).strftime("%Y%m%d")
@@ -75,119 +55,140 @@ def plan_of(project: str | None, channel: str, ref: str, today: dt.date | None =
     }
 
 
-def _help(*names: str) -> dict[str, str]:
-    return {name: _HELP[name] for name in names}
-
-
-@task(
-    help=_help(
-        "project",
-        "root",
-        "write",
-        "check",
-        "plan",
-        "subjects",
-        "version",
-        "channel",
-        "ref",
-        "plan_file",
-        "github_output",
-        "json",
+def _ci_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    parser.add_argument(
+        "--root", default=".", metavar="DIR", help="repository root the workflows are written under (default: .)"
     )
-)
-@handles_errors
-def ci(
-    c: InvokeContext,
-    project: str | None = None,
-    root: str = ".",
-    write: bool = False,
-    check: bool = False,
-    plan: bool = False,
-    subjects: bool = False,
-    version: str | None = None,
-    channel: str = "stable",
-    ref: str = "",
-    plan_file: str = "",
-    github_output: str = "",
-    json: bool = False,
-) -> None:
-    """Generate (--write) or check (--check) the CI workflows; --plan / --subjects for the CI jobs."""
-    if [write, check, plan, subjects].count(True) != 1:
-        raise UsageError("ci: pass exactly one of --write, --check, --plan, --subjects")
-    cfg = settings(project)
-    repo = Path(root)
-    if subjects:
-        ledger = Ledger.load(session.release_dir(cfg, version or cfg.version))
-        for artifact in sorted(ledger.uploadable(), key=lambda a: a.path):
-            print(f"{artifact.sha256}  {artifact.path}")
-        return
-    if plan:
-        result = plan_of(project, channel, ref)
-        if plan_file:
-            write_atomic(Path(plan_file), (json_module.dumps(result, indent=2) + "\n").encode())
-        if github_output:
-            with Path(github_output).open("a", encoding="utf-8") as handle:
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="write .github/workflows/{release,nightly}.yml")
+    mode.add_argument(
+        "--check", action="store_true", help="fail when the committed workflows differ from what would be generated"
+    )
+    mode.add_argument("--plan", action="store_true", help="print the version and the targets this CI run builds")
+    mode.add_argument(
+        "--subjects", action="store_true", help="print `<sha256>  <path>` for every uploadable file (what CI signs)"
+    )
+    version_option(parser)
+    channel_option(parser, "stable", "stable, lts or nightly")
+    parser.add_argument(
+        "--ref", default="", help="the Git ref CI runs on (GITHUB_REF_NAME): a tag vX.Y.Z for a release"
+    )
+    parser.add_argument("--plan-file", default="", metavar="FILE", help="also write the plan as JSON to this file")
+    parser.add_argument(
+        "--github-output", default="", metavar="FILE", help="append version=... to this file (GITHUB_OUTPUT)"
+    )
+
+
+def _ci(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    repo = Path(args.root)
+    if args.subjects:
+        ledger = Ledger.load(session.release_dir(cfg, args.version or cfg.version))
+        subjects = sorted(ledger.uploadable(), key=lambda a: a.path)
+        if not out.json:
+            for artifact in subjects:
+                print(f"{artifact.sha256}  {artifact.path}")
+        return Outcome({"subjects": [{"path": a.path, "sha256": a.sha256} for a in subjects]})
+    if args.plan:
+        result = plan_of(args.project, args.channel, args.ref)
+        if args.plan_file:
+            write_atomic(Path(args.plan_file), (json.dumps(result, indent=2) + "\n").encode())
+        if args.github_output:
+            with Path(args.github_output).open("a", encoding="utf-8") as handle:
                 handle.write(f"version={result['version']}\n")
-        if json:
-            emit_json(result)
-        else:
-            print(f"{result['product']} {result['version']} ({channel}): {', '.join(cfg.targets)}")
-        return
-    if check:
+        if not out.json:
+            print(f"{result['product']} {result['version']} ({args.channel}): {', '.join(cfg.targets)}")
+        return Outcome(result)
+    if args.check:
         stale = ci_workflow.stale(cfg, repo)
         if stale:
-            raise Exit(
-                f"error: {', '.join(stale)} differ from what `invoke ci --write` generates from "
-                f"{cfg.source_file}; run it and commit the result",
-                code=1,
+            raise CheckFailed(
+                f"{', '.join(stale)} differ from what `invoke ci --write` generates from "
+                f"{cfg.source_file}; run it and commit the result"
             )
         unpinned = ci_workflow.unpinned(repo)
         if unpinned:
-            raise Exit(f"error: {unpinned[0]}", code=1)
-        print(f"ci: {len(ci_workflow.FILES)} workflows are up to date; every action is pinned to a commit")
-        return
+            raise CheckFailed(unpinned[0])
+        out.say(f"ci: {len(ci_workflow.FILES)} workflows are up to date; every action is pinned to a commit")
+        return Outcome({"stale": [], "unpinned": []})
+    written = []
     for path, text in ci_workflow.render(cfg, repo).items():
         write_atomic(repo / path, text.encode())
-        print(f"wrote {repo / path}")
+        out.say(f"wrote {repo / path}")
+        written.append(str(repo / path))
+    return Outcome({"written": written})
 
 
-@task(help=_help("project", "from", "version", "channel", "phase", "snapshot", "dry_run", "json"))
-@handles_errors
-def collect(
-    c: InvokeContext,
-    project: str | None = None,
-    from_: str = "",
-    version: str | None = None,
-    channel: str = "stable",
-    phase: str = "merge",
-    snapshot: bool = False,
-    dry_run: bool = False,
-    json: bool = False,
-) -> None:
-    """Import builds made elsewhere (partial ledgers) or CI's signatures, then run the stages that follow."""
-    if not from_:
-        raise UsageError("collect: pass --from DIR (the downloaded partial ledgers or bundles)")
-    if phase not in ("merge", "publish"):
-        raise UsageError(f"collect: --phase {phase!r}; expected merge or publish")
-    cfg = settings(project)
-    reporter = ConsoleReporter(RunReport(), quiet=json)
-    request = Request(version=version, channel=channel, snapshot=snapshot, dry_run=dry_run, targets=(), quiet=json)
+def _collect_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    parser.add_argument(
+        "--from",
+        required=True,
+        metavar="DIR",
+        help="folder holding the partial ledgers (merge) or the Sigstore bundles (publish)",
+    )
+    version_option(parser)
+    channel_option(parser, "stable", "stable, lts or nightly")
+    parser.add_argument(
+        "--phase",
+        choices=("merge", "publish"),
+        default="merge",
+        help="merge: import partial ledgers, run the stages up to signing; publish: import bundles, run the rest",
+    )
+    parser.add_argument("--snapshot", action="store_true", help="a local snapshot: floors warn instead of fail")
+    dry_run_option(parser, "show what would be imported and run; change nothing")
+
+
+def _collect(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    report = RunReport()
+    reporter = ConsoleReporter(report, quiet=out.json)
+    request = Request(
+        version=args.version,
+        channel=args.channel,
+        snapshot=args.snapshot,
+        dry_run=args.dry_run,
+        targets=(),
+        quiet=out.json,
+    )
     ctx = session.make_context(cfg, request, reporter)
     ctx.build_targets = ()  # nothing is compiled here: the builds come from --from
-    folder = Path(from_)
-    if phase == "merge":
+    folder = Path(getattr(args, "from"))
+    if args.phase == "merge":
         partials = merge.find_partials(folder)
-        if dry_run:
+        if args.dry_run:
             for item in merge.plan(ctx.ledger, partials):
-                reporter.report.notes.append(f"collect: would import {item.artifact.path} from {item.source}")
+                report.notes.append(f"collect: would import {item.artifact.path} from {item.source}")
         else:
             for artifact in merge.merge(ctx.ledger, partials):
-                reporter.report.notes.append(f"collect: imported {artifact.path} ({artifact.target})")
-    elif not dry_run:
+                report.notes.append(f"collect: imported {artifact.path} ({artifact.target})")
+    elif not args.dry_run:
         for artifact in merge.import_signatures(ctx.ledger, folder):
-            reporter.report.notes.append(f"collect: recorded {artifact.path}")
-    if not json:
-        for note in reporter.report.notes:
-            Console(stderr=True).print(f"  {note}")
-    report = run_stages(pipeline.ci_phase(phase), ctx, reporter)
-    finish(report, json, {"release": str(ctx.dist_dir), "manifest": str(ctx.ledger.path)})
+            report.notes.append(f"collect: recorded {artifact.path}")
+    for note in report.notes:
+        out.progress.print(f"  {note}", markup=False)
+    run_stages(pipeline.ci_phase(args.phase), ctx, reporter)
+    extra = {"release": str(ctx.dist_dir), "ledger": str(ctx.ledger.path)}
+    show_report(report, out, extra)
+    return Outcome({**report.to_json(), **extra})
+
+
+COMMANDS = (
+    Command(
+        "ci",
+        "generate (--write) or check (--check) the CI workflows; --plan / --subjects for the CI jobs",
+        _ci_arguments,
+        _ci,
+        maintainer=True,
+    ),
+    Command(
+        "collect",
+        "import builds made elsewhere (partial ledgers) or CI's signatures, then run the stages that follow",
+        _collect_arguments,
+        _collect,
+        maintainer=True,
+    ),
+)
+
+__all__ = ["COMMANDS", "UsageError", "plan_of"]

@@ -1,49 +1,63 @@
-"""Tasks of the manifests area: distributor manifests from an existing release folder."""
+"""Distributor manifests and the package-index upload, over an existing release folder."""
 
 from __future__ import annotations
 
-from invoke.context import Context as InvokeContext
-from invoke.tasks import task
+import argparse
 
-from ..release import pipeline, session
+from ..release import pipeline
 from ..release.session import Request
-from ._common import finish, handles_errors, settings
-
-_HELP = {
-    "project": "product folder or pyproject.toml (default: ./product)",
-    "version": "release version (default: the product's version)",
-    "snapshot": "a local snapshot: the apt repository is signed with a throwaway key",
-    "channel": "stable, lts or nightly (the apt suite)",
-    "dry_run": "show what would run; change nothing",
-    "json": "print a JSON report on stdout",
-}
+from ._common import run_stages, settings
+from .command import Command, Outcome, Output, channel_option, dry_run_option, project_option, version_option
 
 
-@task(help=_HELP)
-@handles_errors
-def manifests(
-    c: InvokeContext,
-    project: str | None = None,
-    version: str | None = None,
-    snapshot: bool = False,
-    channel: str = "stable",
-    dry_run: bool = False,
-    json: bool = False,
-) -> None:
-    """Distributor manifests from dist/<version>: .deb, apt repository, Homebrew, winget; then checksums."""
-    cfg = settings(project)
-    request = Request(version=version, channel=channel, snapshot=snapshot, targets=(), dry_run=dry_run, quiet=json)
-    ctx, report = session.run(cfg, pipeline.stages_named(pipeline.SUBSETS["manifests"]), request)
-    finish(report, json, {"release": str(ctx.dist_dir), "manifests": str(ctx.dist_dir / "manifests")})
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    version_option(parser)
+    parser.add_argument("--snapshot", action="store_true", help="sign the apt repository with a throwaway key")
+    channel_option(parser, "stable", "stable, lts or nightly (the apt suite)")
+    dry_run_option(parser)
 
 
-@task(name="upload-index", help={k: _HELP[k] for k in ("project", "version", "dry_run", "json")})
-@handles_errors
-def upload_index(
-    c: InvokeContext, project: str | None = None, version: str | None = None, dry_run: bool = False, json: bool = False
-) -> None:
-    """Upload the release's wheel and sdist to index.url with twine (password: $OPENCODE_INDEX_PASSWORD)."""
-    cfg = settings(project)
-    request = Request(version=version, targets=(), dry_run=dry_run, quiet=json)
-    _, report = session.run(cfg, pipeline.stages_named(pipeline.SUBSETS["index"]), request)
-    finish(report, json, {"index": cfg.index.url or "(none configured)"})
+def _manifests(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    request = Request(
+        version=args.version,
+        channel=args.channel,
+        snapshot=args.snapshot,
+        targets=(),
+        dry_run=args.dry_run,
+        quiet=out.json,
+    )
+    return run_stages(cfg, pipeline.stages_named(pipeline.SUBSETS["manifests"]), request, out)
+
+
+def _upload_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    version_option(parser)
+    dry_run_option(parser)
+
+
+def _upload(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    request = Request(version=args.version, targets=(), dry_run=args.dry_run, quiet=out.json)
+    return run_stages(
+        cfg, pipeline.stages_named(pipeline.SUBSETS["index"]), request, out, index=cfg.index.url or "(none configured)"
+    )
+
+
+COMMANDS = (
+    Command(
+        "manifests",
+        "distributor manifests from dist/<version>: .deb, apt repository, Homebrew, winget, wheel and sdist",
+        _arguments,
+        _manifests,
+        maintainer=True,
+    ),
+    Command(
+        "upload-index",
+        "upload the release's wheel and sdist to index.url with twine (password: $OPENCODE_INDEX_PASSWORD)",
+        _upload_arguments,
+        _upload,
+        maintainer=True,
+    ),
+)

@@ -78,8 +78,11 @@ def make_context(settings: Settings, request: Request, reporter: ConsoleReporter
     )
 
 
-def run(settings: Settings, stages: Sequence[Stage], request: Request) -> tuple[Context, RunReport]:
-    reporter = ConsoleReporter(RunReport(), quiet=request.quiet)
+def run(
+    settings: Settings, stages: Sequence[Stage], request: Request, report: RunReport | None = None
+) -> tuple[Context, RunReport]:
+    """Run `stages`; `report` (when given) holds what ran so far if one fails."""
+    reporter = ConsoleReporter(report if report is not None else RunReport(), quiet=request.quiet)
     ctx = make_context(settings, request, reporter)
     report = run_stages(stages, ctx, reporter)
     return ctx, report

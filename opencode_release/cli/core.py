@@ -1,0 +1,173 @@
+"""The release spine: release, plan, build, package, attest, clean."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+from ..core.errors import UsageError
+from ..core.ledger import MANIFEST_NAME, Ledger
+from ..release import pipeline, session
+from ..release.session import Request
+from ._common import run_stages, settings
+from .command import (
+    Command,
+    Outcome,
+    Output,
+    channel_option,
+    dry_run_option,
+    option,
+    project_option,
+    version_option,
+)
+
+
+def _snapshot_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="a local snapshot: embedded defaults, floors warn instead of fail, a snapshot version",
+    )
+
+
+def _release_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    version_option(parser)
+    _snapshot_option(parser)
+    channel_option(parser, "stable", "stable, lts, lts/<major.minor> or nightly")
+    dry_run_option(parser, "run preflight and show what would run; change nothing")
+
+
+def _release(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    request = Request(
+        version=args.version,
+        channel=args.channel,
+        snapshot=args.snapshot,
+        dry_run=args.dry_run,
+        quiet=out.json,
+    )
+    return run_stages(cfg, pipeline.release_stages(), request, out)
+
+
+def _plan_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    version_option(parser)
+    _snapshot_option(parser)
+    channel_option(parser, "stable", "stable, lts, lts/<major.minor> or nightly")
+
+
+def _plan(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    request = Request(
+        version=args.version,
+        channel=args.channel,
+        snapshot=args.snapshot,
+        dry_run=True,
+        quiet=out.json,
+    )
+    return run_stages(cfg, pipeline.release_stages(), request, out)
+
+
+def _build_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    version_option(parser)
+    option(
+        parser, "--target", action="append", metavar="T", help="target to build (default: this machine's); repeatable"
+    )
+    dry_run_option(parser)
+
+
+def _build(args: argparse.Namespace, out: Output) -> Outcome:
+    request = Request(
+        version=args.version, targets=tuple(args.target or ()) or None, dry_run=args.dry_run, quiet=out.json
+    )
+    return run_stages(settings(args), pipeline.stages_named(pipeline.SUBSETS["build"]), request, out)
+
+
+def _package_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    version_option(parser)
+    dry_run_option(parser)
+
+
+def _package(args: argparse.Namespace, out: Output) -> Outcome:
+    request = Request(version=args.version, targets=(), dry_run=args.dry_run, quiet=out.json)
+    return run_stages(settings(args), pipeline.stages_named(pipeline.SUBSETS["package"]), request, out)
+
+
+def _attest_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    version_option(parser)
+    _snapshot_option(parser)
+    dry_run_option(parser)
+
+
+def _attest(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    chosen = args.version or cfg.version
+    # Refuse before anything is written: attest never starts a release.
+    Ledger.load(session.release_dir(cfg, chosen) / MANIFEST_NAME)
+    request = Request(version=chosen, snapshot=args.snapshot, dry_run=args.dry_run, quiet=out.json)
+    return run_stages(cfg, pipeline.stages_named(pipeline.SUBSETS["attest"]), request, out)
+
+
+def _clean_arguments(parser: argparse.ArgumentParser) -> None:
+    project_option(parser)
+    parser.add_argument("--all", action="store_true", help="also remove the state folder (keys, local log)")
+    dry_run_option(parser, "say what would be removed; remove nothing")
+
+
+def _clean(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    paths = [cfg.path(cfg.dist_dir)] + ([cfg.path(cfg.state_dir)] if args.all else [])
+    removed = [str(p) for p in paths if p.exists()]
+    for path in removed:
+        out.say(f"{'would remove' if args.dry_run else 'removing'} {path}")
+        if not args.dry_run:
+            shutil.rmtree(path)
+    return Outcome({"removed" if not args.dry_run else "would_remove": removed})
+
+
+COMMANDS = (
+    Command(
+        "release",
+        "run the whole pipeline: preflight, build, …, sign, verify, publish",
+        _release_arguments,
+        _release,
+        maintainer=True,
+    ),
+    Command(
+        "plan",
+        "what `release` would run and what is already up to date; changes nothing",
+        _plan_arguments,
+        _plan,
+        maintainer=True,
+    ),
+    Command(
+        "build",
+        "compile, inspect and smoke-test the binary for this machine's target",
+        _build_arguments,
+        _build,
+        maintainer=True,
+    ),
+    Command(
+        "package",
+        "archive the built binaries deterministically and write the checksum files",
+        _package_arguments,
+        _package,
+        maintainer=True,
+    ),
+    Command(
+        "attest",
+        "SBOMs, provenance and in-toto evidence for an existing dist/<version>",
+        _attest_arguments,
+        _attest,
+        maintainer=True,
+    ),
+    Command(
+        "clean", "remove the dist folder (and with --all the state folder)", _clean_arguments, _clean, maintainer=True
+    ),
+)
+
+__all__ = ["COMMANDS", "UsageError"]

@@ -21,7 +21,9 @@ def write_project(folder: Path, table: str) -> Path:
     """
     body = re.sub(r"^\[([a-z-]+)\]$", r"[tool.opencode-release.\1]", textwrap.dedent(table), flags=re.M)
     path = folder / "pyproject.toml"
-    path.write_text('[project]\nname = "x"\nversion = "1.4.0"\n\n[tool.opencode-release]\n' + body, encoding="utf-8")
+    project = '[project]\nname = "x"\nversion = "1.4.0"\nlicense = "MIT"\n'
+    project += 'authors = [{ name = "X Team", email = "x@example.org" }]\n'
+    path.write_text(project + "\n[tool.opencode-release]\n" + body, encoding="utf-8")
     return path
 
 

@@ -30,14 +30,43 @@ class BuildResult:
     log: Path
 
 
-def prepare_source(package_dir: Path, version: str, work: Path) -> Path:
-    """Copy the package and stamp the release version; returns the copy."""
-    if not (package_dir / "__main__.py").is_file():
-        raise StageError(f"{package_dir}: no __main__.py; `package` must name a runnable package")
+def entry_problem(package_dir: Path, entry_point: str) -> str | None:
+    """Why this package cannot be compiled into a program, or None."""
+    if not package_dir.is_dir():
+        return f"{package_dir}: no such package folder; set tool.opencode-release.package"
+    if (package_dir / "__main__.py").is_file():
+        return None
+    if not entry_point:
+        return (
+            f"{package_dir}: no __main__.py and no console script to compile; add a __main__.py "
+            'or one [project.scripts] entry (or tool.opencode-release.entry-point = "module:function")'
+        )
+    module = entry_point.split(":")[0].split(".")
+    inside = package_dir.joinpath(*module[1:])
+    if module[0] != package_dir.name or not (inside.with_suffix(".py").is_file() or (inside / "__init__.py").is_file()):
+        return f"{package_dir}: entry point {entry_point!r} is not a module of package {package_dir.name}"
+    return None
+
+
+def prepare_source(package_dir: Path, version: str, work: Path, entry_point: str = "") -> Path:
+    """Copy the package and stamp the release version; returns the copy.
+
+    A package without `__main__.py` gets one that calls its console script's function.
+    """
+    problem = entry_problem(package_dir, entry_point)
+    if problem:
+        raise StageError(problem)
     dest = work / package_dir.name
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(package_dir, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if not (dest / "__main__.py").is_file():
+        module, function = entry_point.split(":")
+        (dest / "__main__.py").write_text(
+            f"# Written by opencode-release: the console script {entry_point}.\n"
+            f"from {module} import {function.strip()}\n\nraise SystemExit({function.strip()}())\n",
+            encoding="utf-8",
+        )
     version_file = dest / "_version.py"
     if version_file.exists():
         version_file.write_text(
@@ -76,10 +105,12 @@ def environment(epoch: int) -> dict[str, str]:
     return env
 
 
-def build(package_dir: Path, version: str, work: Path, name: str, target: Target, epoch: int) -> BuildResult:
+def build(
+    package_dir: Path, version: str, work: Path, name: str, target: Target, epoch: int, entry_point: str = ""
+) -> BuildResult:
     if shutil.which("gcc") is None and shutil.which("cc") is None:
         raise ToolMissingError("no C compiler (gcc) on PATH; run ./setup.sh (apt package gcc)")
-    source = prepare_source(package_dir, version, work / "src")
+    source = prepare_source(package_dir, version, work / "src", entry_point)
     out_dir = work / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     log = work / NUITKA_LOG

@@ -1,19 +1,23 @@
 """Smoke test: the binary runs with no Python, no environment, no project.
 
 It runs from an empty folder with an empty environment (only a private TMPDIR,
-where the onefile unpacks), prints the release version, and answers the stdio
-handshake with its version and the verbs of the wire protocol.
+where the onefile unpacks) and prints the release version in the form the
+product's `smoke.version-pattern` describes. Optional: the OpenCode
+wire-protocol handshake (`smoke.handshake`, on for the sample, whose product
+is the OpenCode CLI) and extra commands with their expected output.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..core.config import SmokeCommand, SmokeSettings
 from ..core.errors import CheckFailed
 
 REQUIRED_VERBS = ("plan", "apply", "observe", "revert", "log")
@@ -38,15 +42,37 @@ def _run(binary: Path, args: list[str], stdin: str, cwd: Path) -> subprocess.Com
         raise CheckFailed(f"{binary.name}: cannot run here: {exc}") from exc
 
 
-def check_version(binary: Path, version: str, cwd: Path) -> str:
-    proc = _run(binary, ["--version"], "", cwd)
+def version_regex(pattern: str, version: str) -> re.Pattern[str]:
+    return re.compile(pattern.replace("{version}", re.escape(version)))
+
+
+def check_version(binary: Path, version: str, cwd: Path, settings: SmokeSettings | None = None) -> str:
+    chosen = settings or SmokeSettings()
+    args = list(chosen.version_args)
+    proc = _run(binary, args, "", cwd)
     out = proc.stdout.strip()
-    if proc.returncode != 0 or out.split()[-1:] != [version]:
+    first = out.splitlines()[0] if out else ""
+    if proc.returncode != 0 or not version_regex(chosen.version_pattern, version).search(first):
         raise CheckFailed(
-            f"{binary.name} --version: expected to print version {version}, got exit {proc.returncode} "
-            f"and {out or proc.stderr.strip()!r}"
+            f"{binary.name} {' '.join(args)}: expected a first line matching {chosen.version_pattern!r} "
+            f"with version {version}, got exit {proc.returncode} and {out or proc.stderr.strip()!r}"
         )
     return out
+
+
+def check_command(binary: Path, command: SmokeCommand, cwd: Path) -> str:
+    proc = _run(binary, list(command.args), "", cwd)
+    shown = " ".join(command.args)
+    if proc.returncode != command.exit_code:
+        raise CheckFailed(
+            f"{binary.name} {shown}: expected exit {command.exit_code}, got {proc.returncode} "
+            f"({(proc.stderr or proc.stdout).strip()[-200:]!r})"
+        )
+    if command.expect and not re.search(command.expect, proc.stdout):
+        raise CheckFailed(
+            f"{binary.name} {shown}: output {proc.stdout.strip()[-200:]!r} does not match {command.expect!r}"
+        )
+    return proc.stdout.strip()
 
 
 def check_handshake(binary: Path, version: str, cwd: Path) -> dict[str, Any]:
@@ -73,11 +99,18 @@ def check_handshake(binary: Path, version: str, cwd: Path) -> dict[str, Any]:
     return dict(hello)
 
 
-def smoke(binary: Path, version: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="opencode-smoke-") as empty, ThreadPoolExecutor(2) as pool:
+def smoke(binary: Path, version: str, settings: SmokeSettings | None = None) -> dict[str, Any]:
+    chosen = settings or SmokeSettings()
+    with tempfile.TemporaryDirectory(prefix="release-smoke-") as empty, ThreadPoolExecutor(2) as pool:
         cwd = Path(empty)
-        # Both runs at once: most of each is the onefile unpacking its payload
+        # The runs at once: most of each is the onefile unpacking its payload
         # (into its own folder per process), which is waiting, not computing.
-        printed = pool.submit(check_version, binary, version, cwd)
-        hello = pool.submit(check_handshake, binary, version, cwd)
-        return {"version_output": printed.result(), "handshake": hello.result()}
+        printed = pool.submit(check_version, binary, version, cwd, chosen)
+        hello = pool.submit(check_handshake, binary, version, cwd) if chosen.handshake else None
+        extra = [pool.submit(check_command, binary, c, cwd) for c in chosen.commands]
+        result: dict[str, Any] = {"version_output": printed.result()}
+        if hello is not None:
+            result["handshake"] = hello.result()
+        if extra:
+            result["commands"] = [e.result() for e in extra]
+        return result

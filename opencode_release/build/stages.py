@@ -43,7 +43,8 @@ class BuildStage(Stage):
         package = ctx.settings.path(ctx.settings.package)
         # The installed compiler, not a copy of the pin: a Nuitka upgrade must rebuild.
         nuitka_version = importlib.metadata.version("nuitka")
-        return f"{_tree_digest(package)} {ctx.ledger.version} {','.join(ctx.build_targets)} nuitka-{nuitka_version}"
+        built = f"{ctx.ledger.version} {','.join(ctx.build_targets)} nuitka-{nuitka_version}"
+        return f"{_tree_digest(package)} {built} {ctx.settings.entry_point}"
 
     def run(self, ctx: Context) -> None:
         package = ctx.settings.path(ctx.settings.package)
@@ -51,7 +52,9 @@ class BuildStage(Stage):
             target = targets.get(name)
             work = ctx.dist_dir / WORK / name
             with ctx.reporter.progress(f"nuitka {target.name} (about a minute cold)", None):
-                result = nuitka.build(package, ctx.ledger.version, work, ctx.settings.name, target, ctx.epoch)
+                result = nuitka.build(
+                    package, ctx.ledger.version, work, ctx.settings.name, target, ctx.epoch, ctx.settings.entry_point
+                )
             dest = ctx.dist_dir / name
             dest.mkdir(parents=True, exist_ok=True)
             binary = dest / binary_name(ctx, target)
@@ -137,18 +140,24 @@ class InspectStage(Stage):
 
 class SmokeStage(Stage):
     name = "smoke"
-    description = "run each binary built here: --version and the stdio handshake"
+    description = "run each binary built here: --version, then the configured handshake and commands"
     consumes = (ArtifactKind.BINARY,)
 
     def skip(self, ctx: Context) -> str | None:
         return None if ctx.build_targets else "no binary of this machine's target to run"
 
+    def fingerprint(self, ctx: Context) -> str:
+        return repr(ctx.settings.smoke)
+
     def run(self, ctx: Context) -> None:
+        checks = ctx.settings.smoke
         for name in ctx.build_targets:
             for artifact in ctx.ledger.by_kind(ArtifactKind.BINARY, target=name):
-                result = smoke.smoke(ctx.ledger.file(artifact), ctx.ledger.version)
+                result = smoke.smoke(ctx.ledger.file(artifact), ctx.ledger.version, checks)
                 ctx.ledger.update_facts(artifact.id, {"smoke": result})
-                ctx.reporter.note(f"{artifact.path}: {result['version_output']}; handshake ok")
+                done = ["handshake ok"] if checks.handshake else []
+                done += [f"{len(checks.commands)} commands ok"] if checks.commands else []
+                ctx.reporter.note(f"{artifact.path}: {result['version_output']}" + "".join(f"; {d}" for d in done))
 
 
 class PackageStage(Stage):

@@ -71,8 +71,9 @@ class Output:
         self._stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
         self._stdout.flush()
 
-    def error(self, line: str) -> None:
-        self._stderr.write(f"error: {line}\n")
+    def error(self, text: str) -> None:
+        # A message of several problems is several lines, each its own `error:`.
+        self._stderr.write("".join(f"error: {line.strip()}\n" for line in text.splitlines() if line.strip()))
         self._stderr.flush()
 
 

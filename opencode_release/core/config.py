@@ -1,9 +1,13 @@
-"""The `[tool.opencode-release]` table, loaded into frozen settings.
+"""The `[tool.opencode-release]` table and the product's `[project]`, loaded into frozen settings.
 
 Each section is a frozen dataclass; the loader walks the dataclass fields, so
-adding a setting is adding a field. TOML keys are the kebab-case field names.
-Every mistake is one line naming the file, the key, what was found and what
-was expected; nothing is written before settings load.
+adding a setting is adding a field (with its `doc`: docs/configuration.md is
+generated from them, and a test fails when it drifts). TOML keys are the
+kebab-case field names. What `[project]` already says (name, version,
+description, license, URLs, authors, scripts) is the default
+(`project_table.derived`). Every mistake is one line naming the file, the key,
+what was found and what was expected, and all of them are reported at once,
+before anything is built or written.
 """
 
 from __future__ import annotations
@@ -11,16 +15,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import tomllib
-import types
-import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from . import project_table
+from ._toml_dataclass import build
 from .errors import ConfigError
 from .versions import Version
 
 TABLE = "tool.opencode-release"
+_STABLE_ANCHOR = dt.date(2026, 1, 6)
 
 ALL_TARGETS = (
     "darwin-x86_64",
@@ -35,93 +41,219 @@ ALL_TARGETS = (
 )
 
 
+def doc(text: str, example: str = "", derived: str = "") -> dict[str, str]:
+    """Field metadata for the generated reference: what it is, an example, where the default comes from."""
+    return {"doc": text, "example": example, "derived": derived}
+
+
+def setting(default: Any, text: str, example: str = "", derived: str = "") -> Any:
+    return field(default=default, metadata=doc(text, example, derived))
+
+
 @dataclass(frozen=True, slots=True)
 class SigningSettings:
-    # production | staging | local | a path to a client trust-config JSON file
-    instance: str = "local"
-    identity: str = "release@opencode.local"
-    issuer: str = "http://127.0.0.1/oidc"
-    # Where real releases read private keys (in-toto, TUF, apt); empty = state folder.
-    keys_dir: str = ""
+    """How releases are signed (Sigstore)."""
+
+    instance: str = setting(
+        "local",
+        "production, staging, local (the embedded instance) or a path to a client trust-config .json",
+        '"production"',
+    )
+    identity: str = setting(
+        "",
+        "the signer identity the local instance certifies (and verify expects)",
+        '"release@mytool.local"',
+        derived="release@<name>.local; for production and staging, the repository's release workflow "
+        "(<repository>/.github/workflows/release.yml@refs/tags/v*)",
+    )
+    issuer: str = setting(
+        "http://127.0.0.1/oidc",
+        "the OIDC issuer of that identity",
+        '"https://token.actions.githubusercontent.com"',
+        derived="http://127.0.0.1/oidc (the local instance); GitHub's for production and staging",
+    )
+    keys_dir: str = setting(
+        "",
+        "where real releases read private keys (in-toto, TUF, apt); empty: the state folder",
+        '"/run/secrets/release"',
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class LifecycleSettings:
-    stable_anchor: dt.date = dt.date(2026, 1, 6)
-    stable_cadence_weeks: int = 6
-    # The first stable of each year at or after this month becomes the LTS line.
-    lts_month: int = 1
-    lts_support_months: int = 18
-    nightly_keep: int = 30
-    evidence_days: int = 730
-    # Keep a Changelog file (plus an Incidents section), relative to the project.
-    changelog: str = "CHANGELOG.md"
+    """The release calendar and what the pipeline keeps."""
+
+    stable_anchor: dt.date = setting(  # noqa: RUF009 (setting() returns a dataclasses.field)
+        _STABLE_ANCHOR, "a date of the stable train (unquoted TOML date)", "2026-01-06"
+    )
+    stable_cadence_weeks: int = setting(6, "weeks between two stables", "6")
+    lts_month: int = setting(1, "the first stable of each year at or after this month opens that year's LTS line", "1")
+    lts_support_months: int = setting(18, "months an LTS line gets patches", "18")
+    nightly_keep: int = setting(30, "how many nightly payloads the nightly channel keeps", "30")
+    evidence_days: int = setting(730, "days the evidence (SBOMs, provenance) of a pruned release is kept", "730")
+    changelog: str = setting(
+        "CHANGELOG.md", "Keep a Changelog file (plus an Incidents section), relative to the project", '"CHANGELOG.md"'
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelSettings:
-    root: str = "public"
-    # "filesystem" or "s3://bucket/prefix"
-    storage: str = "filesystem"
-    s3_endpoint: str = ""
-    lock_timeout_seconds: float = 30.0
+    """The channel repository (TUF) releases are published to."""
+
+    root: str = setting("public", "the repository folder, relative to the project", '"public"')
+    storage: str = setting("filesystem", '"filesystem" or "s3://bucket/prefix"', '"s3://releases/mytool"')
+    s3_endpoint: str = setting("", "an S3-compatible endpoint URL (empty: AWS)", '"http://127.0.0.1:9000"')
+    lock_timeout_seconds: float = setting(30.0, "how long a publish waits for another publisher's lock", "30")
     # TUF metadata lifetimes: a client refuses metadata past its expiry (freeze attacks).
-    timestamp_expiry_days: int = 7
-    snapshot_expiry_days: int = 14
-    targets_expiry_days: int = 365
-    release_expiry_days: int = 365  # stable and lts/<line> roles
-    nightly_expiry_days: int = 14
-    # Each channel's targets are spread over 2**bits hash bins, so a publish
-    # re-signs the few bins it touches, not the whole channel.
-    hash_bin_bits: int = 8
-    # Where distributors (Homebrew, winget) download a release file. Placeholders:
-    # {homepage}, {channel} (stable | lts/<major.minor> | nightly), {version}, {file}.
-    # Where the channel repository serves a published file: TUF's consistent
-    # snapshot layout, `targets/<channel>/<version>/<sha256>.<file>` (see
-    # channels/tuf_repo.py), so the default URL is one the publisher creates.
-    download_url: str = "{homepage}/targets/{channel}/{version}/{sha256}.{file}"
+    timestamp_expiry_days: int = setting(7, "lifetime of the TUF timestamp role", "7")
+    snapshot_expiry_days: int = setting(14, "lifetime of the TUF snapshot role", "14")
+    targets_expiry_days: int = setting(365, "lifetime of the TUF targets role", "365")
+    release_expiry_days: int = setting(365, "lifetime of the stable and lts/<line> roles", "365")
+    nightly_expiry_days: int = setting(14, "lifetime of the nightly and snapshot roles", "14")
+    hash_bin_bits: int = setting(
+        8, "each channel's targets are spread over 2**bits hash bins (a publish re-signs only those it touches)", "8"
+    )
+    # The publisher's own layout (TUF consistent snapshots, channels/tuf_repo.py),
+    # so the default URL is one the publisher creates.
+    download_url: str = setting(
+        "{homepage}/targets/{channel}/{version}/{sha256}.{file}",
+        "where distributors (Homebrew, winget) download a file; placeholders {homepage}, {channel}, {version}, "
+        "{sha256}, {file}",
+        '"https://dl.example.net/targets/{channel}/{version}/{sha256}.{file}"',
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class HomebrewSettings:
-    tap: str = "opencode/homebrew-tap"
-    formula: str = "opencode"
+    """The Homebrew formula."""
+
+    tap: str = setting(
+        "",
+        "the tap repository the formula is for",
+        '"newcomer/homebrew-tap"',
+        derived="<GitHub owner of the repository URL>/homebrew-tap",
+    )
+    formula: str = setting(
+        "", "the formula name (Formula/<formula>.rb, class name from it)", '"mytool"', derived="name"
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class WingetSettings:
-    identifier: str = "OpenCode.OpenCode"
-    publisher: str = "OpenCode"
-    manifest_version: str = "1.10.0"
+    """The winget-pkgs manifests."""
+
+    identifier: str = setting(
+        "",
+        "PackageIdentifier, Publisher.Package",
+        '"Newcomer.Mytool"',
+        derived="<publisher>.<name>, each part capitalised, spaces removed",
+    )
+    publisher: str = setting(
+        "",
+        "the Publisher field",
+        '"Newcomer"',
+        derived="first [project] maintainer or author name, else the GitHub owner, else name",
+    )
+    manifest_version: str = setting("1.10.0", "the winget manifest schema version", '"1.10.0"')
 
 
 @dataclass(frozen=True, slots=True)
 class AptSettings:
+    """The .deb packages and the apt repository."""
+
     # A real mail domain: lintian refuses .local/localhost maintainers (bogus-mail-host).
-    maintainer: str = "OpenCode Release Team <release@opencode.example.org>"
-    section: str = "devel"
-    # Empty: a throwaway key in the state folder (snapshot releases only).
-    key_id: str = ""
+    maintainer: str = setting(
+        "",
+        "the Maintainer field, Name <email>",
+        '"Ada Newcomer <ada@example.net>"',
+        derived="first [project].maintainers (else authors) entry with an email",
+    )
+    section: str = setting("devel", "the Debian section", '"utils"')
+    key_id: str = setting(
+        "", "the gpg key that signs the repository; empty: a throwaway key (snapshots only)", '"0xABCDEF0123456789"'
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class IndexSettings:
-    url: str = ""
-    username: str = "__token__"
+    """The package index the wheel and sdist are uploaded to."""
+
+    url: str = setting("", "upload URL (empty: no upload)", '"https://upload.pypi.org/legacy/"')
+    username: str = setting(
+        "__token__", "twine user name (the password comes from $OPENCODE_INDEX_PASSWORD)", '"__token__"'
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SmokeCommand:
+    """An extra command the smoke test runs (in `[[tool.opencode-release.smoke.commands]]`)."""
+
+    args: tuple[str, ...] = setting((), "the arguments after the binary", '["greet", "world"]')
+    expect: str = setting("", "a regular expression its standard output must match (search)", '"hello world"')
+    exit_code: int = setting(0, "the exit code it must return", "0")
+
+
+@dataclass(frozen=True, slots=True)
+class SmokeSettings:
+    """The smoke test each binary built here passes, from an empty folder with an empty environment."""
+
+    version_args: tuple[str, ...] = setting(("--version",), "how the binary prints its version", '["--version"]')
+    version_pattern: str = setting(
+        r"(^|\s)v?{version}$",
+        "a regular expression ({version} stands for the escaped release version) "
+        "the first line of that output must match",
+        '"^mytool, version {version}$"',
+    )
+    handshake: bool = setting(False, "check the OpenCode wire-protocol handshake (`serve --stdio`)", "true")
+    commands: tuple[SmokeCommand, ...] = setting(
+        (), "extra commands with their expected output", '[{args = ["greet", "x"], expect = "hello x"}]'
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    name: str
-    package: str
-    version: str
-    description: str = ""
-    homepage: str = ""
-    license: str = "MIT"
-    repository: str = ""
-    targets: tuple[str, ...] = ALL_TARGETS
-    dist_dir: str = "dist"
-    state_dir: str = ".opencode-release"
+    """The top of the table."""
+
+    name: str = setting(
+        "",
+        "the binary's name (and the package name downstream)",
+        '"mytool"',
+        derived="the one [project.scripts] name, else [project].name",
+    )
+    package: str = setting(
+        "",
+        "the Python package compiled, relative to the project",
+        '"src/mytool"',
+        derived="the console script's top package, under src/ or beside pyproject.toml",
+    )
+    entry_point: str = setting(
+        "",
+        "module:function run when the package has no __main__.py",
+        '"mytool.cli:main"',
+        derived="the one [project.scripts] entry",
+    )
+    version: str = setting("", "the release version", '"1.2.0"', derived="[project].version")
+    description: str = setting("", "one sentence about the product", '"A small tool"', derived="[project].description")
+    homepage: str = setting(
+        "",
+        "the product's web page",
+        '"https://mytool.example.net"',
+        derived="[project.urls] Homepage (else Repository)",
+    )
+    license: str = setting("", "SPDX license expression", '"Apache-2.0"', derived="[project].license")
+    repository: str = setting(
+        "",
+        "the source repository URL (provenance, verify)",
+        '"https://github.com/newcomer/mytool"',
+        derived="[project.urls] Repository (or Source)",
+    )
+    targets: tuple[str, ...] = setting(
+        ALL_TARGETS, f"the targets released: {', '.join(ALL_TARGETS)}", '["linux-x86_64-gnu", "darwin-arm64"]'
+    )
+    dist_dir: str = setting("dist", "where releases are written, relative to the project", '"dist"')
+    state_dir: str = setting(
+        ".opencode-release", "the ignored folder for keys and local services", '".opencode-release"'
+    )
     signing: SigningSettings = field(default_factory=SigningSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
@@ -129,6 +261,7 @@ class Settings:
     winget: WingetSettings = field(default_factory=WingetSettings)
     apt: AptSettings = field(default_factory=AptSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    smoke: SmokeSettings = field(default_factory=SmokeSettings)
     # Not TOML keys: where the settings came from, so paths resolve against it.
     project_dir: Path = field(default=Path(), metadata={"toml": False})
     source_file: Path = field(default=Path("pyproject.toml"), metadata={"toml": False})
@@ -137,46 +270,84 @@ class Settings:
         return (self.project_dir / relative).resolve()
 
 
-T = TypeVar("T")
+# Checks over loaded settings: each appends every problem it finds (hostile-input
+# range and pattern rules plug in here too).
+CHECKS: list[Callable[[Settings, str, list[str]], None]] = []
 
 
 def load(pyproject: Path) -> Settings:
-    """Settings from a product's pyproject.toml."""
+    """Settings from a product's pyproject.toml; every problem of the file in one ConfigError."""
     if not pyproject.is_file():
         raise ConfigError(f"{pyproject}: no such file; pass --project DIR with a pyproject.toml")
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        text = pyproject.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{pyproject}: not valid TOML: {exc}") from exc
+    return load_text(text, pyproject)
+
+
+def load_text(text: str, pyproject: Path) -> Settings:
+    """Settings from the text of `pyproject` (e.g. one about to be written), relative to its folder."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{pyproject}: not valid TOML: {exc}") from exc
     table = data.get("tool", {}).get("opencode-release")
     if not isinstance(table, dict):
-        raise ConfigError(f"{pyproject}: no [{TABLE}] table; add one (see product/pyproject.toml)")
-    table = dict(table)
-    if "version" not in table:
-        project_version = data.get("project", {}).get("version")
-        if isinstance(project_version, str):
-            table["version"] = project_version
-    settings = _build(Settings, table, pyproject, TABLE)
+        raise ConfigError(f"{pyproject}: no [{TABLE}] table; add one with `opencode-release init`")
+    problems: list[str] = []
+    merged = _merge(project_table.derived(data.get("project"), pyproject, problems, table), table)
+    settings = build(Settings, merged, pyproject, TABLE, problems)
     settings = dataclasses.replace(settings, project_dir=pyproject.parent.resolve(), source_file=pyproject.resolve())
-    _check(settings, pyproject)
+    for check in (_check, *CHECKS):
+        check(settings, str(pyproject), problems)
+    if problems:
+        raise ConfigError("\n".join(dict.fromkeys(problems)))
     return settings
 
 
-def _check(settings: Settings, pyproject: Path) -> None:
+def _merge(defaults: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
+    """The table over the derived defaults, one level of sub-tables deep."""
+    merged = dict(defaults)
+    for key, value in table.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _mentioned(problems: list[str], key: str) -> bool:
+    return any(f"{TABLE}.{key}:" in p or f"[project].{key}:" in p for p in problems)
+
+
+def _check(settings: Settings, where: str, problems: list[str]) -> None:
     for target in settings.targets:
         if target not in ALL_TARGETS:
-            raise ConfigError(
-                f"{pyproject}: {TABLE}.targets: unknown target {target!r}; expected one of {', '.join(ALL_TARGETS)}"
+            problems.append(
+                f"{where}: {TABLE}.targets: unknown target {target!r}; expected one of {', '.join(ALL_TARGETS)}"
             )
-    try:
-        Version.parse(settings.version)
-    except Exception as exc:
-        raise ConfigError(f"{pyproject}: {TABLE}.version: {exc}") from exc
+    if not settings.name and not _mentioned(problems, "name"):
+        problems.append(f"{where}: {TABLE}.name: missing; set [project].name or {TABLE}.name")
+    if settings.version:
+        try:
+            Version.parse(settings.version)
+        except Exception as exc:
+            problems.append(f"{where}: {TABLE}.version: {exc}")
+    elif not _mentioned(problems, "version"):
+        problems.append(f"{where}: {TABLE}.version: missing; set [project].version")
+    if settings.entry_point and ":" not in settings.entry_point:
+        problems.append(f"{where}: {TABLE}.entry-point: found {settings.entry_point!r}; expected module:function")
     instance = settings.signing.instance
     if instance not in ("production", "staging", "local") and not instance.endswith(".json"):
-        raise ConfigError(
-            f"{pyproject}: {TABLE}.signing.instance: found {instance!r}; expected "
+        problems.append(
+            f"{where}: {TABLE}.signing.instance: found {instance!r}; expected "
             "production, staging, local or a path to a trust-config .json file"
+        )
+    if not settings.apt.maintainer and any(t.startswith("linux-") and t.endswith("-gnu") for t in settings.targets):
+        problems.append(
+            f'{where}: {TABLE}.apt.maintainer: missing; expected "Name <email>" here or a [project].maintainers '
+            "(or authors) entry with name and email (the .deb of the Linux gnu targets needs one)"
         )
     for key, value in (
         ("lifecycle.stable-cadence-weeks", settings.lifecycle.stable_cadence_weeks),
@@ -189,72 +360,12 @@ def _check(settings: Settings, pyproject: Path) -> None:
         ("channels.nightly-expiry-days", settings.channels.nightly_expiry_days),
     ):
         if value <= 0:
-            raise ConfigError(f"{pyproject}: {TABLE}.{key}: found {value}; expected a positive integer")
+            problems.append(f"{where}: {TABLE}.{key}: found {value}; expected a positive integer")
     if not 0 <= settings.channels.hash_bin_bits <= 16:
-        raise ConfigError(
-            f"{pyproject}: {TABLE}.channels.hash-bin-bits: found {settings.channels.hash_bin_bits}; expected 0-16"
+        problems.append(
+            f"{where}: {TABLE}.channels.hash-bin-bits: found {settings.channels.hash_bin_bits}; expected 0-16"
         )
     if not 1 <= settings.lifecycle.lts_month <= 12:
-        raise ConfigError(
-            f"{pyproject}: {TABLE}.lifecycle.lts-month: found {settings.lifecycle.lts_month}; "
-            "expected a month number 1-12"
+        problems.append(
+            f"{where}: {TABLE}.lifecycle.lts-month: found {settings.lifecycle.lts_month}; expected a month number 1-12"
         )
-
-
-def _build(cls: type[T], table: dict[str, Any], source: Path, where: str) -> T:
-    hints = typing.get_type_hints(cls)
-    fields = {
-        f.name.replace("_", "-"): f
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-        if f.metadata.get("toml", True)
-    }
-    for key in table:
-        if key not in fields:
-            raise ConfigError(f"{source}: {where}: unknown key {key!r}; expected one of {', '.join(sorted(fields))}")
-    values: dict[str, Any] = {}
-    for key, spec in fields.items():
-        if key not in table:
-            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"{source}: {where}.{key}: missing; this key is required")
-            continue
-        values[spec.name] = _coerce(hints[spec.name], table[key], source, f"{where}.{key}")
-    return cls(**values)
-
-
-def _coerce(hint: Any, value: Any, source: Path, where: str) -> Any:
-    def wrong(expected: str) -> ConfigError:
-        return ConfigError(f"{source}: {where}: found {value!r} ({type(value).__name__}); expected {expected}")
-
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise wrong("a table")
-        return _build(hint, value, source, where)  # type: ignore[arg-type]
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        (item,) = typing.get_args(hint)[:1]
-        if not isinstance(value, list):
-            raise wrong("an array")
-        return tuple(_coerce(item, v, source, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin in (types.UnionType, typing.Union):
-        raise AssertionError(f"unsupported setting type {hint}")
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise wrong("true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise wrong("an integer")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise wrong("a number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise wrong("a string")
-        return value
-    if hint is dt.date:
-        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-            raise wrong("a date (YYYY-MM-DD, unquoted)")
-        return value
-    raise AssertionError(f"unsupported setting type {hint}")

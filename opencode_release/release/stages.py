@@ -11,11 +11,12 @@ import functools
 import shutil
 from collections.abc import Callable
 
+from ..build import nuitka
 from ..channels import channel_index
 from ..channels.keys import role_key
 from ..channels.repository import channel_storage, keyring, repository
 from ..core.config import Settings
-from ..core.errors import CheckFailed, ToolMissingError, UsageError
+from ..core.errors import CheckFailed, ReleaseError, ToolMissingError, UsageError
 from ..core.ledger import Ledger
 from ..core.stage import Context, Stage
 from ..core.versions import Version
@@ -87,8 +88,18 @@ def with_releases(rule: Callable[[Context, release_rules.Released], None]) -> Ca
     return check
 
 
+def check_entry_point(ctx: Context) -> None:
+    """What the build compiles is there: a package with __main__.py, or a console script inside it."""
+    if not ctx.build_targets:
+        return
+    problem = nuitka.entry_problem(ctx.settings.path(ctx.settings.package), ctx.settings.entry_point)
+    if problem:
+        raise CheckFailed(f"{ctx.settings.source_file}: {problem}")
+
+
 CHECKS: list[Callable[[Context], None]] = [
     check_version,
+    check_entry_point,
     check_clean_tree,
     check_tag_free,
     check_toolchain,
@@ -106,8 +117,18 @@ class PreflightStage(Stage):
     always_run = True
 
     def run(self, ctx: Context) -> None:
+        failed: list[ReleaseError] = []
         for check in CHECKS:
-            check(ctx)
+            try:
+                check(ctx)
+            except ReleaseError as exc:  # every failing rule, not only the first
+                failed.append(exc)
+        if len(failed) == 1:
+            raise failed[0]
+        if failed:
+            error = CheckFailed(f"{len(failed)} preflight rules failed:\n" + "\n".join(f"  {e}" for e in failed))
+            error.exit_code = max(e.exit_code for e in failed)
+            raise error
         ctx.reporter.note(f"{len(CHECKS)} checks passed")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from opencode_release.cli import program
 from opencode_release.cli.command import SHORT_FLAGS
 from opencode_release.cli.registry import commands
+from tests.conftest import PRODUCT
 
 SCRIPT = Path(sys.executable).parent / "opencode-release"
 NAMES = sorted(c.name for c in commands())
@@ -72,3 +75,166 @@ def test_unknown_flag_exits_2_with_one_json_document(capsys: pytest.CaptureFixtu
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _main(capsys)
     assert code == 2 and "COMMAND" in err
+
+
+TAKES_PROJECT = sorted(
+    name for name, parser in _subparsers().items() if any("--project" in a.option_strings for a in parser._actions)
+)
+REQUIRED = {"verify": ["x"], "verify-release": ["x"], "yank": ["1.0.0", "--reason", "r"], "ci": ["--check"]}
+REQUIRED["collect"] = ["--from", "x"]
+
+
+@pytest.mark.parametrize("name", TAKES_PROJECT)
+def test_a_missing_project_exits_2_naming_it(capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str) -> None:
+    if name in ("verify", "verify-release"):
+        pytest.skip("verify reads --project only for --instance local")  # covered below with --instance local
+    nowhere = tmp_path / "nowhere"
+    code, out, err = _main(capsys, name, *REQUIRED.get(name, []), "--project", str(nowhere), "--json")
+    assert code == 2, err
+    document = json.loads(out)
+    assert document["exit_code"] == 2 and str(nowhere) in document["error"]
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+NEWCOMER_PROJECT = """\
+[build-system]
+requires = ["setuptools>=77"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "mytool"
+version = "0.3.0"
+description = "A small tool of a newcomer"
+license = "Apache-2.0"
+authors = [{ name = "Ada Newcomer", email = "ada@example.net" }]
+dependencies = ["click>=8.1,<9"]
+
+[project.urls]
+Repository = "https://github.com/newcomer/mytool"
+
+[project.scripts]
+mytool = "mytool.cli:main"
+"""
+
+
+def _newcomer(folder: Path) -> Path:
+    (folder / "src" / "mytool").mkdir(parents=True)
+    (folder / "src" / "mytool" / "__init__.py").write_text("")
+    (folder / "src" / "mytool" / "cli.py").write_text("def main() -> None:\n    print('mytool')\n")
+    (folder / "pyproject.toml").write_text(NEWCOMER_PROJECT)
+    return folder
+
+
+def test_init_writes_the_table_workflows_and_ignores_then_check_passes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    product = _newcomer(tmp_path)
+    code, out, _ = _main(capsys, "init", "--project", str(product), "--dry-run", "--json")
+    assert code == 0 and json.loads(out)["written"] == []
+    assert "tool.opencode-release" not in (product / "pyproject.toml").read_text()
+    code, out, err = _main(capsys, "init", "--project", str(product), "--json")
+    assert code == 0, err
+    written = json.loads(out)["written"]
+    assert {Path(p).name for p in written} == {"pyproject.toml", "release.yml", "nightly.yml", ".gitignore"}
+    assert (product / ".gitignore").read_text().split() == ["dist/", "public/", ".opencode-release/"]
+    text = (product / "pyproject.toml").read_text()
+    assert text.startswith(NEWCOMER_PROJECT.rstrip("\n")) and "entry point 'mytool.cli:main'" in text
+    code, out, err = _main(capsys, "check", "--project", str(product), "--json")
+    assert code == 0, out + err
+    assert json.loads(out)["problems"] == []
+    # A second init refuses: the table is there.
+    code, _, err = _main(capsys, "init", "--project", str(product))
+    assert code == 2 and "already has a [tool.opencode-release] table" in err
+
+
+def test_init_refuses_a_product_with_nothing_to_compile_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    product = _newcomer(tmp_path)
+    (product / "pyproject.toml").write_text(NEWCOMER_PROJECT.replace('mytool = "mytool.cli:main"', ""))
+    before = sorted(p.name for p in product.iterdir())
+    code, _, err = _main(capsys, "init", "--project", str(product))
+    assert code == 2 and "no __main__.py and no console script to compile" in err
+    assert sorted(p.name for p in product.iterdir()) == before
+    assert "tool.opencode-release" not in (product / "pyproject.toml").read_text()
+
+
+def test_check_lists_every_problem_and_exits_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    product = _newcomer(tmp_path)
+    text = NEWCOMER_PROJECT.replace("mytool.cli:main", "mytool.missing:main")
+    text += '[tool.opencode-release]\n[tool.opencode-release.signing]\ninstance = "production"\n'
+    (product / "pyproject.toml").write_text(text)
+    code, out, err = _main(capsys, "check", "--project", str(product), "--json")
+    assert code == 1
+    problems = json.loads(out)["problems"]
+    assert any("entry point 'mytool.missing:main' is not a module" in p for p in problems)
+    assert any("signing.keys-dir: empty" in p for p in problems)
+    assert len(problems) == 2 and err.splitlines()[-1].startswith("error: 2 problems in")
+    # Told the local instance's identity, production is not fooled.
+    (product / "pyproject.toml").write_text(text + 'identity = "release@mytool.local"\n')
+    code, out, _ = _main(capsys, "check", "--project", str(product), "--json")
+    assert code == 1
+    assert any(
+        "signing.identity 'release@mytool.local' is the local instance's" in p for p in json.loads(out)["problems"]
+    )
+
+
+def test_check_of_a_broken_table_exits_2_with_every_mistake(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    product = _newcomer(tmp_path)
+    (product / "pyproject.toml").write_text(
+        NEWCOMER_PROJECT + '[tool.opencode-release]\ncolour = 1\ntargets = ["beos"]\n'
+    )
+    code, out, err = _main(capsys, "check", "--project", str(product), "--json")
+    assert code == 2
+    assert len(json.loads(out)["error"].splitlines()) == 2
+    assert [line.split(": ")[2] for line in err.splitlines()] == [
+        "tool.opencode-release",
+        "tool.opencode-release.targets",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["calendar", "--from", "2026-03-01", "--count", "2"], 0),
+        (["calendar", "--count", "0"], 2),
+        (["calendar", "--from", "tomorrow"], 2),
+        (["update-check", "--repo", "http://127.0.0.1:9/public", "--cache", "{tmp}/cache"], 1),
+        (["update-check"], 2),
+        (["verify", "{tmp}/missing.tar.gz", "--instance", "local", "--project", "{tmp}"], 2),
+        (["verify-release", "{tmp}", "--instance", "moon"], 2),
+        (["yank", "1.4.0"], 2),
+        (["yank", "not-a-version", "--reason", "r"], 2),
+        (["ci"], 2),
+        (["collect", "--from", "{tmp}/none", "--phase", "sideways"], 2),
+        (["publish", "--project", "{product}", "--version", "9.9.9"], 1),
+        (["clean", "--project", "{product}", "--dry-run"], 0),
+        (["plan", "--project", "{product}", "--version", "1.4"], 2),
+    ],
+)
+def test_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], code: int) -> None:
+    product = tmp_path / "product"
+    shutil.copytree(PRODUCT, product, ignore=shutil.ignore_patterns("dist", "build", "*.egg-info"))
+    filled = [a.replace("{tmp}", str(tmp_path)).replace("{product}", str(product)) for a in argv]
+    got, out, err = _main(capsys, *filled, "--json")
+    assert got == code, out + err
+    document = json.loads(out)
+    assert document["ok"] is (code == 0) and document["exit_code"] == code
+    assert "Traceback" not in err and (code == 0) == (not err.strip() or "error:" not in err)
+
+
+def test_the_console_script_and_invoke_give_the_same_answer(tmp_path: Path) -> None:
+    script = subprocess.run(
+        [str(SCRIPT), "calendar", "--from", "2026-03-01", "--count", "2", "--json"], capture_output=True, text=True
+    )
+    task = subprocess.run(
+        [sys.executable, "-m", "invoke", "calendar", "--from", "2026-03-01", "--count", "2", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert script.returncode == task.returncode == 0, script.stderr + task.stderr
+    assert json.loads(script.stdout) == json.loads(task.stdout)
+    bad = subprocess.run([str(SCRIPT), "calendar", "--count", "zero"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,10 @@ def test_sample_product_loads() -> None:
             "nightly-keep: found True (bool); expected an integer",
         ),
         ('name = "o"\npackage = "p"\n[winget]\nflavour = 1\n', "tool.opencode-release.winget: unknown key 'flavour'"),
-        ('package = "p"\n', "tool.opencode-release.name: missing; this key is required"),
+        (
+            'name = "o"\n[smoke]\ncommands = [{ args = "x" }]\n',
+            "smoke.commands[0].args: found 'x' (str); expected an array",
+        ),
     ],
 )
 def test_each_mistake_is_one_line_naming_file_and_key(tmp_path: Path, table: str, message: str) -> None:
@@ -67,3 +71,87 @@ def test_missing_file_and_missing_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project]\nname='x'\n")
     with pytest.raises(ConfigError, match=r"no \[tool.opencode-release\] table"):
         config.load(tmp_path / "pyproject.toml")
+
+
+def test_every_mistake_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    path = write_project(
+        tmp_path, 'colour = "red"\ntargets = ["beos"]\n[lifecycle]\nnightly-keep = 0\nlts-month = "May"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 4 and all(line.startswith(f"{path}: ") for line in lines)
+    assert [line.split(": ")[1] for line in lines] == [
+        "tool.opencode-release",
+        "tool.opencode-release.lifecycle.lts-month",
+        "tool.opencode-release.targets",
+        "tool.opencode-release.lifecycle.nightly-keep",
+    ]
+
+
+NEWCOMER = """\
+[project]
+name = "mytool"
+version = "0.3.0"
+description = "A small tool of a newcomer"
+license = "Apache-2.0"
+authors = [{ name = "Ada Newcomer", email = "ada@example.net" }]
+dependencies = ["click>=8.1,<9"]
+
+[project.urls]
+Homepage = "https://mytool.example.net"
+"Source Code" = "https://github.com/newcomer/mytool"
+
+[project.scripts]
+mytool = "mytool.cli:main"
+
+[tool.opencode-release]
+targets = ["linux-x86_64-gnu"]
+"""
+
+
+def test_a_new_product_takes_everything_from_its_own_project_table(tmp_path: Path) -> None:
+    (tmp_path / "src" / "mytool").mkdir(parents=True)
+    path = tmp_path / "pyproject.toml"
+    path.write_text(NEWCOMER)
+    settings = config.load(path)
+    assert (settings.name, settings.package, settings.entry_point) == ("mytool", "src/mytool", "mytool.cli:main")
+    assert (settings.version, settings.license) == ("0.3.0", "Apache-2.0")
+    assert settings.description == "A small tool of a newcomer"
+    assert (settings.homepage, settings.repository) == (
+        "https://mytool.example.net",
+        "https://github.com/newcomer/mytool",
+    )
+    assert settings.apt.maintainer == "Ada Newcomer <ada@example.net>"
+    assert (settings.homebrew.tap, settings.homebrew.formula) == ("newcomer/homebrew-tap", "mytool")
+    assert (settings.winget.publisher, settings.winget.identifier) == ("Ada Newcomer", "AdaNewcomer.Mytool")
+    assert settings.signing.identity == "release@mytool.local"
+    assert not settings.smoke.handshake
+    # Nothing of the sample leaks into a product that does not set it.
+    assert "opencode" not in repr(settings).replace(".opencode-release", "").lower()
+
+
+def test_the_table_wins_over_what_project_says(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(
+        NEWCOMER + 'name = "mt"\nlicense = "MIT"\n[tool.opencode-release.apt]\nmaintainer = "T <t@example.net>"\n'
+    )
+    settings = config.load(path)
+    assert (settings.name, settings.license, settings.apt.maintainer) == ("mt", "MIT", "T <t@example.net>")
+    assert settings.homebrew.formula == "mt" and settings.apt.section == "devel"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('license = "Apache-2.0"\n', ""), "[project].license: missing; expected an SPDX expression"),
+        (('license = "Apache-2.0"', 'license = { file = "LICENSE" }'), "[project].license: found {'file': 'LICENSE'}"),
+        (('version = "0.3.0"', 'dynamic = ["version"]'), "[project].version: dynamic; expected a static version"),
+        (('authors = [{ name = "Ada Newcomer", email = "ada@example.net" }]', ""), "apt.maintainer: missing"),
+    ],
+)
+def test_what_project_lacks_is_named_with_what_to_do(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(NEWCOMER.replace(*change))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config.load(path)

@@ -30,11 +30,27 @@ def _snapshot_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _skip_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skip",
+        metavar="STAGE[,STAGE]",
+        action="append",
+        help=f"leave stages out ({', '.join(pipeline.SKIPPABLE)}); recorded in the ledger; "
+        "refused for a real release whose channel requires the stage",
+    )
+
+
+def _skips(args: argparse.Namespace) -> tuple[str, ...]:
+    chunks = getattr(args, "skip", None) or ()
+    return pipeline.check_skips(tuple(n.strip() for chunk in chunks for n in chunk.split(",") if n.strip()))
+
+
 def _release_arguments(parser: argparse.ArgumentParser) -> None:
     project_option(parser)
     version_option(parser)
     _snapshot_option(parser)
     channel_option(parser, "stable", "stable, lts, lts/<major.minor> or nightly")
+    _skip_option(parser)
     dry_run_option(parser, "run preflight and show what would run; change nothing")
 
 
@@ -45,6 +61,7 @@ def _release(args: argparse.Namespace, out: Output) -> Outcome:
         channel=args.channel,
         snapshot=args.snapshot,
         dry_run=args.dry_run,
+        skip=_skips(args),
         quiet=out.json,
     )
     return run_stages(cfg, pipeline.release_stages(), request, out)
@@ -55,6 +72,7 @@ def _plan_arguments(parser: argparse.ArgumentParser) -> None:
     version_option(parser)
     _snapshot_option(parser)
     channel_option(parser, "stable", "stable, lts, lts/<major.minor> or nightly")
+    _skip_option(parser)
 
 
 def _plan(args: argparse.Namespace, out: Output) -> Outcome:
@@ -64,6 +82,7 @@ def _plan(args: argparse.Namespace, out: Output) -> Outcome:
         channel=args.channel,
         snapshot=args.snapshot,
         dry_run=True,
+        skip=_skips(args),
         quiet=out.json,
     )
     return run_stages(cfg, pipeline.release_stages(), request, out)

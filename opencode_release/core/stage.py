@@ -95,6 +95,8 @@ class Context:
     clock: Callable[[], dt.datetime] = utc_now
     # --instance from the command line, over the configured signing.instance.
     signing_instance: str | None = None
+    # Stages the caller left out (`--skip`); the runner records them in the ledger.
+    skip: tuple[str, ...] = ()
     # The embedded Sigstore, wired by release/ (areas never import devsigstore/).
     local_sigstore: LocalSigstore | None = None
     # What early stages' `prepare` is computing, by stage name (the runner fills it).
@@ -138,6 +140,9 @@ class Stage:
     consumes: ClassVar[tuple[str, ...]] = ()
     # Checks (preflight, verify) run every time; they record no outputs.
     always_run: ClassVar[bool] = False
+    # A check that reads and writes nothing of the release: it runs in a dry run too
+    # (so `--dry-run` and `plan` refuse what the real run would refuse).
+    checks_only: ClassVar[bool] = False
     # True when `prepare` needs nothing earlier stages make: the runner then
     # starts it on a worker thread as the run begins, alongside the compile,
     # and `run` collects it with `ctx.prepared(self)`. `prepare` may read the

@@ -94,3 +94,24 @@ def check_changelog(ctx: Context, released: Released) -> None:
     entries = changelog.load(path)
     changelog.check_entry(entries, str(version), path.name)
     changelog.check_deprecations(entries, str(version), today(ctx), path.name)
+
+
+# The stages a real release of each channel may not leave out (`--skip`): what
+# customers are promised was tested, signed, verified and published.
+REQUIRED_STAGES: Mapping[str, tuple[str, ...]] = {
+    "stable": ("smoke", "sign", "verify", "publish"),
+    "lts": ("smoke", "sign", "verify", "publish"),
+    "nightly": ("smoke", "sign", "verify"),
+}
+
+
+def check_required_stages(ctx: Context) -> None:
+    if ctx.snapshot or not ctx.skip:
+        return
+    channel = "lts" if ctx.ledger.channel.startswith("lts") else ctx.ledger.channel
+    refused = [name for name in REQUIRED_STAGES.get(channel, ()) if name in ctx.skip]
+    if refused:
+        raise CheckFailed(
+            f"{channel} {ctx.ledger.version}: rule required-stages: a real {channel} release runs "
+            f"{', '.join(REQUIRED_STAGES[channel])}; drop --skip {','.join(refused)} or cut a --snapshot"
+        )

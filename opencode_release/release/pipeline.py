@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..attest.stages import ChecksumStage, InTotoStage, ProvenanceStage, SbomStage, SignStage
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
+from ..core.errors import UsageError
 from ..core.stage import Stage
 from ..manifests.stages import AptRepoStage, DebStage, HomebrewStage, IndexUploadStage, PythonDistsStage, WingetStage
 from ..verify.stages import VerifyStage
@@ -32,6 +33,32 @@ def release_stages() -> list[Stage]:
         IndexUploadStage(),  # wheel and sdist to the configured package index (skipped without index.url)
         PublishStage(),  # channel repository: files, index, TUF targets, snapshot, timestamp; nightly retention
     ]
+
+
+# What a user may leave out with --skip (a real release still runs what its channel requires).
+SKIPPABLE = (
+    "smoke",
+    "deb",
+    "apt-repo",
+    "homebrew",
+    "winget",
+    "python-dists",
+    "sign",
+    "verify",
+    "index-upload",
+    "publish",
+)
+
+
+def check_skips(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The stages to leave out; skipping `sign` leaves out `verify`, which checks the signatures."""
+    unknown = [n for n in names if n not in SKIPPABLE]
+    if unknown:
+        raise UsageError(
+            f"--skip {','.join(unknown)}: not a stage that can be left out; expected {', '.join(SKIPPABLE)}"
+        )
+    chosen = tuple(dict.fromkeys(names))
+    return (*chosen, "verify") if "sign" in chosen and "verify" not in chosen else chosen
 
 
 # Named subsets for the tasks that run part of the pipeline.

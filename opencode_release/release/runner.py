@@ -139,10 +139,12 @@ def _run_in_order(stages: Sequence[Stage], ctx: Context, reporter: ConsoleReport
     for index, stage in enumerate(stages, 1):
         reporter.stage = stage.name
         header = f"[bold][{index}/{len(stages)}] {stage.name}[/bold]"
-        reason = stage.skip(ctx)
+        reason = SKIPPED_BY_REQUEST if stage.name in ctx.skip else stage.skip(ctx)
         if reason:
             reporter.console.print(f"{header} [dim]skipped: {reason}[/dim]")
             report.results.append(StageResult(stage.name, "skipped", 0.0, note=reason))
+            if reason == SKIPPED_BY_REQUEST and not ctx.dry_run:
+                ctx.ledger.extra.setdefault("skipped_stages", {})[stage.name] = reason
             continue
         inputs = fingerprint(stage, ctx)
         if not cascade and _up_to_date(stage, ctx, inputs):
@@ -151,16 +153,34 @@ def _run_in_order(stages: Sequence[Stage], ctx: Context, reporter: ConsoleReport
             reporter.console.print(f"{header} [green]up to date[/green] ({len(outputs)} outputs verified)")
             report.results.append(StageResult(stage.name, "up-to-date", 0.0, outputs, "outputs match the ledger"))
             continue
-        if ctx.dry_run:
+        if ctx.dry_run and not stage.checks_only:
             note = stage.description + (" (started as the run begins, alongside earlier stages)" if stage.early else "")
             reporter.console.print(f"{header} [cyan]would run[/cyan] {note}")
             report.results.append(StageResult(stage.name, "planned", 0.0, note=note))
+            # The real run would rerun every later stage too: say so, as it will.
+            cascade = cascade or not stage.always_run
             continue
         reporter.console.print(f"{header} {stage.description}")
+        if not ctx.dry_run:
+            ctx.ledger.extra.get("skipped_stages", {}).pop(stage.name, None)  # it runs this time
         result = _run_one(stage, ctx, inputs)
         report.results.append(result)
         cascade = cascade or not stage.always_run
+    if ctx.ledger.extra.get("skipped_stages"):
+        _save_what_was_made(ctx)
     return report
+
+
+SKIPPED_BY_REQUEST = "left out with --skip"
+
+
+def _save_what_was_made(ctx: Context) -> None:
+    """Write the ledger once the release has one or made something: a run that fails (or only checks)
+    before its first output leaves none behind; a dry run writes nothing."""
+    if ctx.dry_run:
+        return
+    if ctx.ledger.artifacts or ctx.ledger.stages or ctx.ledger.extra or ctx.ledger.path.exists():
+        ctx.ledger.save()
 
 
 def _run_one(stage: Stage, ctx: Context, inputs: str) -> StageResult:
@@ -177,18 +197,18 @@ def _run_one(stage: Stage, ctx: Context, inputs: str) -> StageResult:
     try:
         stage.run(ctx)
     except ReleaseError as exc:
-        ctx.ledger.save()
+        _save_what_was_made(ctx)
         error = StageError(f"{stage.name}: {exc}")
         error.exit_code = exc.exit_code
         raise error from exc
     except (OSError, subprocess.CalledProcessError) as exc:
-        ctx.ledger.save()
+        _save_what_was_made(ctx)
         raise StageError(f"{stage.name}: {exc}") from exc
     seconds = time.perf_counter() - started
     outputs = tuple(sorted(a.id for a in ctx.ledger.artifacts if a.id not in before))
     if not stage.always_run:
         ctx.ledger.finish_stage(StageRecord(stage.name, inputs, outputs))
-    ctx.ledger.save()
+    _save_what_was_made(ctx)
     return StageResult(stage.name, "ran", seconds, outputs)
 
 

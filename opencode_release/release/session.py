@@ -30,6 +30,7 @@ class Request:
     quiet: bool = False
     clock: Callable[[], dt.datetime] = utc_now  # the release day and publish time
     signing_instance: str | None = None  # over the configured signing.instance
+    skip: tuple[str, ...] = ()  # stages left out (`--skip`, checked by pipeline.check_skips)
 
 
 def release_dir(settings: Settings, version: str) -> Path:
@@ -74,6 +75,7 @@ def make_context(settings: Settings, request: Request, reporter: ConsoleReporter
         dry_run=request.dry_run,
         clock=request.clock,
         signing_instance=request.signing_instance,
+        skip=request.skip,
         local_sigstore=devsigstore.signing_session,
     )
 

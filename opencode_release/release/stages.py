@@ -100,6 +100,7 @@ def check_entry_point(ctx: Context) -> None:
 CHECKS: list[Callable[[Context], None]] = [
     check_version,
     check_entry_point,
+    release_rules.check_required_stages,  # --skip of a stage the channel's rules require
     check_clean_tree,
     check_tag_free,
     check_toolchain,
@@ -115,6 +116,7 @@ class PreflightStage(Stage):
     name = "preflight"
     description = "clean tree, tag free, version allowed, toolchain present"
     always_run = True
+    checks_only = True
 
     def run(self, ctx: Context) -> None:
         failed: list[ReleaseError] = []

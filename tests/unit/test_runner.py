@@ -203,3 +203,64 @@ def test_a_failure_before_the_early_stage_records_nothing_of_it(ledger: Ledger) 
     with pytest.raises(StageError, match=r"^failing: "):
         run_stages([Failing(), early], ctx, reporter)
     assert early.prepares == 1 and early.ran_with is None and ledger.stage("early") is None
+
+
+class Gate(Stage):
+    """A check like preflight: runs every time, in a dry run too."""
+
+    name = "gate"
+    always_run = True
+    checks_only = True
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse, self.calls = refuse, 0
+
+    def run(self, ctx: Context) -> None:
+        self.calls += 1
+        if self.refuse:
+            raise CheckFailed("rule x refused")
+
+
+def test_a_dry_run_runs_the_checks_and_refuses_what_the_real_run_would(ledger: Ledger) -> None:
+    ctx, reporter = _ctx(ledger)
+    ctx.dry_run = True
+    gate = Gate()
+    assert _statuses(run_stages([gate, Maker()], ctx, reporter)) == ["ran", "planned"]
+    assert gate.calls == 1 and not ledger.root.exists()
+    with pytest.raises(StageError, match="gate: rule x refused"):
+        run_stages([Gate(refuse=True), Maker()], ctx, reporter)
+    assert not ledger.root.exists()
+
+
+def test_a_run_failing_before_its_first_output_leaves_no_ledger(ledger: Ledger) -> None:
+    ctx, reporter = _ctx(ledger)
+    with pytest.raises(StageError):
+        run_stages([Gate(refuse=True), Maker()], ctx, reporter)
+    assert not ledger.path.exists()
+    with pytest.raises(StageError):
+        run_stages([Gate(), Failing(), Maker()], ctx, reporter)
+    assert not ledger.path.exists()
+
+
+def test_a_plan_after_a_change_says_every_later_stage_runs_as_the_run_then_does(ledger: Ledger) -> None:
+    ctx, reporter = _ctx(ledger)
+    run_stages([Gate(), Maker(), Packer()], ctx, reporter)
+    (ledger.root / "maker.out").unlink()
+    for dry_run in (True, False):
+        ctx, reporter = _ctx(Ledger.load(ledger.root))
+        ctx.dry_run = dry_run
+        statuses = _statuses(run_stages([Gate(), Maker(), Packer()], ctx, reporter))
+        assert statuses == (["ran", "planned", "planned"] if dry_run else ["ran", "ran", "ran"])
+
+
+def test_a_stage_left_out_on_request_is_recorded_until_it_runs(ledger: Ledger) -> None:
+    ctx, reporter = _ctx(ledger)
+    ctx.skip = ("packer",)
+    report = run_stages([Maker(), Packer()], ctx, reporter)
+    assert report.results[1].status == "skipped" and report.results[1].note == "left out with --skip"
+    assert Ledger.load(ledger.root).extra["skipped_stages"] == {"packer": "left out with --skip"}
+    ctx, reporter = _ctx(Ledger.load(ledger.root))
+    assert _statuses(run_stages([Maker(), Packer()], ctx, reporter)) == ["up-to-date", "ran"]
+    assert (
+        "skipped_stages" not in Ledger.load(ledger.root).extra or not Ledger.load(ledger.root).extra["skipped_stages"]
+    )

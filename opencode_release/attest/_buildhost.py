@@ -16,6 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from ..core.environment import minimal
+
 # Hash names in pip's direct_url.json -> CycloneDX algorithm names.
 _HASH_NAMES = {"sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512", "sha1": "SHA-1", "md5": "MD5"}
 _LICENSE_CLASSIFIER = "License :: OSI Approved :: "
@@ -98,7 +100,7 @@ def debian_packages(paths: list[str]) -> dict[str, DebianPackage]:
     if not paths or shutil.which("dpkg") is None:
         return {}
     wanted = {c: p for p in paths for c in _candidates(p)}
-    proc = subprocess.run(["dpkg", "-S", *wanted], capture_output=True, text=True, check=False)
+    proc = subprocess.run(["dpkg", "-S", *wanted], capture_output=True, text=True, check=False, env=minimal())
     owners: dict[str, str] = {}
     for line in proc.stdout.splitlines():
         package, sep, file = line.partition(": ")
@@ -116,6 +118,7 @@ def debian_packages(paths: list[str]) -> dict[str, DebianPackage]:
         capture_output=True,
         text=True,
         check=False,
+        env=minimal(),
     )
     packages: dict[str, DebianPackage] = {}
     for line in query.stdout.splitlines():
@@ -131,7 +134,7 @@ def compiler_version(compiler: str) -> str | None:
     if not compiler or shutil.which(compiler) is None:
         return None
     for flag in ("-dumpfullversion", "-dumpversion"):
-        proc = subprocess.run([compiler, flag], capture_output=True, text=True, check=False)
+        proc = subprocess.run([compiler, flag], capture_output=True, text=True, check=False, env=minimal())
         if proc.returncode == 0 and proc.stdout.strip():
             return proc.stdout.strip()
     return None

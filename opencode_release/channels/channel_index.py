@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..core.errors import VersionError
+from ..core.fsio import check_relative
 from ..core.versions import Version
 from .storage import ChannelError, Storage
 
@@ -48,6 +50,12 @@ def release_key(channel: str, version: str) -> str:
     return f"{channel}/{version}/release.json"
 
 
+def _checked_time(text: Any) -> str:
+    """An ISO 8601 time as written, once it is known to parse (TypeError/ValueError otherwise)."""
+    dt.datetime.fromisoformat(text)
+    return str(text)
+
+
 @dataclass(frozen=True, slots=True)
 class PublishedFile:
     artifact_id: str
@@ -72,15 +80,20 @@ class PublishedFile:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PublishedFile:
+    def from_json(cls, data: dict[str, Any], where: str = "release record") -> PublishedFile:
+        # The record is read back from the repository to prune and yank: its paths are data.
+        url = check_relative(data["url"], source=f"{where}: file {data.get('id')!r}")
+        if not url.startswith("targets/"):
+            raise ChannelError(f"{where}: file {data.get('id')!r}: url {url!r} is not under targets/")
+        target = data.get("target")
         return cls(
             str(data["id"]),
             str(data["kind"]),
-            str(data["path"]),
-            str(data["url"]),
+            check_relative(data["path"], source=f"{where}: file {data.get('id')!r}"),
+            url,
             int(data["size"]),
             str(data["sha256"]),
-            data.get("target"),
+            None if target is None else str(target),
             bool(data["payload"]),
         )
 
@@ -139,17 +152,32 @@ class ReleaseEntry:
         }
 
     @classmethod
-    def from_record(cls, data: dict[str, Any]) -> ReleaseEntry:
-        return cls(
-            str(data["version"]),
-            str(data["date"]),
-            str(data["published"]),
-            str(data["commit"]),
-            tuple(PublishedFile.from_json(f) for f in data["files"]),
-            bool(data["yanked"]),
-            str(data["yanked_reason"]),
-            bool(data["pruned"]),
-        )
+    def from_record(cls, data: Any, where: str = "release record") -> ReleaseEntry:
+        """A release record as read back from a repository; ChannelError when it is not one."""
+        try:
+            entry = cls(
+                str(Version.parse(data["version"])),
+                str(data["date"]),
+                _checked_time(data["published"]),
+                str(data["commit"]),
+                tuple(PublishedFile.from_json(f, where) for f in data["files"]),
+                bool(data["yanked"]),
+                str(data["yanked_reason"]),
+                bool(data["pruned"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError, VersionError) as exc:
+            raise ChannelError(f"{where}: not a release record: {type(exc).__name__}: {exc}") from exc
+        if entry.version != data["version"]:
+            raise ChannelError(f"{where}: version {data['version']!r} is not written canonically")
+        return entry
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str) -> ReleaseEntry:
+        try:
+            doc = json.loads(data)
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError
+            raise ChannelError(f"{where}: not JSON: {exc}") from exc
+        return cls.from_record(doc, where)
 
 
 @dataclass
@@ -237,7 +265,7 @@ def read_release(storage: Storage, channel: str, version: str) -> ReleaseEntry |
     data = storage.read(release_key(channel, version))
     if data is None:
         return None
-    return ReleaseEntry.from_record(json.loads(data))
+    return ReleaseEntry.from_bytes(data, f"{storage.description}/{release_key(channel, version)}")
 
 
 def release_dates(index: ChannelIndex) -> dict[str, dt.date]:

@@ -29,7 +29,7 @@ from tuf.api.metadata import TargetFile
 
 from ..core.config import ChannelSettings
 from ..core.errors import LedgerError
-from ..core.fsio import concurrently
+from ..core.fsio import check_name, check_relative, concurrently
 from ..core.ledger import Artifact, Ledger
 from .channel_index import ChannelIndex, PublishedFile, ReleaseEntry, check_channel, index_key, release_key
 from .keys import Keyring
@@ -120,10 +120,15 @@ class Repository:
         data = self.storage.read(JOURNAL)
         if data is None:
             return
-        journal = json.loads(data)
+        try:
+            journal = json.loads(data)
+            deletions = [str(key) for key in journal["delete"]]
+            committed_at = int(journal["timestamp_version"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ChannelError(f"{self.storage.description}/{JOURNAL}: not a publish journal: {exc}") from exc
         current = tuf.timestamp.signed.version if tuf.timestamp else 0
-        if current >= journal["timestamp_version"]:
-            for key in journal["delete"]:
+        if current >= committed_at:
+            for key in deletions:
                 self.storage.delete(key)
         self.storage.delete(JOURNAL)
 
@@ -147,7 +152,8 @@ class Repository:
 
     def _record(self, tuf: TufRepository, channel: str, version: str) -> ReleaseEntry | None:
         data = self._fetch(tuf, channel, release_key(channel, version))
-        return ReleaseEntry.from_record(json.loads(data)) if data else None
+        where = f"{self.storage.description}/{release_key(channel, version)}"
+        return ReleaseEntry.from_bytes(data, where) if data else None
 
     def channels(self) -> list[str]:
         top = self._tuf().role("targets")
@@ -254,8 +260,13 @@ class Repository:
 
     def _upload(self, txn: _Txn, channel: str, ledger: Ledger) -> Iterable[PublishedFile]:
         artifacts = sorted(ledger.uploadable(), key=lambda a: a.id)
+        check_name(ledger.version, source=f"{ledger.path}: version")
         for artifact in artifacts:
-            target_path = f"{channel}/{ledger.version}/{artifact.path}"
+            # The path rule on what the ledger says, before the first file is stored.
+            ledger.file(artifact)
+            target_path = check_relative(
+                f"{channel}/{ledger.version}/{artifact.path}", source=f"{ledger.path}: artifact {artifact.id}"
+            )
             if target_path.count("/") - channel.count("/") > MAX_DEPTH:
                 raise ChannelError(
                     f"{artifact.path}: {target_path.count('/')} folders deep; a channel's "
@@ -298,7 +309,7 @@ class Repository:
             found = self._record(tuf, channel, summary["version"])
             # the release entering in this very publish is not in the metadata yet
             key = release_key(channel, summary["version"])
-            record = found or ReleaseEntry.from_record(json.loads(txn.readable[key]))
+            record = found or ReleaseEntry.from_bytes(txn.readable[key], key)
             for published in record.files:
                 if published.payload:
                     tuf.remove_target(channel, published.target_path)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..core.errors import ReleaseError
-from ..core.fsio import write_atomic
+from ..core.fsio import check_relative, inside, write_atomic
 
 LOCK_NAME = ".publish.lock"
 
@@ -65,7 +65,9 @@ class FileStorage:
         self._sweeping = threading.Lock()  # a folder is swept before any thread writes to it
 
     def _path(self, key: str) -> Path:
-        return self.root / key
+        # Keys come from data too (release records, the journal, TUF target names): the path rule
+        # keeps every read, write and delete (retention, yank) inside the repository.
+        return inside(self.root, key, source=self.description)
 
     def read(self, key: str) -> bytes | None:
         try:
@@ -168,7 +170,7 @@ class S3Storage:
         self.description = f"s3://{bucket}/{self.prefix.rstrip('/')}".rstrip("/")
 
     def _key(self, key: str) -> str:
-        return self.prefix + key
+        return self.prefix + check_relative(key, source=self.description)
 
     def read(self, key: str) -> bytes | None:
         try:

@@ -19,6 +19,7 @@ from typing import Any
 
 from tuf.ngclient import Updater
 
+from ..core.fsio import check_name, check_relative
 from ..core.versions import Version
 from .channel_index import check_channel, index_key
 from .storage import ChannelError
@@ -111,10 +112,12 @@ def check(
             continue
         if current is not None and Version.parse(release["version"]) <= Version.parse(current):
             return None
-        artifact = updater.get_targetinfo(download["path"])
+        where = f"{repo_url}/{index_key(channel)}"
+        target_path = check_relative(download["path"], source=where)
+        artifact = updater.get_targetinfo(target_path)
         if artifact is None:
-            raise ChannelError(f"{repo_url}: {download['path']} is in the index but not in the signed metadata")
-        file = str(targets_dir / download["name"])
+            raise ChannelError(f"{repo_url}: {target_path} is in the index but not in the signed metadata")
+        file = str(targets_dir / check_name(target_path.rsplit("/", 1)[-1], source=where))
         path = updater.find_cached_target(artifact, file) or updater.download_target(artifact, file)
         return Update(channel, release["version"], target, Path(path), artifact.hashes["sha256"], tuple(skipped))
     return None

@@ -23,6 +23,22 @@ class ConfigError(UsageError):
     """The `[tool.opencode-release]` table is wrong; the message names file and key."""
 
 
+class UnsafePathError(UsageError):
+    """A path that came from data (a ledger, a build job, a CI artifact, the configuration, a
+    channel repository) breaks the path rule of core/fsio.py; refused before any file is touched."""
+
+    def __init__(self, source: str, path: object, problem: str) -> None:
+        shown = repr(path)
+        shown = shown if len(shown) <= 200 else shown[:200] + "…"
+        super().__init__(
+            f"{source}: refused path {shown}: {problem}; a path from data must be relative, normalised "
+            "and stay inside its folder"
+        )
+        self.source = source
+        self.path = path
+        self.problem = problem
+
+
 class VersionError(UsageError):
     """A version string does not parse or is not allowed where it was given."""
 

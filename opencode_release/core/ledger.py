@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LedgerError
-from .fsio import write_atomic
+from .fsio import check_relative, inside, write_atomic
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "release-manifest.json"
@@ -132,10 +132,13 @@ class Artifact:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str) -> Artifact:
         try:
+            # A path from data: a build job's partial ledger or a tampered manifest must not
+            # make a later copy, publish or delete reach outside the release folder.
+            path = check_relative(data["path"], source=f"{where}: artifact {data.get('id')!r}")
             return cls(
                 id=str(data["id"]),
                 kind=str(data["kind"]),
-                path=str(data["path"]),
+                path=path,
                 target=None if data.get("target") is None else str(data["target"]),
                 size=int(data["size"]),
                 sha256=str(data["sha256"]),
@@ -228,7 +231,8 @@ class Ledger:
         return tuple(a for a in self._artifacts.values() if a.uploadable)
 
     def file(self, artifact: Artifact) -> Path:
-        return self.root / artifact.path
+        """The artifact's file: inside the release folder, never through a symlink (the path rule)."""
+        return inside(self.root, artifact.path, source=f"{self.path}: artifact {artifact.id}")
 
     def stage(self, name: str) -> StageRecord | None:
         return self._stages.get(name)

@@ -148,6 +148,9 @@ class Stage:
     # and `run` collects it with `ctx.prepared(self)`. `prepare` may read the
     # settings and the source tree; it must not touch the ledger or report.
     early: ClassVar[bool] = False
+    # True for the checks everything else waits for (preflight): early stages start only once
+    # every gate has passed, so a refused release makes nothing, not even in the background.
+    gate: ClassVar[bool] = False
 
     def skip(self, ctx: Context) -> str | None:
         """A reason not to run in this release (e.g. 'no Windows targets'), or None."""

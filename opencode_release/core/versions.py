@@ -17,7 +17,8 @@ from .errors import VersionError
 _SEMVER = re.compile(
     r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
     r"(?:-(?P<pre>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$",
+    re.ASCII,  # \d is 0-9 only, never another script's digits
 )
 _NIGHTLY_PRE = re.compile(r"^nightly\.(\d{8})$")
 _NIGHTLY_BUILD = re.compile(r"^g([0-9a-f]{7,40})$")
@@ -34,7 +35,8 @@ class Version:
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        match = _SEMVER.match(text.strip())
+        # Exactly the text: versions name folders and TUF targets, so " 1.4.0" or "1.4.0\n" is not 1.4.0.
+        match = _SEMVER.fullmatch(text) if isinstance(text, str) else None
         if not match:
             raise VersionError(
                 f"version {text!r} is not a semantic version; expected X.Y.Z "

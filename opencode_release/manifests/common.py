@@ -8,13 +8,12 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from ..core.errors import ConfigError
+from ..core.config import TABLE, check_download_url
 from ..core.ledger import Artifact, ArtifactKind
 from ..core.stage import Context
 from ..core.versions import Version
 
 MANIFESTS = "manifests"
-_PLACEHOLDERS = ("homepage", "channel", "version", "file", "sha256")
 
 
 def archive_for(ctx: Context, target: str) -> Artifact | None:
@@ -58,13 +57,8 @@ def channel_path(channel: str, version: Version) -> str:
 def download_url(ctx: Context, file_name: str, sha256: str) -> str:
     settings = ctx.settings
     template = settings.channels.download_url
-    names = set(re.findall(r"{([^{}]*)}", template))
-    unknown = sorted(names - set(_PLACEHOLDERS))
-    if unknown or "file" not in names:
-        raise ConfigError(
-            f"{settings.source_file}: tool.opencode-release.channels.download-url: found {template!r}; "
-            "expected a URL with {file} and only the placeholders {homepage}, {channel}, {version}, {sha256}"
-        )
+    # checked when the configuration loaded; again here for settings made in code
+    check_download_url(template, f"{settings.source_file}: {TABLE}.channels.download-url")
     version = Version.parse(ctx.ledger.version)
     return template.format(
         homepage=settings.homepage.rstrip("/"),

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.environment import minimal
 from ..core.errors import CheckFailed, ConfigError, ToolMissingError
 from ..core.fsio import write_atomic
 
@@ -28,6 +29,11 @@ SNAPSHOT_HOME = "apt-gnupg"
 class Signer:
     key: str  # fingerprint or key id
     home: Path | None  # a GnuPG home to copy from; None: the user's own keyring
+
+
+def _env() -> dict[str, str]:
+    # every call names its --homedir; GNUPGHOME is the default home for a real release's key
+    return minimal(extra=("GNUPGHOME",))
 
 
 def _gpg() -> str:
@@ -54,12 +60,14 @@ def _home(source: Path | None, keep: bool = False) -> Iterator[list[str]]:
             source.chmod(0o700)
             shutil.copytree(tmp, source, dirs_exist_ok=True, ignore=shutil.ignore_patterns("S.*", "*.lock"))
     finally:
-        subprocess.run(["gpgconf", "--homedir", str(tmp), "--kill", "gpg-agent"], capture_output=True, check=False)
+        subprocess.run(
+            ["gpgconf", "--homedir", str(tmp), "--kill", "gpg-agent"], capture_output=True, check=False, env=_env()
+        )
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run(args: Sequence[str], what: str) -> bytes:
-    proc = subprocess.run(list(args), capture_output=True, check=False)
+    proc = subprocess.run(list(args), capture_output=True, check=False, env=_env())
     if proc.returncode != 0:
         raise CheckFailed(f"gpg could not {what}: {proc.stderr.decode(errors='replace').strip()}")
     return proc.stdout

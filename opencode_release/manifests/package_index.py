@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.environment import minimal
 from ..core.errors import CheckFailed, ConfigError
 from ..core.formats import gzip_bytes
 from ..core.fsio import write_atomic
@@ -33,6 +34,23 @@ class Dists:
     sdist: Path
 
 
+# What the product's copy leaves out; everything else in its folder may end up in the wheel or sdist
+# (preflight refuses untracked and ignored files that are not one of these).
+NOT_PACKAGED = ("build", "dist", "*.egg-info", "__pycache__", "*.pyc", ".venv")
+# pip's settings, for the isolated build that fetches build requirements (core/environment.py).
+PIP_VARIABLES = (
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_NO_INDEX",
+    "PIP_TRUSTED_HOST",
+    "PIP_CERT",
+    "PIP_CONFIG_FILE",
+    "PIP_DEFAULT_TIMEOUT",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+)
+
+
 def build(project: Path, outdir: Path, epoch: int) -> Dists:
     """Wheel and sdist of `project` into `outdir`.
 
@@ -42,11 +60,9 @@ def build(project: Path, outdir: Path, epoch: int) -> Dists:
     """
     with tempfile.TemporaryDirectory(prefix="opencode-build-") as tmp:
         source = Path(tmp) / project.name
-        shutil.copytree(
-            project, source, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", ".venv")
-        )
+        shutil.copytree(project, source, ignore=shutil.ignore_patterns(*NOT_PACKAGED))
         out = Path(tmp) / "out"
-        env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
+        env = minimal(extra=PIP_VARIABLES, set_={"SOURCE_DATE_EPOCH": str(epoch)})
         command = [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)]
         proc = subprocess.run([*command, "--no-isolation"], capture_output=True, text=True, env=env, check=False)
         if proc.returncode != 0 and "Missing dependencies" in proc.stdout + proc.stderr:
@@ -103,7 +119,8 @@ def password() -> str:
 
 def upload(url: str, username: str, files: list[Path]) -> str:
     """Upload with twine; returns twine's report. A file the index already holds is a clear error."""
-    env = {**os.environ, "TWINE_PASSWORD": password(), "TWINE_USERNAME": username, "NO_COLOR": "1", "COLUMNS": "200"}
+    # twine's password is its job; nothing else of the caller's environment is (core/environment.py)
+    env = minimal(set_={"TWINE_PASSWORD": password(), "TWINE_USERNAME": username, "NO_COLOR": "1", "COLUMNS": "200"})
     proc = subprocess.run(
         # --verbose: the index's reason (e.g. "already exists") is only printed then.
         [

@@ -3,8 +3,12 @@
 Each CI build job writes a partial ledger (its target's binary and build
 report) beside the files. `merge` checks every partial against the release
 first, and only then copies anything: a refused merge writes nothing.
-Refused: a different product, version, tag or source commit, and the same
-artifact twice with different bytes (two builds of one target that disagree).
+Refused: a different product, version, tag or source commit, the same
+artifact twice with different bytes (two builds of one target that disagree),
+and any path that breaks the path rule (core/fsio.py): a build job runs every
+dependency's code, so its ledger's paths are data from outside; they are
+checked where they are read and where they would be written, before the
+first copy.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import MergeError
+from ..core.fsio import inside
 from ..core.ledger import MANIFEST_NAME, Artifact, ArtifactKind, Ledger, file_digest
 from ..core.names import BUNDLE_SUFFIX, SLSA_PROVENANCE_V1
 
@@ -31,7 +36,8 @@ def find_partials(folder: Path) -> list[Ledger]:
     found = sorted(folder.rglob(MANIFEST_NAME))
     if not found:
         raise MergeError(f"{folder}: no {MANIFEST_NAME} under it; is this where the partial ledgers were downloaded?")
-    return [Ledger.load(path) for path in found]
+    source = f"--from {folder}"
+    return [Ledger.load(inside(folder, path.relative_to(folder).as_posix(), source=source)) for path in found]
 
 
 def _check_same_release(ledger: Ledger, partial: Ledger) -> None:
@@ -72,6 +78,7 @@ def plan(ledger: Ledger, partials: list[Ledger]) -> list[Imported]:
                     raise MergeError(_conflict(artifact, partial.path, existing, ledger.path))
                 chosen[artifact.id] = (Imported(existing, ledger.file(existing)), None)
                 continue
+            ledger.file(artifact)  # where it will be copied to: the path rule, before any copy
             chosen[artifact.id] = (Imported(artifact, source), partial)
     return [item for item, where in chosen.values() if where is not None]
 
@@ -111,8 +118,10 @@ def import_signatures(ledger: Ledger, folder: Path) -> list[Artifact]:
     by_path = {a.path: a for a in ledger.artifacts}
     summed = [a.id for a in ledger.artifacts if a.kind in (ArtifactKind.ARCHIVE, ArtifactKind.DEB)]
     planned: list[tuple[Path, str, dict[str, list[str]], dict[str, str]]] = []
-    for bundle in sorted(folder.rglob(f"*{BUNDLE_SUFFIX}")):
-        relative = bundle.relative_to(folder).as_posix()
+    for found in sorted(folder.rglob(f"*{BUNDLE_SUFFIX}")):
+        relative = found.relative_to(folder).as_posix()
+        bundle = inside(folder, relative, source=f"--from {folder}")
+        inside(ledger.root, relative, source=f"--from {folder}")  # where it will be copied to
         subject_path = relative[: -len(BUNDLE_SUFFIX)]
         if subject_path == "provenance":
             planned.append((bundle, relative, {"provenance_of": summed}, {"predicate_type": SLSA_PROVENANCE_V1}))
@@ -124,7 +133,7 @@ def import_signatures(ledger: Ledger, folder: Path) -> list[Artifact]:
         raise MergeError(f"{folder}: no *{BUNDLE_SUFFIX} bundles in it")
     added = []
     for bundle, relative, relations, facts in planned:
-        dest = ledger.root / relative
+        dest = inside(ledger.root, relative, source=f"--from {folder}")
         if not dest.exists() or file_digest(dest) != file_digest(bundle):
             shutil.copy2(bundle, dest)
         added.append(ledger.record(dest, ArtifactKind.SIGSTORE_BUNDLE, relations=relations, facts=facts))

@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -124,19 +124,30 @@ def _start_early(stages: Sequence[Stage], ctx: Context, pool: ThreadPoolExecutor
 
 
 def run_stages(stages: Sequence[Stage], ctx: Context, reporter: ConsoleReporter) -> RunReport:
-    # Leaving the pool waits for early work still going (a stage before it failed).
+    # Early work starts once the gates (preflight) have passed; leaving the pool waits for
+    # early work still going (a stage before it failed).
+    gates = max((i for i, s in enumerate(stages, 1) if s.gate), default=0)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="early-stage") as pool:
-        _start_early(stages, ctx, pool)
+        if gates == 0:
+            _start_early(stages, ctx, pool)
         try:
-            return _run_in_order(stages, ctx, reporter)
+            return _run_in_order(stages, ctx, reporter, gates, lambda: _start_early(stages[gates:], ctx, pool))
         finally:
             ctx.early.clear()
 
 
-def _run_in_order(stages: Sequence[Stage], ctx: Context, reporter: ConsoleReporter) -> RunReport:
+def _run_in_order(
+    stages: Sequence[Stage],
+    ctx: Context,
+    reporter: ConsoleReporter,
+    gates: int = 0,
+    after_gates: Callable[[], None] | None = None,
+) -> RunReport:
     report = reporter.report
     cascade = False
     for index, stage in enumerate(stages, 1):
+        if index == gates + 1 and gates and after_gates is not None:
+            after_gates()
         reporter.stage = stage.name
         header = f"[bold][{index}/{len(stages)}] {stage.name}[/bold]"
         reason = SKIPPED_BY_REQUEST if stage.name in ctx.skip else stage.skip(ctx)
@@ -210,6 +221,13 @@ def _run_one(stage: Stage, ctx: Context, inputs: str) -> StageResult:
         ctx.ledger.finish_stage(StageRecord(stage.name, inputs, outputs))
     _save_what_was_made(ctx)
     return StageResult(stage.name, "ran", seconds, outputs)
+
+
+def _save_what_was_made(ctx: Context) -> None:
+    """After a failure: keep the ledger of a run that made something (to resume); a run refused
+    before its first output (preflight) leaves no ledger behind."""
+    if ctx.ledger.artifacts or ctx.ledger.stages or ctx.ledger.path.exists():
+        ctx.ledger.save()
 
 
 def summary_table(report: RunReport) -> Table:

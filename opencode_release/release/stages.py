@@ -7,6 +7,7 @@ come from lifecycle/, what was released from the channel repository.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import functools
 import shutil
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from ..core.ledger import Ledger
 from ..core.stage import Context, Stage
 from ..core.versions import Version
 from ..lifecycle import calendar, release_rules
+from ..manifests.package_index import NOT_PACKAGED
 from . import source
 
 
@@ -35,14 +37,49 @@ def check_version(ctx: Context) -> None:
         raise CheckFailed(f"version {version}: only nightlies may carry a pre-release tag")
 
 
+def _named(files: tuple[str, ...]) -> str:
+    return ", ".join(repr(f) if f != f.strip() or not f.isprintable() else f for f in files[:5]) + (
+        f" and {len(files) - 5} more" if len(files) > 5 else ""
+    )
+
+
+def _packaged_ignored(ctx: Context, state: source.TreeState) -> tuple[str, ...]:
+    """Ignored files inside the product's folder that its wheel, sdist or binary could take in."""
+    top = source.repository_root(ctx.settings.project_dir)
+    if top is None:
+        return ()
+    product = ctx.settings.project_dir.resolve()
+    outputs = [
+        ctx.settings.path(p) for p in (ctx.settings.dist_dir, ctx.settings.state_dir, ctx.settings.channels.root)
+    ]
+    found = []
+    for name in state.ignored:
+        path = (top / name).resolve()
+        if not path.is_relative_to(product) or any(path.is_relative_to(out) for out in outputs):
+            continue
+        parts = path.relative_to(product).parts
+        if not any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in NOT_PACKAGED):
+            found.append(name)
+    return tuple(found)
+
+
 def check_clean_tree(ctx: Context) -> None:
+    """A real release is built from the commit alone: no changed, untracked or ignored-but-packaged file."""
     if ctx.snapshot:
         return
-    dirty = source.dirty_files(ctx.settings.project_dir)
-    if dirty:
+    state = source.tree_state(ctx.settings.project_dir)
+    problems = []
+    if state.changed:
+        problems.append(f"uncommitted changes ({_named(state.changed)})")
+    if state.untracked:
+        problems.append(f"untracked files ({_named(state.untracked)})")
+    ignored = _packaged_ignored(ctx, state)
+    if ignored:
+        problems.append(f"ignored files the product would package ({_named(ignored)})")
+    if problems:
         raise CheckFailed(
-            f"the source tree has uncommitted changes ({', '.join(dirty[:5])}); commit or stash them, "
-            "or cut a --snapshot"
+            f"the source tree has {'; '.join(problems)}: a real release is built from its commit alone; "
+            "commit, remove or stash them, or cut a --snapshot"
         )
 
 
@@ -117,6 +154,7 @@ class PreflightStage(Stage):
     description = "clean tree, tag free, version allowed, toolchain present"
     always_run = True
     checks_only = True
+    gate = True  # nothing starts, not even early work, before it passes
 
     def run(self, ctx: Context) -> None:
         failed: list[ReleaseError] = []

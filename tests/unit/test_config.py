@@ -41,7 +41,7 @@ def test_sample_product_loads() -> None:
         ),
         (
             'name = "o"\npackage = "p"\n[lifecycle]\nnightly-keep = 0\n',
-            "lifecycle.nightly-keep: found 0; expected a positive",
+            "lifecycle.nightly-keep: found 0; expected a number from 1 to 10000",
         ),
         (
             'name = "o"\npackage = "p"\n[lifecycle]\nnightly-keep = true\n',
@@ -155,3 +155,73 @@ def test_what_project_lacks_is_named_with_what_to_do(tmp_path: Path, change: tup
     path.write_text(NEWCOMER.replace(*change))
     with pytest.raises(ConfigError, match=re.escape(message)):
         config.load(path)
+
+
+# Each of these loaded before (issue #15) and failed, if at all, after the compile.
+HOSTILE = [
+    ('name = "../../evil"\npackage = "p"\n', "name: found '../../evil'; expected letters, digits"),
+    ('name = "a/b"\npackage = "p"\n', "name: found 'a/b'; expected letters"),
+    ('name = "o"\npackage = "p"\nversion = " 1.4.0 "\n', "version: found ' 1.4.0 '; remove the surrounding whitespace"),
+    (
+        'name = "o"\npackage = "p"\ndescription = "two\\nlines"\n',
+        "description: found 'two\\nlines'; control characters",
+    ),
+    ('name = "o"\npackage = "../elsewhere"\n', "package: found '../elsewhere': climbs out with '..'"),
+    ('name = "o"\npackage = "/usr/lib/python3"\n', "package: found '/usr/lib/python3': absolute"),
+    (
+        'name = "o"\npackage = "p"\n[channels]\nlock-timeout-seconds = -5.0\n',
+        "channels.lock-timeout-seconds: found -5.0; expected a number from 0.1 to 3600",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[lifecycle]\nevidence-days = -1\n',
+        "lifecycle.evidence-days: found -1; expected a number from 1",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[lifecycle]\nstable-cadence-weeks = 520\n',
+        "stable-cadence-weeks: found 520; expected a number from 1 to 52",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[channels]\ntimestamp-expiry-days = 30\n',
+        "timestamp-expiry-days: found 30, more than snapshot-expiry-days (14)",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[channels]\ndownload-url = "{homepage}/{nope}/{file"\n',
+        "channels.download-url: found '{homepage}/{nope}/{file'",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[channels]\ndownload-url = "{homepage}/{nope}/{file}"\n',
+        "only the placeholders {homepage}, {channel}",
+    ),
+    ('name = "o"\npackage = "p"\n[channels]\ndownload-url = "{homepage}/{version}"\n', "with {file}"),
+    ('name = "o"\npackage = "p"\n[channels]\ndownload-url = "{file!r:>9}"\n', "only the placeholders"),
+    ('name = "o"\npackage = "p"\n[channels]\ndownload-url = "ftp://x/{file}"\n', "it must give an http(s) URL"),
+    (
+        'name = "o"\npackage = "p"\n[homebrew]\nformula = "../x"\n',
+        "homebrew.formula: found '../x'; expected a Homebrew formula name",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[homebrew]\ntap = "o/../../t"\n',
+        "homebrew.tap: found 'o/../../t'; expected OWNER/homebrew-NAME",
+    ),
+    ('name = "o"\npackage = "p"\n[winget]\nidentifier = "../../x"\n', "winget.identifier: found '../../x'"),
+    ('name = "o"\npackage = "p"\n[winget]\nidentifier = "One"\n', "winget.identifier: found 'One'"),
+    ('name = "o"\npackage = "p"\n[apt]\nsection = "devel/../x"\n', "apt.section: found 'devel/../x'"),
+]
+
+
+@pytest.mark.parametrize(("table", "message"), HOSTILE)
+def test_names_ranges_paths_and_templates_are_checked_at_load(tmp_path: Path, table: str, message: str) -> None:
+    path = write_project(tmp_path, table)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    lines = str(caught.value).splitlines()
+    assert any(message in line for line in lines), lines
+    assert all(line.startswith(f"{path}: ") for line in lines)  # one line per mistake, each naming the file
+    assert caught.value.exit_code == 2
+
+
+def test_every_name_pattern_accepts_the_sample() -> None:
+    settings = config.load(PRODUCT / "pyproject.toml")
+    assert settings.channels.download_url.startswith("{homepage}/")
+    for key in config.NAME_PATTERNS:
+        assert config._value(settings, key)

@@ -103,17 +103,16 @@ def test_download_url_follows_the_channel_layout(tmp_path: Path) -> None:
     }
 
 
-def test_a_download_url_without_file_is_refused(tmp_path: Path) -> None:
-    ctx = fake_release(
-        tmp_path, only=("linux-x86_64-gnu",), toml={"channels": 'download-url = "https://dl.example.org/{target}"'}
-    )
+def test_a_download_url_without_file_is_refused_when_the_configuration_loads(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError,
         match=r"channels.download-url: found 'https://dl.example.org/\{target\}'; "
-        r"expected a URL with \{file\}",
+        r"expected a URL template with \{file\}",
     ):
-        HomebrewStage().run(ctx)
-    assert not (ctx.dist_dir / "manifests").exists()
+        fake_release(
+            tmp_path, only=("linux-x86_64-gnu",), toml={"channels": 'download-url = "https://dl.example.org/{target}"'}
+        )
+    assert not (tmp_path / "dist").exists()
 
 
 @pytest.mark.parametrize(

@@ -180,7 +180,6 @@ def test_floor_seen_on_the_build_runner_survives_the_merge(bins: dict[str, Path]
     ctx.ledger.update_facts(
         binary.id,
         {
-            "payload_dir": ".work/linux-x86_64-gnu/out/opencode_cli.dist",
             "inspection": {
                 "sha256": binary.sha256,
                 "glibc_floor": "2.35",

@@ -93,8 +93,9 @@ def command(package: Path, out_dir: Path, name: str, target: Target) -> list[str
     ]
 
 
-# Nuitka's own settings the caller may give (core/environment.py lists the rest).
-NUITKA_VARIABLES = ("NUITKA_CACHE_DIR", "CC", "CCACHE_DIR")
+# Nuitka's own settings the caller may give (core/environment.py lists the rest); PYENV_ROOT is how
+# it recognises a pyenv Python, whose libpython it then links statically (else it ships the .so).
+NUITKA_VARIABLES = ("NUITKA_CACHE_DIR", "CC", "CCACHE_DIR", "PYENV_ROOT")
 
 
 def environment(epoch: int) -> dict[str, str]:

@@ -106,7 +106,7 @@ class FileStorage:
             folder = folder.parent
 
     def keys(self, prefix: str) -> Iterator[str]:
-        base = self._path(prefix)
+        base = self.root / prefix.strip("/")  # a listing prefix is ours, not data
         if not base.is_dir():
             return
         for path in sorted(base.rglob("*")):
@@ -206,7 +206,8 @@ class S3Storage:
 
     def keys(self, prefix: str) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+        # a listing prefix is ours (e.g. "metadata/"), not data: only keys get the path rule
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
             for item in page.get("Contents", []):
                 yield str(item["Key"])[len(self.prefix) :]
 

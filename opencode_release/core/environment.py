@@ -21,7 +21,7 @@ settings, or a secret that is the tool's job, such as twine's password).
 | HTTP_PROXY, HTTPS_PROXY, NO_PROXY (and lower case) | reaching a package index through a proxy |
 
 Variables a single tool needs are named at its call site (`extra=`): Nuitka
-`NUITKA_CACHE_DIR`, `CC`, `CCACHE_DIR`; gpg `GNUPGHOME`; pip `PIP_INDEX_URL`
+`NUITKA_CACHE_DIR`, `CC`, `CCACHE_DIR`, `PYENV_ROOT`; gpg `GNUPGHOME`; pip `PIP_INDEX_URL`
 for the isolated build fallback. Anything else (tokens, keys, passwords,
 cloud credentials) never reaches a subprocess unless its call site passes it.
 """

@@ -8,7 +8,8 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from ..core.config import TABLE, check_download_url
+from ..core.config import TABLE
+from ..core.config_rules import check_download_url
 from ..core.ledger import Artifact, ArtifactKind
 from ..core.stage import Context
 from ..core.versions import Version

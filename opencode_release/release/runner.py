@@ -223,13 +223,6 @@ def _run_one(stage: Stage, ctx: Context, inputs: str) -> StageResult:
     return StageResult(stage.name, "ran", seconds, outputs)
 
 
-def _save_what_was_made(ctx: Context) -> None:
-    """After a failure: keep the ledger of a run that made something (to resume); a run refused
-    before its first output (preflight) leaves no ledger behind."""
-    if ctx.ledger.artifacts or ctx.ledger.stages or ctx.ledger.path.exists():
-        ctx.ledger.save()
-
-
 def summary_table(report: RunReport) -> Table:
     table = Table(title="release summary")
     for column in ("stage", "status", "seconds", "outputs", "note"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.core import config
+from opencode_release.core import config, config_rules
 from opencode_release.core.errors import ConfigError
 from tests.conftest import PRODUCT, write_project
 
@@ -223,5 +223,5 @@ def test_names_ranges_paths_and_templates_are_checked_at_load(tmp_path: Path, ta
 def test_every_name_pattern_accepts_the_sample() -> None:
     settings = config.load(PRODUCT / "pyproject.toml")
     assert settings.channels.download_url.startswith("{homepage}/")
-    for key in config.NAME_PATTERNS:
-        assert config._value(settings, key)
+    for key in config_rules.NAME_PATTERNS:
+        assert config_rules.value_of(settings, key)

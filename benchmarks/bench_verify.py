@@ -130,7 +130,7 @@ def build_release(count: int) -> Path:
     return root
 
 
-def _trust(root: Path) -> tuple[identity_policy.TrustedRoot, identity_policy.Policy]:
+def _trust(root: Path) -> tuple[identity_policy.Trust, identity_policy.Policy]:
     trusted = identity_policy.load_trusted_root("local", str(root / "sigstore-trusted-root.json"), None)
     return trusted, identity_policy.load_policy("local", None, {"source_ref": "refs/tags/v*"})
 

@@ -32,7 +32,7 @@ from ..core.ledger import UPLOADABLE, Artifact, ArtifactKind
 from ..core.names import BUNDLE_SUFFIX
 from ..core.stage import Context, SigningSession
 
-STATEMENT_KINDS = frozenset({ArtifactKind.PROVENANCE, ArtifactKind.ATTESTATION})
+STATEMENT_KINDS = frozenset({ArtifactKind.PROVENANCE, ArtifactKind.ATTESTATION, ArtifactKind.RELEASE_STATEMENT})
 # Everything uploadable except what this stage makes itself.
 SIGNED_KINDS = tuple(sorted(UPLOADABLE - {ArtifactKind.SIGSTORE_BUNDLE, ArtifactKind.TRUST_ROOT}))
 INSTANCES = ("production", "staging", "local")
@@ -83,16 +83,32 @@ def open_instance(ctx: Context) -> Iterator[Instance]:
             yield Instance(name, config, session.trusted_root_json, IdentityToken(session.identity_token()), session)
         return
     token = _ambient_token(name)  # before any network: no credential, no point fetching trust
+    config = _public_trust_config(ctx, name)
+    yield Instance(name, config, config.trusted_root._inner.to_json(), token)
+
+
+def _public_trust_config(ctx: Context, name: str) -> ClientTrustConfig:
     if name in ("production", "staging"):
-        config = ClientTrustConfig.production() if name == "production" else ClientTrustConfig.staging()
-    else:
-        path = ctx.settings.path(name)
-        try:
-            config = ClientTrustConfig.from_json(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, SigstoreError) as exc:
-            raise UsageError(f"{path}: not a readable Sigstore client trust config: {exc}") from exc
-    root_json = config.trusted_root._inner.to_json()
-    yield Instance(name, config, root_json, token)
+        return ClientTrustConfig.production() if name == "production" else ClientTrustConfig.staging()
+    path = ctx.settings.path(name)
+    try:
+        return ClientTrustConfig.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, SigstoreError) as exc:
+        raise UsageError(f"{path}: not a readable Sigstore client trust config: {exc}") from exc
+
+
+def instance_trusted_root(ctx: Context) -> bytes:
+    """The trusted root of the instance that will sign, as the release ships it; nothing is signed.
+
+    The release statement lists this file, so it is written before signing and the
+    sign stage checks that the instance it signs with still has it."""
+    if ctx.instance == "local":
+        if ctx.local_sigstore is None:
+            raise UsageError("signing.instance = local, but this run has no embedded Sigstore instance")
+        signing = ctx.settings.signing
+        with ctx.local_sigstore(ctx.state_dir, signing.issuer, signing.identity) as session:
+            return pretty_json(session.trusted_root_json)
+    return pretty_json(_public_trust_config(ctx, ctx.instance).trusted_root._inner.to_json())
 
 
 def bundle_path(ctx: Context, artifact: Artifact) -> Path:

@@ -1,4 +1,4 @@
-"""The attest area's stages: checksum, sbom, provenance, intoto, sign."""
+"""The attest area's stages: checksum, sbom, provenance, intoto, release-statement, sign."""
 
 from __future__ import annotations
 
@@ -19,7 +19,18 @@ from ..core.fsio import concurrently, write_atomic
 from ..core.ledger import SUMMED_KINDS, Artifact, ArtifactKind
 from ..core.names import SLSA_PROVENANCE_V1, TRUST_ROOT_NAME
 from ..core.stage import Context, Stage
-from . import _cdx_validate, _release_sboms, digests, intoto, provenance, pydist_sbom, sbom, signing, statements
+from . import (
+    _cdx_validate,
+    _release_sboms,
+    digests,
+    intoto,
+    provenance,
+    pydist_sbom,
+    release_statement,
+    sbom,
+    signing,
+    statements,
+)
 
 
 class SbomStage(Stage):
@@ -215,6 +226,29 @@ class ChecksumStage(Stage):
             )
 
 
+class ReleaseStatementStage(Stage):
+    name = "release-statement"
+    description = "the release statement: every file of the release with its digest and ledger record, to be signed"
+    consumes = tuple(sorted(set(ArtifactKind) - release_statement.NOT_LISTED - {ArtifactKind.TRUST_ROOT}))
+
+    def fingerprint(self, ctx: Context) -> str:
+        return f"release-statement/1 {ctx.instance} {ctx.ledger.version} {ctx.ledger.channel} {ctx.ledger.source}"
+
+    def skip(self, ctx: Context) -> str | None:
+        return None if any(a.kind in signing.SIGNED_KINDS for a in ctx.ledger.artifacts) else "nothing to sign yet"
+
+    def run(self, ctx: Context) -> None:
+        for artifact in release_statement.listed(ctx.ledger):
+            if artifact.kind != ArtifactKind.TRUST_ROOT and not ctx.ledger.verify_file(artifact):
+                raise LedgerError(f"{artifact.path}: missing or changed since it was recorded; rerun its stage")
+        # The trusted root the release ships is listed too: it is the signing instance's, written now.
+        root_path = ctx.dist_dir / TRUST_ROOT_NAME
+        write_atomic(root_path, signing.instance_trusted_root(ctx))
+        ctx.ledger.record(root_path, ArtifactKind.TRUST_ROOT, facts={"instance": ctx.instance})
+        recorded = release_statement.write(ctx.ledger)
+        ctx.reporter.note(f"{recorded.path}: {len(recorded.related('lists'))} files listed")
+
+
 class SignStage(Stage):
     name = "sign"
     description = "Sigstore bundles for every uploadable artifact, each verified after signing"
@@ -279,8 +313,14 @@ class SignStage(Stage):
 
             concurrently(write, signed)
             root_path = ctx.dist_dir / TRUST_ROOT_NAME
-            write_atomic(root_path, signing.pretty_json(instance.trusted_root_json))
-            written.append(root_path)
+            shipped = ctx.ledger.by_kind(ArtifactKind.TRUST_ROOT)
+            if not shipped:  # no release statement lists one: the release ships the signing instance's
+                write_atomic(root_path, signing.pretty_json(instance.trusted_root_json))
+                written.append(root_path)
+            elif root_path.read_bytes() != signing.pretty_json(instance.trusted_root_json):
+                raise StageError(
+                    f"{TRUST_ROOT_NAME}: not the trusted root of the instance that signed; rerun release-statement"
+                )
         facts: dict[str, Any] = {"instance": instance.name, "identity": identity, "issuer": instance.issuer}
         for artifact, bundle, out in signed:
             entry = bundle.log_entry._inner
@@ -296,7 +336,8 @@ class SignStage(Stage):
                     "integrated_time": int(entry.integrated_time or 0),
                 },
             )
-        ctx.ledger.record(root_path, ArtifactKind.TRUST_ROOT, facts=facts)
+        if not shipped:
+            ctx.ledger.record(root_path, ArtifactKind.TRUST_ROOT, facts=facts)
         ctx.reporter.note(
             f"{len(signed)} bundles signed with {instance.name} as {identity} "
             f"and verified; trusted root in {TRUST_ROOT_NAME}"

@@ -6,16 +6,16 @@ The verification itself lives in `verify/`; this module only turns flags into it
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 
 from ..core.errors import ReleaseError, UsageError
 from ..core.names import BUNDLE_SUFFIX
-from ..verify import identity_policy
+from ..verify import bundles, identity_policy
 from ..verify import release as verification
-from ..verify.release import Report
+from ..verify.artifact import Report, verify_files
 from ..verify.stages import local_trusted_root_path
 from ._common import project_file, settings
 from .command import Command, Outcome, Output, project_option
@@ -36,8 +36,14 @@ def _trust_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="identity policy TOML (default: the packaged one); its [instance] section applies",
     )
-    parser.add_argument("--identity", metavar="I", help="expected signer identity (exact, or a pattern with *)")
-    parser.add_argument("--issuer", metavar="U", help="expected OIDC issuer of the identity")
+    parser.add_argument(
+        "--identity",
+        metavar="I",
+        help="expected signer identity (exact, or a pattern with *); replaces the policy's certificate rules",
+    )
+    parser.add_argument(
+        "--issuer", metavar="U", help="expected OIDC issuer of the identity; replaces the policy's certificate rules"
+    )
     parser.add_argument("--source-repository", metavar="URL", help="expected source repository in the provenance")
     parser.add_argument(
         "--source-ref", metavar="REF", help="expected source ref (exact, or a pattern such as refs/tags/v*)"
@@ -56,13 +62,22 @@ def _local_root(project: str | None) -> Path:
     return local_trusted_root_path(Path(".opencode-release"))
 
 
-def _trust(args: argparse.Namespace) -> tuple[Any, Any]:
+PolicyFor = Callable[[str | None], identity_policy.Policy]
+
+
+def _trust(args: argparse.Namespace) -> tuple[identity_policy.Trust, PolicyFor]:
+    """The trusted root, and the policy for a channel (verify-release reads each release's channel)."""
     name = args.instance or "production"
-    root = identity_policy.load_trusted_root(
+    trust = identity_policy.load_trusted_root(
         name, args.trusted_root, _local_root(args.project) if name == "local" else None
     )
     overrides = {k: getattr(args, k) for k in ("identity", "issuer", "source_repository", "source_ref", "builder_id")}
-    return root, identity_policy.load_policy(name, args.policy, overrides)
+    identity_policy.load_policy(name, args.policy, overrides)  # a bad policy file is a usage error before any check
+
+    def policy_for(channel: str | None) -> identity_policy.Policy:
+        return identity_policy.load_policy(name, args.policy, overrides, channel)
+
+    return trust, policy_for
 
 
 def _outcome(report: Report, out: Output) -> Outcome:
@@ -86,14 +101,29 @@ def _outcome(report: Report, out: Output) -> Outcome:
 def _verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("artifact", metavar="ARTIFACT", help="the file to verify")
     parser.add_argument("--bundle", metavar="B", help=f"its Sigstore bundle (default: ARTIFACT{BUNDLE_SUFFIX})")
+    parser.add_argument(
+        "--key", metavar="K", help="a PEM public key: verify a bundle signed with this managed key, not a certificate"
+    )
+    parser.add_argument(
+        "--channel",
+        metavar="C",
+        help="the channel whose policy applies (stable, lts, nightly; default: the instance's own rules)",
+    )
     _trust_arguments(parser)
 
 
 def _verify(args: argparse.Namespace, out: Output) -> Outcome:
-    root, rules = _trust(args)
+    trust, policy_for = _trust(args)
+    key = None
+    if args.key is not None:
+        try:
+            pem = Path(args.key).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{args.key}: unreadable public key: {exc.strerror}") from None
+        key = bundles.load_public_key(args.key, pem)
     path = Path(args.artifact)
     bundle = Path(args.bundle) if args.bundle else path.with_name(path.name + BUNDLE_SUFFIX)
-    return _outcome(verification.verify_files([(path, bundle)], root, rules), out)
+    return _outcome(verify_files([(path, bundle)], trust, policy_for(args.channel), key), out)
 
 
 def _release_arguments(parser: argparse.ArgumentParser) -> None:
@@ -102,20 +132,20 @@ def _release_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _verify_release(args: argparse.Namespace, out: Output) -> Outcome:
-    root, rules = _trust(args)
-    return _outcome(verification.verify_release(Path(args.path), root, rules), out)
+    trust, policy_for = _trust(args)
+    return _outcome(verification.verify_release(Path(args.path), trust, policy_for), out)
 
 
 COMMANDS = (
     Command(
         "verify",
-        "verify one artifact against its Sigstore bundle (and SHA256SUMS beside it)",
+        "verify one artifact against its Sigstore bundle (and SHA256SUMS beside it); --key for a managed key",
         _verify_arguments,
         _verify,
     ),
     Command(
         "verify-release",
-        "verify every artifact of a release: digests, bundles, log, provenance, SBOM statements",
+        "verify a release from its signed release statement: every file, bundle, provenance, SBOM statement",
         _release_arguments,
         _verify_release,
     ),

@@ -45,6 +45,7 @@ class ArtifactKind(enum.StrEnum):
     SDIST = "sdist"
     CHANNEL_METADATA = "channel-metadata"
     PROCUREMENT_PACKET = "procurement-packet"
+    RELEASE_STATEMENT = "release-statement"
 
 
 # What leaves the building: published, checksummed, signed. A new kind spreads
@@ -68,6 +69,8 @@ UPLOADABLE: frozenset[str] = frozenset(
         ArtifactKind.WINGET_MANIFEST,
         ArtifactKind.WHEEL,
         ArtifactKind.SDIST,
+        # Lists (and so signs) every file of the release; verifiers start from it.
+        ArtifactKind.RELEASE_STATEMENT,
     }
 )
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ..attest.stages import ChecksumStage, InTotoStage, ProvenanceStage, SbomStage, SignStage
+from ..attest.stages import (
+    ChecksumStage,
+    InTotoStage,
+    ProvenanceStage,
+    ReleaseStatementStage,
+    SbomStage,
+    SignStage,
+)
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
 from ..core.errors import UsageError
 from ..core.stage import Stage
@@ -28,6 +35,7 @@ def release_stages() -> list[Stage]:
         SbomStage(),  # CycloneDX 1.5 per binary and archive, from the compilation report
         ProvenanceStage(),  # SLSA v1.0 statement over every deliverable
         InTotoStage(),  # in-toto links per step (step keys) and the layout (owner key)
+        ReleaseStatementStage(),  # every file of the release, with digest and ledger record, in one statement
         SignStage(),  # Sigstore bundle per uploadable artifact, each verified right after signing
         VerifyStage(),  # the distributor's verify-release over the ledger; a failure stops before publishing
         IndexUploadStage(),  # wheel and sdist to the configured package index (skipped without index.url)
@@ -81,7 +89,7 @@ def stages_named(names: tuple[str, ...]) -> list[Stage]:
 # after the build and before signing; CI's attest job signs with no project
 # code (docs/slsa.md); the publish job runs what comes after signing.
 NOT_AFTER_A_MERGE = ("preflight", "build", "smoke")
-SIGNING = ("provenance", "intoto", "sign")
+SIGNING = ("provenance", "intoto", "release-statement", "sign")
 
 
 def ci_phase(phase: str) -> list[Stage]:

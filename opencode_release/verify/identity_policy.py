@@ -1,171 +1,285 @@
 """What a verifier trusts: a Sigstore trusted root, and a policy over who signed what.
 
 Trust comes from `--instance production|staging|local` or `--trusted-root FILE`;
-production and staging use the trusted roots sigstore-python ships (offline).
-The policy (identity, issuer, source repository and ref, builder id) comes
-from the packaged `verify/identity-policy.toml`, a `--policy` file, or flags.
+production and staging use the trusted roots sigstore-python ships inside its
+package (no network, no TUF cache). The policy comes from the packaged
+`identity-policy.toml` (or `--policy FILE`): per instance, and per channel
+within it, the OIDC issuer, the signer identity and the Fulcio extensions a
+GitHub-built release carries (Build Signer URI, source repository URI and
+ref, runner environment), and what the provenance must say (builder, source).
+
+The certificate rules are sigstore-python's own policies (`Identity`,
+`OIDCIssuer`/`OIDCIssuerV2`, `OIDCBuildSignerURI`, ...) composed with `AllOf`
+and run by its Verifier. Only a value with `*` (a release ref such as
+`refs/tags/v*`) needs `Pattern` or `IdentityPattern`, policies of ours that
+read the same extension through cryptography and match a pattern (`*`: any
+characters but `/`). Each rule carries a check name, so a refused certificate
+is reported under the rule that refused it.
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import datetime as dt
-import fnmatch
+import functools
 import importlib.resources
 import json
+import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+from cryptography.hazmat import asn1
+from sigstore.errors import Error as SigstoreError
+from sigstore.errors import VerificationError as SigstoreVerificationError
+from sigstore.models import ClientTrustConfig, TrustedRoot
+from sigstore.verify import policy as sigstore_policy
+from sigstore_models.trustroot.v1 import TrustedRoot as TrustedRootMessage
 
 from ..core.errors import UsageError
 
 INSTANCES = ("production", "staging", "local")
+CHANNELS = ("stable", "lts", "nightly")
+# sigstore-python ships each public instance's root in its package, under _store/<quoted TUF URL>/.
 _SHIPPED_ROOTS = {
     "production": "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev",
     "staging": "https%3A%2F%2Ftuf-repo-cdn.sigstage.dev",
 }
-PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+POLICY_FILE = "identity-policy.toml"
+
+
+# -- trusted roots ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Window:
-    start: dt.datetime
-    end: dt.datetime | None
+class Trust:
+    """A parsed trusted root and where it came from (for messages)."""
 
-    def contains(self, when: dt.datetime) -> bool:
-        return self.start <= when and (self.end is None or when <= self.end)
-
-
-@dataclass(frozen=True)
-class LogKey:
-    key: PublicKey
-    window: Window
-    base_url: str
-
-
-@dataclass(frozen=True)
-class TrustedRoot:
-    """The parts of a Sigstore trusted root a verifier needs, parsed once."""
-
+    root: TrustedRoot
     source: str
-    ca_certs: tuple[x509.Certificate, ...]
-    ca_windows: tuple[tuple[x509.Certificate, Window], ...]
-    ctlogs: dict[bytes, LogKey]
-    tlogs: dict[bytes, LogKey]
 
 
-def _time(text: str | None) -> dt.datetime | None:
-    return None if not text else dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+def shipped_trusted_root_path(instance: str) -> Path:
+    return Path(str(importlib.resources.files("sigstore") / "_store" / _SHIPPED_ROOTS[instance] / "trusted_root.json"))
 
 
-def _window(data: dict[str, Any]) -> Window:
-    start = _time(data.get("start")) or dt.datetime.min.replace(tzinfo=dt.UTC)
-    return Window(start, _time(data.get("end")))
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _log_keys(entries: list[dict[str, Any]]) -> dict[bytes, LogKey]:
-    keys: dict[bytes, LogKey] = {}
-    for entry in entries:
-        key = load_der_public_key(base64.b64decode(entry["publicKey"]["rawBytes"]))
-        if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
-            continue  # a key type this verifier does not use (ed25519 logs of Rekor v2)
-        keys[base64.b64decode(entry["logId"]["keyId"])] = LogKey(
-            key, _window(entry["publicKey"].get("validFor", {})), str(entry.get("baseUrl", ""))
-        )
-    return keys
-
-
-def parse_trusted_root(raw: str | bytes, source: str) -> TrustedRoot:
+def parse_trusted_root(raw: bytes, source: str) -> Trust:
+    """A trusted root, or the one inside a client trust config."""
     try:
-        data = json.loads(raw)
-        if "trustedRoot" in data:  # a client trust config holds one
-            data = data["trustedRoot"]
-        if not str(data.get("mediaType", "")).startswith("application/vnd.dev.sigstore.trustedroot"):
-            raise ValueError(f"mediaType {data.get('mediaType')!r} is not a Sigstore trusted root")
-        cas: list[tuple[x509.Certificate, Window]] = []
-        for authority in data.get("certificateAuthorities", []):
-            window = _window(authority.get("validFor", {}))
-            for cert in authority["certChain"]["certificates"]:
-                cas.append((x509.load_der_x509_certificate(base64.b64decode(cert["rawBytes"])), window))
-        return TrustedRoot(
-            source,
-            tuple(c for c, _ in cas),
-            tuple(cas),
-            _log_keys(data.get("ctlogs", [])),
-            _log_keys(data.get("tlogs", [])),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{source}: not a usable Sigstore trusted root: {exc}") from exc
+        media_type = str(json.loads(raw).get("mediaType", ""))
+        if "clienttrustconfig" in media_type:
+            return Trust(ClientTrustConfig.from_json(raw.decode()).trusted_root, source)
+        # TrustedRoot.from_file reads a path; the message class parses the same bytes.
+        return Trust(TrustedRoot(TrustedRootMessage.from_json(raw)), source)
+    except Exception as exc:  # JSON, pydantic, unicode, media type, recursion: all "not usable"
+        raise UsageError(f"{source}: not a usable Sigstore trusted root: {_one_line(exc)}") from None
 
 
-def shipped_trusted_root(instance: str) -> TrustedRoot:
-    """The trusted root sigstore-python ships for production or staging: no network."""
-    folder = importlib.resources.files("sigstore") / "_store" / _SHIPPED_ROOTS[instance]
-    return parse_trusted_root((folder / "trusted_root.json").read_bytes(), f"sigstore's {instance} trusted root")
+def _read_root(path: Path, source: str) -> Trust:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: unreadable trusted root: {exc.strerror}") from None
+    return parse_trusted_root(raw, source)
 
 
-def load_trusted_root(instance: str | None, trusted_root: str | None, local_root: Path | None) -> TrustedRoot:
+def load_trusted_root(instance: str | None, trusted_root: str | None, local_root: Path | None) -> Trust:
     if trusted_root:
         path = Path(trusted_root)
         if not path.is_file():
             raise UsageError(f"{path}: no such trusted root file; pass --trusted-root FILE")
-        return parse_trusted_root(path.read_bytes(), str(path))
+        return _read_root(path, str(path))
     if instance in _SHIPPED_ROOTS:
-        return shipped_trusted_root(instance)
+        return _read_root(shipped_trusted_root_path(instance), f"sigstore's {instance} trusted root")
     if instance == "local":
         if local_root is None or not local_root.is_file():
             raise UsageError(
                 f"{local_root}: no local Sigstore trusted root; sign a snapshot first or pass --trusted-root FILE"
             )
-        return parse_trusted_root(local_root.read_bytes(), str(local_root))
+        return _read_root(local_root, str(local_root))
     raise UsageError(f"--instance {instance!r}: expected one of {', '.join(INSTANCES)} (or --trusted-root FILE)")
 
 
-# -- policy ---------------------------------------------------------------------
+# -- certificate rules --------------------------------------------------------------------
+
+
+class PolicyRefusal(SigstoreVerificationError):
+    """A rule refused the certificate; `check` names the rule."""
+
+    def __init__(self, check: str, reason: str) -> None:
+        super().__init__(reason)
+        self.check = check
+        self.reason = reason
+
+
+@functools.cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile("[^/]*".join(re.escape(part) for part in pattern.split("*")))
 
 
 def matches(pattern: str, value: str) -> bool:
-    return fnmatch.fnmatchcase(value, pattern) if "*" in pattern else value == pattern
+    """Exact, or a pattern whose `*` stands for any characters but `/` (so `refs/tags/v*` is one tag,
+    not `refs/tags/v1/x@refs/heads/main`); a lone `*` matches anything."""
+    if pattern == "*":
+        return True
+    return _pattern(pattern).fullmatch(value) is not None if "*" in pattern else value == pattern
+
+
+ExactPolicy = type[sigstore_policy._SingleX509ExtPolicyV2]
+
+
+class Pattern:
+    """sigstore's single-extension policy `exact`, with a pattern in place of the value."""
+
+    def __init__(self, exact: ExactPolicy, pattern: str) -> None:
+        self.exact = exact
+        self.pattern = pattern
+
+    def verify(self, cert: x509.Certificate) -> None:
+        try:
+            extension = cert.extensions.get_extension_for_oid(self.exact.oid).value
+        except x509.ExtensionNotFound:
+            raise SigstoreVerificationError(f"certificate has no {self.exact.__name__} extension") from None
+        try:
+            if not isinstance(extension, x509.UnrecognizedExtension):
+                raise ValueError("not a raw extension")
+            value = asn1.decode_der(str, extension.value)
+        except ValueError:
+            raise SigstoreVerificationError(f"{self.exact.__name__} is not a DER UTF8String") from None
+        if not matches(self.pattern, value):
+            raise SigstoreVerificationError(f"{self.exact.__name__} is {value}, expected {self.pattern}")
+
+
+class IdentityPattern:
+    """The signer identity (a SAN) as a pattern; sigstore's Identity compares exactly."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def verify(self, cert: x509.Certificate) -> None:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = [*san.get_values_for_type(x509.RFC822Name), *san.get_values_for_type(x509.UniformResourceIdentifier)]
+        if not any(matches(self.pattern, name) for name in names):
+            raise SigstoreVerificationError(f"signed by {', '.join(names) or 'no identity'}, expected {self.pattern}")
+
+
+class Issuer:
+    """The OIDC issuer: Fulcio's v2 extension (DER) when present, else the v1 one (raw), as sigstore reads them."""
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def verify(self, cert: x509.Certificate) -> None:
+        try:
+            cert.extensions.get_extension_for_oid(sigstore_policy.OIDCIssuerV2.oid)
+        except x509.ExtensionNotFound:
+            sigstore_policy.OIDCIssuer(self.issuer).verify(cert)
+            return
+        sigstore_policy.OIDCIssuerV2(self.issuer).verify(cert)
+
+
+class Rule:
+    """One named rule: its refusal becomes a PolicyRefusal under `check`."""
+
+    def __init__(self, check: str, inner: sigstore_policy.VerificationPolicy) -> None:
+        self.check = check
+        self.inner = inner
+
+    def verify(self, cert: x509.Certificate) -> None:
+        try:
+            self.inner.verify(cert)
+        except SigstoreError as exc:
+            raise PolicyRefusal(self.check, _one_line(exc)) from None
+
+
+# The Fulcio extensions a policy may pin: policy key (= check name) -> sigstore's exact-match class.
+CLAIMS: dict[str, ExactPolicy] = {
+    "build-signer-uri": sigstore_policy.OIDCBuildSignerURI,
+    "source-repository-uri": sigstore_policy.OIDCSourceRepositoryURI,
+    "source-repository-ref": sigstore_policy.OIDCSourceRepositoryRef,
+    "runner-environment": sigstore_policy.OIDCRunnerEnvironment,
+}
+REQUIRED = ("identity", "issuer", "source-repository", "source-ref", "builder-id")
+KEYS = frozenset({*REQUIRED, *CLAIMS})
 
 
 @dataclass(frozen=True)
 class Policy:
+    """Who must have signed (certificate rules) and what the provenance must say."""
+
     identity: str
     issuer: str
-    source_repository: str
-    source_ref: str
-    builder_id: str
+    source_repository: str  # in the provenance
+    source_ref: str  # in the provenance
+    builder_id: str  # in the provenance
+    claims: Mapping[str, str] = field(default_factory=dict)  # CLAIMS keys the certificate must carry
 
-
-POLICY_KEYS = {f.name.replace("_", "-") for f in dataclasses.fields(Policy)}
+    def certificate_policy(self) -> sigstore_policy.AllOf:
+        identity: sigstore_policy.VerificationPolicy = (
+            IdentityPattern(self.identity) if "*" in self.identity else sigstore_policy.Identity(identity=self.identity)
+        )
+        rules: list[sigstore_policy.VerificationPolicy] = [
+            Rule("issuer", Issuer(self.issuer)),
+            Rule("identity", identity),
+        ]
+        for key, value in sorted(self.claims.items()):
+            exact = CLAIMS[key]
+            rules.append(Rule(key, Pattern(exact, value) if "*" in value else exact(value)))
+        return sigstore_policy.AllOf(rules)
 
 
 def packaged_policy_text() -> str:
-    return (importlib.resources.files("opencode_release.verify") / "identity-policy.toml").read_text(encoding="utf-8")
+    return (importlib.resources.files("opencode_release.verify") / POLICY_FILE).read_text(encoding="utf-8")
 
 
-def load_policy(instance: str, policy_file: str | None, overrides: dict[str, str | None]) -> Policy:
-    """The section `instance` of the policy file, with flags taking precedence."""
-    where = policy_file or "opencode_release/verify/identity-policy.toml"
+def _values(where: str, name: str, table: Mapping[str, Any]) -> dict[str, str]:
+    values = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    unknown = set(values) - KEYS
+    if unknown:
+        raise UsageError(f"{where}: [{name}]: unknown keys {sorted(unknown)}; expected {sorted(KEYS)}")
+    return {k: str(v) for k, v in values.items()}
+
+
+def load_policy(
+    instance: str, policy_file: str | None, overrides: Mapping[str, str | None], channel: str | None = None
+) -> Policy:
+    """The section `instance` (and its `channel` table) of the policy file, with flags taking precedence.
+
+    An `identity` or `issuer` flag replaces the certificate rules of the file: the
+    certificate must then carry exactly the identity and issuer given, and the
+    Fulcio extensions only where a flag names them.
+    """
+    where = policy_file or f"opencode_release/verify/{POLICY_FILE}"
     try:
         text = Path(policy_file).read_text(encoding="utf-8") if policy_file else packaged_policy_text()
         table = tomllib.loads(text)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"{where}: not a readable policy file: {exc}") from exc
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{where}: not a readable policy file: {_one_line(exc)}") from None
     section = table.get(instance, {})
     if not isinstance(section, dict):
         raise UsageError(f"{where}: [{instance}] must be a table")
-    unknown = set(section) - POLICY_KEYS
-    if unknown:
-        raise UsageError(f"{where}: [{instance}]: unknown keys {sorted(unknown)}; expected {sorted(POLICY_KEYS)}")
-    values = {**{k.replace("-", "_"): str(v) for k, v in section.items()}, **{k: v for k, v in overrides.items() if v}}
-    missing = sorted(k.replace("_", "-") for k in (f.name for f in dataclasses.fields(Policy)) if not values.get(k))
+    values = _values(where, instance, section)
+    chosen = section.get((channel or "").split("/")[0], {})
+    if isinstance(chosen, dict):
+        values.update(_values(where, f"{instance}.{channel}", chosen))
+    given = {k.replace("_", "-"): v for k, v in overrides.items() if v}
+    if {"identity", "issuer"} & set(given):
+        values = {k: v for k, v in values.items() if k not in CLAIMS}
+    values.update(given)
+    missing = sorted(k for k in REQUIRED if not values.get(k))
     if missing:
         raise UsageError(f"{where}: [{instance}] sets no {', '.join(missing)}; add them or pass the flags")
-    return Policy(**values)
+    return Policy(
+        identity=values["identity"],
+        issuer=values["issuer"],
+        source_repository=values["source-repository"],
+        source_ref=values["source-ref"],
+        builder_id=values["builder-id"],
+        claims={k: values[k] for k in CLAIMS if values.get(k)},
+    )

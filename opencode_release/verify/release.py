@@ -1,197 +1,41 @@
-"""Distributor verification: every artifact of a release, or one artifact, offline.
+"""Distributor verification of a release folder: from its signed release statement down to every file, offline.
 
-A straight sequence of small checks, each raising VerificationError(artifact,
-check, reason). Per release, once: the trusted root and policy are read,
-SHA256SUMS and the provenance are verified (bundle, then the provenance's
-type, builder and source). Per artifact: its digest against SHA256SUMS, its
-bundle (certificate, SCT, identity, issuer, log key, SET, inclusion proof,
-checkpoint, signature, log entry), its place among the provenance's subjects,
-and its SBOM statement's subject. Certificate and checkpoint work is
-remembered, so a release signed in one session pays for it once; the
-per-artifact work is spread over the machine's cores.
+Order: the release statement's bundle is verified first (sigstore-python's
+Verifier, under the channel's policy) and its payload must be the statement
+file; from then on the statement says which files the release holds and what
+each is. Release-level checks (release_statement.py): the ledger agrees with
+it, versions agree, every file of the folder is covered, paths are safe. Then
+SHA256SUMS and the provenance once, and every listed file (artifact.py):
+its digest against the statement (and SHA256SUMS for a deliverable), its
+bundle, its place among the provenance's subjects, its SBOM statement. The
+per-file work is spread over the machine's cores.
+
+Only the pipeline's own verify stage may run without a statement (a ledger
+that records none, e.g. CI's merged release before its attest job): the file
+set then comes from the ledger, as the stage's note says.
 """
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..core.errors import LedgerError, UsageError, VerificationError
-from ..core.ledger import MANIFEST_NAME, SUMMED_KINDS, Artifact, ArtifactKind, Ledger
+from ..core.ledger import MANIFEST_NAME, SUMMED_KINDS, ArtifactKind, Ledger
 from ..core.names import BUNDLE_SUFFIX
-from ._bundle_checks import BundleChecker
-from ._bundle_format import parse_bundle
-from .identity_policy import Policy, TrustedRoot
-from .statement_checks import (
-    IN_TOTO_PAYLOAD,
-    Statement,
-    parse_statement,
-    verify_dsse_payload,
-    verify_provenance_release,
-    verify_provenance_subject,
-    verify_sbom_statement,
-)
+from . import release_statement
+from .artifact import MAX_STATEMENT_BYTES, NOT_LISTED, ArtifactVerifier, Item, Report, Row, read_bounded
+from .identity_policy import Policy, Trust
+from .release_files import parse_json, safe_path
+from .release_statement import Listed, ReleaseStatement
 
-STATEMENT_KINDS = frozenset({ArtifactKind.PROVENANCE, ArtifactKind.ATTESTATION})
-NOT_SIGNED = frozenset({ArtifactKind.SIGSTORE_BUNDLE, ArtifactKind.TRUST_ROOT})
 # Deliverables that carry the compiled binary have an SBOM; a wheel or sdist's statement is checked when present.
 SBOM_REQUIRED = frozenset({ArtifactKind.ARCHIVE, ArtifactKind.DEB})
+NOT_BUNDLED = frozenset({ArtifactKind.TRUST_ROOT})  # listed (so signed) by the statement, with no bundle of its own
 PARALLEL_FROM = 64  # below this many artifacts, starting workers costs more than it saves
-NOT_LISTED = "(not listed)"
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One artifact to check, with what the release says about it."""
-
-    name: str
-    kind: str
-    path: str
-    bundle: str
-    expected_sha256: str | None = None  # from SHA256SUMS
-    in_provenance: bool = False
-    sbom_statements: tuple[str, ...] = ()
-    needs_sbom: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    artifact: str
-    kind: str
-    passed: tuple[str, ...]
-    check: str | None = None
-    reason: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.check is None
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "artifact": self.artifact,
-            "kind": self.kind,
-            "ok": self.ok,
-            "passed": list(self.passed),
-            **({"failed": {"check": self.check, "reason": self.reason}} if not self.ok else {}),
-        }
-
-
-@dataclass
-class Report:
-    rows: list[Row] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.rows) and all(r.ok for r in self.rows)
-
-    def first_failure(self) -> VerificationError | None:
-        for row in self.rows:
-            if not row.ok:
-                return VerificationError(row.artifact, row.check or "", row.reason or "")
-        return None
-
-
-def _read(path: str) -> bytes:
-    # Plain open(): pathlib's parsing costs more than reading a small file.
-    with open(path, "rb") as handle:  # noqa: PTH123
-        return handle.read()
-
-
-class ArtifactVerifier:
-    def __init__(self, root: TrustedRoot, policy: Policy) -> None:
-        self.checker = BundleChecker(root, policy)
-        self.policy = policy
-        self.provenance: Statement | None = None
-
-    # -- the checks of one artifact ------------------------------------------------
-    def verify_digest(self, item: Item, sha256: str) -> None:
-        if item.expected_sha256 == NOT_LISTED:
-            raise VerificationError(item.name, "digest", "not listed in SHA256SUMS")
-        if item.expected_sha256 is not None and item.expected_sha256 != sha256:
-            raise VerificationError(
-                item.name,
-                "digest",
-                f"sha256 {sha256} does not match SHA256SUMS ({item.expected_sha256}): the file was altered",
-            )
-
-    def verify_bundle(self, item: Item, data: bytes, sha256: bytes) -> Statement | None:
-        try:
-            raw = _read(item.bundle)
-        except OSError:
-            raise VerificationError(item.name, "bundle-format", f"no bundle at {item.bundle}") from None
-        bundle = parse_bundle(raw, item.name)
-        if bundle.envelope is None:
-            if item.kind in STATEMENT_KINDS:
-                raise VerificationError(item.name, "bundle-format", "a statement's bundle must hold a DSSE envelope")
-            self.checker.verify(item.name, bundle, sha256)
-            return None
-        self.checker.verify(item.name, bundle, hashlib.sha256(bundle.envelope.payload).digest())
-        verify_dsse_payload(item.name, bundle.envelope.payload, data)
-        return parse_statement(item.name, "dsse-payload", bundle.envelope.payload_type, bundle.envelope.payload)
-
-    def check(self, item: Item, passed: list[str]) -> Statement | None:
-        """Every check of one artifact, in order; `passed` collects the names of those that passed."""
-        try:
-            data = _read(item.path)
-        except OSError:
-            raise VerificationError(item.name, "digest", f"no file at {item.path}") from None
-        sha = hashlib.sha256(data)
-        if item.expected_sha256 is not None:
-            self.verify_digest(item, sha.hexdigest())
-            passed.append("digest")
-        statement = self.verify_bundle(item, data, sha.digest())
-        passed += [
-            "certificate-chain",
-            "sct",
-            "identity",
-            "issuer",
-            "tlog-key",
-            "set",
-            "inclusion-proof",
-            "checkpoint",
-            "signature",
-            "tlog-entry",
-        ]
-        if statement is not None:
-            passed.append("dsse-payload")
-        if item.in_provenance:
-            if self.provenance is None:
-                raise VerificationError(item.name, "provenance-subject", "the release has no verified provenance")
-            verify_provenance_subject(item.name, self.provenance, sha.hexdigest())
-            passed.append("provenance-subject")
-        if item.needs_sbom and not item.sbom_statements:
-            raise VerificationError(item.name, "sbom-statement", "the release has no SBOM statement for this artifact")
-        for path in item.sbom_statements:
-            text = _read(path)  # its own row verifies that this file is what was signed
-            statement_ = parse_statement(item.name, "sbom-statement", IN_TOTO_PAYLOAD, text)
-            verify_sbom_statement(item.name, statement_, sha.hexdigest())
-            passed.append("sbom-statement")
-        return statement
-
-    def row(self, item: Item) -> Row:
-        passed: list[str] = []
-        try:
-            self.check(item, passed)
-        except VerificationError as exc:
-            return Row(item.name, item.kind, tuple(passed), exc.check, exc.reason)
-        return Row(item.name, item.kind, tuple(passed))
-
-    def adopt_provenance(self, item: Item) -> Row:
-        """Verify the release's provenance once: its bundle, type, builder and source."""
-        passed: list[str] = []
-        try:
-            statement = self.check(item, passed)
-            if statement is None:
-                raise VerificationError(item.name, "dsse-payload", "the provenance's bundle holds no statement")
-            verify_provenance_release(item.name, statement, self.policy)
-        except VerificationError as exc:
-            return Row(item.name, item.kind, tuple(passed), exc.check, exc.reason)
-        self.provenance = statement
-        return Row(item.name, item.kind, (*passed, "provenance-type", "provenance-builder", "provenance-source"))
+MAX_LEDGER_BYTES = 64 << 20
 
 
 # -- spreading rows over cores ----------------------------------------------------
@@ -208,7 +52,7 @@ def run_rows(verifier: ArtifactVerifier, items: Sequence[Item], workers: int | N
     if workers <= 1 or len(items) < PARALLEL_FROM:
         return [verifier.row(item) for item in items]
     global _WORKER
-    _WORKER = verifier  # forked workers inherit it, caches included
+    _WORKER = verifier  # forked workers inherit it
     try:
         pool = multiprocessing.get_context("fork").Pool(workers)
         try:
@@ -222,9 +66,9 @@ def run_rows(verifier: ArtifactVerifier, items: Sequence[Item], workers: int | N
         _WORKER = None
 
 
-# -- a release ----------------------------------------------------------------------
+# -- finding and reading releases ----------------------------------------------------------
 def find_releases(path: Path) -> list[Path]:
-    """A release folder, its manifest, or a channel folder holding releases."""
+    """A release folder, its ledger, or a channel folder holding releases."""
     if path.is_file():
         if path.name != MANIFEST_NAME:
             raise UsageError(f"{path}: not a release manifest; pass a release folder or {MANIFEST_NAME}")
@@ -239,120 +83,173 @@ def find_releases(path: Path) -> list[Path]:
     raise UsageError(f"{path}: no release here (no {MANIFEST_NAME} in it or its sub-folders)")
 
 
-def _sums(ledger: Ledger) -> tuple[Artifact | None, dict[str, str]]:
-    for artifact in ledger.by_kind(ArtifactKind.CHECKSUMS):
-        if artifact.facts.get("algorithm") == "sha256" or artifact.name == "SHA256SUMS":
+def load_ledger(folder: Path) -> Ledger:
+    """The ledger, read as hostile input: one line and exit 2 for anything a parser could choke on."""
+    where = folder / MANIFEST_NAME
+    try:
+        raw = read_bounded(MANIFEST_NAME, str(where), MAX_LEDGER_BYTES, "ledger")
+        data = parse_json(raw, str(where))
+        if not isinstance(data, dict):
+            raise ValueError(f"{where} is not a JSON object")
+        return Ledger.from_json(folder, data, str(where))
+    except VerificationError as exc:
+        raise UsageError(f"{where}: {exc.reason}") from None
+    except (ValueError, LedgerError, TypeError, KeyError, AttributeError) as exc:
+        raise UsageError(f"{where}: not a readable release manifest: {' '.join(str(exc).split())[:300]}") from None
+
+
+def _sums(root: Path, files: dict[str, Listed]) -> dict[str, str] | None:
+    """SHA256SUMS's lines by name, once its own row has checked it against the statement."""
+    for listed in files.values():
+        if listed.kind == ArtifactKind.CHECKSUMS and listed.path.rsplit("/", 1)[-1] == "SHA256SUMS":
+            try:
+                text = read_bounded(listed.path, str(root / listed.path), MAX_STATEMENT_BYTES, "sha256sums")
+                lines = text.decode("utf-8").splitlines()
+            except (VerificationError, UnicodeDecodeError):
+                return {}
             entries: dict[str, str] = {}
-            for line in ledger.file(artifact).read_text(encoding="utf-8").splitlines():
+            for line in lines:
                 digest, _, name = line.partition("  ")
                 entries[name.lstrip("*")] = digest
-            return artifact, entries
-    return None, {}
+            return entries
+    return None
 
 
-def plan_release(ledger: Ledger, require_attestations: bool = True) -> tuple[Item | None, Item | None, list[Item]]:
-    """SHA256SUMS, the provenance, and the other artifacts, as items to check."""
-    sums_artifact, sums = _sums(ledger)
+def from_ledger(ledger: Ledger) -> ReleaseStatement:
+    """What the unsigned ledger says, in the statement's shape: only for the pipeline's lenient verify stage."""
+    files = {
+        a.path: Listed(a.path, a.kind, a.sha256, a.size, a.uploadable, a.target, dict(a.relations))
+        for a in ledger.artifacts
+        if a.kind not in release_statement_kinds()
+    }
+    return ReleaseStatement(ledger.product, ledger.version, ledger.channel, files)
+
+
+def release_statement_kinds() -> frozenset[str]:
+    return frozenset({ArtifactKind.SIGSTORE_BUNDLE, ArtifactKind.RELEASE_STATEMENT})
+
+
+# -- planning: what each listed file must pass --------------------------------------------------
+def plan(root: Path, signed: ReleaseStatement, strict: bool) -> tuple[Item | None, Item | None, list[Item]]:
+    """SHA256SUMS, the provenance and the other listed files, as items; `strict`: every deliverable
+    needs a provenance subject and (archives, .deb) an SBOM statement."""
+    sums = _sums(root, dict(signed.files))
     sboms: dict[str, list[str]] = {}
-    for attestation in ledger.by_kind(ArtifactKind.ATTESTATION):
-        for subject in attestation.related("attests"):
-            sboms.setdefault(subject, []).append(str(ledger.file(attestation)))
-    provenance = ledger.by_kind(ArtifactKind.PROVENANCE)
-    has_attestations = bool(provenance or sboms)
+    for listed in signed.files.values():
+        if listed.kind == ArtifactKind.ATTESTATION:
+            for subject in listed.relations.get("attests", ()):
+                sboms.setdefault(subject, []).append(str(root / listed.path))
+    provenance = [f for f in signed.files.values() if f.kind == ArtifactKind.PROVENANCE]
+    strict = strict or bool(provenance or sboms)
 
-    def item(a: Artifact) -> Item:
-        deliverable = a.kind in SUMMED_KINDS
-        strict = deliverable and (require_attestations or has_attestations)
-        path = ledger.file(a)
+    def item(listed: Listed) -> Item:
+        deliverable = listed.kind in SUMMED_KINDS
+        path = root / listed.path
         return Item(
-            a.path,
-            a.kind,
+            listed.path,
+            listed.kind,
             str(path),
             str(path.with_name(path.name + BUNDLE_SUFFIX)),
-            expected_sha256=sums.get(a.path, NOT_LISTED) if deliverable else None,
-            in_provenance=strict,
-            sbom_statements=tuple(sboms.get(a.id, ())),
-            needs_sbom=strict and a.kind in SBOM_REQUIRED,
+            expected_sha256=listed.sha256,
+            sums_sha256=(sums or {}).get(listed.path, NOT_LISTED) if deliverable else None,
+            needs_bundle=listed.uploadable and listed.kind not in NOT_BUNDLED,
+            in_provenance=deliverable and strict,
+            sbom_statements=tuple(sboms.get(listed.id, ())),
+            needs_sbom=deliverable and strict and listed.kind in SBOM_REQUIRED,
         )
 
-    sums_item = item(sums_artifact) if sums_artifact else None
-    provenance_item = item(provenance[0]) if provenance else None
-    rest = [
-        item(a)
-        for a in sorted(ledger.uploadable(), key=lambda a: a.path)
-        if a.kind not in NOT_SIGNED and a is not sums_artifact and a not in provenance
-    ]
-    return sums_item, provenance_item, rest
+    ordered = sorted(signed.files.values(), key=lambda f: f.path)
+    sums_listed = [f for f in ordered if f.kind == ArtifactKind.CHECKSUMS and f.path.endswith("SHA256SUMS")]
+    first = item(sums_listed[0]) if sums_listed else None
+    prov = item(provenance[0]) if provenance else None
+    rest = [item(f) for f in ordered if f not in sums_listed[:1] and f not in provenance[:1]]
+    return first, prov, rest
 
 
+# -- a release ----------------------------------------------------------------------
 def verify_release(
-    path: Path, root: TrustedRoot, policy: Policy, *, require_attestations: bool = True, workers: int | None = None
+    path: Path,
+    trust: Trust,
+    policy: Policy | Callable[[str | None], Policy],
+    *,
+    workers: int | None = None,
 ) -> Report:
+    """Every release under `path`; `policy` is one policy, or the policy for a release's channel."""
     report = Report()
     for folder in find_releases(path):
-        try:
-            ledger = Ledger.load(folder)
-        except LedgerError as exc:
-            raise UsageError(str(exc)) from None
-        report.rows += verify_ledger(ledger, root, policy, require_attestations=require_attestations, workers=workers)
+        ledger = load_ledger(folder)
+        chosen = policy if isinstance(policy, Policy) else policy(ledger.channel)
+        report.rows += verify_folder(folder, ledger, trust, chosen, workers=workers)
     return report
 
 
-def verify_ledger(
-    ledger: Ledger, root: TrustedRoot, policy: Policy, *, require_attestations: bool = True, workers: int | None = None
+def _root_row(verifier: ArtifactVerifier, folder: Path) -> tuple[Row, ReleaseStatement | None]:
+    name = release_statement.NAME
+    item = Item(name, ArtifactKind.RELEASE_STATEMENT, str(folder / name), str(folder / (name + BUNDLE_SUFFIX)))
+    passed: list[str] = []
+    try:
+        safe_path(str(folder), name, name)
+        statement = verifier.check(item, passed)
+        assert statement is not None  # a release statement's bundle is a DSSE envelope (verify_bundle)
+        signed = release_statement.parse(statement)
+    except VerificationError as exc:
+        return Row(name, item.kind, tuple(passed), exc.check, exc.reason), None
+    return Row(name, item.kind, (*passed, "release-statement")), signed
+
+
+def verify_folder(
+    folder: Path,
+    ledger: Ledger,
+    trust: Trust,
+    policy: Policy,
+    *,
+    require_statement: bool = True,
+    workers: int | None = None,
 ) -> list[Row]:
-    verifier = ArtifactVerifier(root, policy)
-    sums_item, provenance_item, items = plan_release(ledger, require_attestations)
+    verifier = ArtifactVerifier(trust, policy)
     rows: list[Row] = []
-    prefix = f"{ledger.version}/" if ledger.version else ""
-    if sums_item is None:
-        rows.append(Row(prefix + "SHA256SUMS", ArtifactKind.CHECKSUMS, (), "digest", "the release has no SHA256SUMS"))
+    if os.path.lexists(folder / release_statement.NAME) or require_statement:
+        if not os.path.lexists(folder / release_statement.NAME):
+            reason = "the release has no signed release statement: nothing signed says which files it holds"
+            return [Row(release_statement.NAME, ArtifactKind.RELEASE_STATEMENT, (), "release-statement", reason)]
+        root_row, signed = _root_row(verifier, folder)
+        rows.append(root_row)
+        if signed is None:  # nothing else can be trusted to say what to check
+            return rows
+        checks: list[tuple[Callable[..., None], object]] = [
+            (release_statement.check_ledger, ledger),
+            (release_statement.check_versions, folder.name),
+            (release_statement.check_folder, str(folder)),
+        ]
+        failed = False
+        for check, subject in checks:
+            try:
+                check(subject, signed)
+            except VerificationError as exc:
+                rows.append(Row(exc.artifact, "release", (), exc.check, exc.reason))
+                failed = True
+        if not failed:
+            rows[0] = Row(root_row.artifact, root_row.kind, (*root_row.passed, *release_statement.RELEASE_CHECKS))
+        verifier.release_version = signed.version
     else:
+        signed = from_ledger(ledger)
+    safe = {}
+    for listed in signed.files.values():
+        try:
+            safe_path(str(folder), listed.path, listed.path)
+            safe[listed.path] = listed
+        except VerificationError as exc:
+            rows.append(Row(listed.path, listed.kind, (), exc.check, exc.reason))
+    checked = ReleaseStatement(signed.product, signed.version, signed.channel, safe)
+    sums_item, provenance_item, items = plan(folder, checked, strict=require_statement)
+    if sums_item is not None:
         rows.append(verifier.row(sums_item))
+    elif require_statement:
+        rows.append(Row("SHA256SUMS", ArtifactKind.CHECKSUMS, (), "sha256sums", "the release lists no SHA256SUMS"))
     if provenance_item is not None:
         rows.append(verifier.adopt_provenance(provenance_item))
-    elif require_attestations:
-        rows.append(
-            Row(
-                "provenance.intoto.json",
-                ArtifactKind.PROVENANCE,
-                (),
-                "provenance-type",
-                "the release has no provenance",
-            )
-        )
-    if not rows[0].ok:  # SHA256SUMS is what every digest is checked against
-        items = [Item(i.name, i.kind, i.path, i.bundle) for i in items]
+    elif require_statement:
+        reason = "the release has no provenance"
+        rows.append(Row("provenance.intoto.json", ArtifactKind.PROVENANCE, (), "provenance-type", reason))
     rows += run_rows(verifier, items, workers)
     return rows
-
-
-def verify_files(pairs: Iterable[tuple[Path, Path]], root: TrustedRoot, policy: Policy) -> Report:
-    """`verify ARTIFACT [--bundle B]`: the artifact's own bundle, plus its release's evidence when beside it."""
-    report = Report()
-    verifier = ArtifactVerifier(root, policy)
-    for artifact, bundle in pairs:
-        if not artifact.is_file():
-            raise UsageError(f"{artifact}: no such file")
-        if not bundle.is_file():
-            raise UsageError(f"{bundle}: no such bundle; pass --bundle FILE")
-        sums = _sums_beside(artifact)
-        report.rows.append(
-            verifier.row(
-                Item(artifact.name, "artifact", str(artifact), str(bundle), expected_sha256=sums.get(artifact.name))
-            )
-        )
-    return report
-
-
-def _sums_beside(artifact: Path) -> dict[str, str]:
-    """SHA256SUMS next to the artifact (or one folder up), by name; the digest check uses it when it lists the file."""
-    for folder in (artifact.parent, artifact.parent.parent):
-        sums = folder / "SHA256SUMS"
-        if sums.is_file():
-            relative = artifact.resolve().relative_to(folder.resolve()).as_posix()
-            for line in sums.read_text(encoding="utf-8").splitlines():
-                digest, _, name = line.partition("  ")
-                if name.lstrip("*") == relative:
-                    return {artifact.name: digest}
-    return {}

@@ -9,29 +9,31 @@ from ..core.errors import UsageError, VerificationError
 from ..core.ledger import ArtifactKind
 from ..core.stage import Context, Stage
 from . import identity_policy
-from .identity_policy import Policy, TrustedRoot
-from .release import verify_ledger
+from .identity_policy import Policy, Trust
+from .release import verify_folder
 
 
 def local_trusted_root_path(state_dir: Path) -> Path:
     return state_dir / "sigstore" / "trusted_root.json"
 
 
-def release_trust(settings: Settings, instance: str, state_dir: Path) -> tuple[TrustedRoot, Policy]:
+def release_trust(
+    settings: Settings, instance: str, state_dir: Path, channel: str | None = None
+) -> tuple[Trust, Policy]:
     """What this project's own releases are verified with: its instance and signing identity."""
     if instance in identity_policy.INSTANCES:
-        root = identity_policy.load_trusted_root(instance, None, local_trusted_root_path(state_dir))
+        trust = identity_policy.load_trusted_root(instance, None, local_trusted_root_path(state_dir))
         section = instance
     else:  # a private instance's client trust config
         path = settings.path(instance)
         if not path.is_file():
             raise UsageError(f"{path}: no such trust config")
-        root = identity_policy.parse_trusted_root(path.read_bytes(), str(path))
+        trust = identity_policy.parse_trusted_root(path.read_bytes(), str(path))
         section = "production"
     overrides: dict[str, str | None] = {"source_repository": settings.repository or None}
     if section == "local":
         overrides.update(identity=settings.signing.identity, issuer=settings.signing.issuer)
-    return root, identity_policy.load_policy(section, None, overrides)
+    return trust, identity_policy.load_policy(section, None, overrides, channel)
 
 
 class VerifyStage(Stage):
@@ -44,10 +46,14 @@ class VerifyStage(Stage):
         return None if ctx.ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE) else "nothing signed yet"
 
     def run(self, ctx: Context) -> None:
-        root, policy = release_trust(ctx.settings, ctx.instance, ctx.state_dir)
-        # Strict about provenance and SBOM statements once the release has any.
-        rows = verify_ledger(ctx.ledger, root, policy, require_attestations=False)
+        trust, policy = release_trust(ctx.settings, ctx.instance, ctx.state_dir, ctx.ledger.channel)
+        # A release with a release statement is verified from it, as a distributor would; one
+        # without (CI's merged release before its attest job) from the ledger, strict about
+        # provenance and SBOM statements once the release has any.
+        listed = bool(ctx.ledger.by_kind(ArtifactKind.RELEASE_STATEMENT))
+        rows = verify_folder(ctx.ledger.root, ctx.ledger, trust, policy, require_statement=listed)
         for row in rows:
             if not row.ok:
                 raise VerificationError(row.artifact, row.check or "", row.reason or "")
-        ctx.reporter.note(f"{len(rows)} artifacts verified against {root.source}")
+        source = "its signed release statement" if listed else "the ledger (no release statement)"
+        ctx.reporter.note(f"{len(rows)} files verified against {trust.source}, starting from {source}")

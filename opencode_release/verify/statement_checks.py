@@ -6,13 +6,13 @@ that was not signed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import VerificationError
 from ..core.names import SLSA_PROVENANCE_V1
 from .identity_policy import Policy, matches
+from .release_files import parse_json
 
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 IN_TOTO_PAYLOAD = "application/vnd.in-toto+json"
@@ -30,7 +30,9 @@ def parse_statement(name: str, check: str, payload_type: str, payload: bytes) ->
     if payload_type != IN_TOTO_PAYLOAD:
         raise VerificationError(name, check, f"DSSE payload type is {payload_type!r}, not {IN_TOTO_PAYLOAD}")
     try:
-        data = json.loads(payload)
+        data = parse_json(payload, "the statement")
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         if data.get("_type") != STATEMENT_V1:
             raise ValueError(f"_type is {data.get('_type')!r}, not {STATEMENT_V1}")
         digests = frozenset(str(s["digest"]["sha256"]) for s in data["subject"])
@@ -102,6 +104,13 @@ def verify_provenance_release(name: str, statement: Statement, policy: Policy) -
     verify_provenance_type(name, statement)
     verify_provenance_builder(name, statement, policy)
     verify_provenance_source(name, statement, policy)
+
+
+def verify_provenance_version(name: str, statement: Statement, version: str) -> None:
+    """The provenance's external `version` parameter, when it has one, is the release's."""
+    found = _field(statement.predicate, "buildDefinition", "externalParameters", "version")
+    if found is not None and found != version:
+        raise VerificationError(name, "version", f"the provenance is for version {found}; the release is {version}")
 
 
 def verify_provenance_subject(name: str, statement: Statement, sha256: str) -> None:

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from opencode_release.attest.stages import SignStage
+from opencode_release.attest.stages import ChecksumStage, ReleaseStatementStage, SignStage
 from opencode_release.core import config
 from opencode_release.core.formats import canonical_json
 from opencode_release.core.ledger import Artifact, ArtifactKind, Ledger
@@ -102,10 +102,29 @@ def add_attestations(ledger: Ledger) -> None:
 
 
 def sign(product: Path) -> Ledger:
+    """Attestations (when the release has none), the release statement, and every bundle."""
     add_attestations(Ledger.load(release_root(product)))
+    return resign(product)
+
+
+def resign(product: Path) -> Ledger:
+    """The release statement over the ledger as it is now, and every file signed again."""
     settings = config.load(product / "pyproject.toml")
-    ctx, _ = session.run(settings, [SignStage()], session.Request(snapshot=True, quiet=True))
+    stages = [ReleaseStatementStage(), SignStage()]
+    ctx, _ = session.run(settings, stages, session.Request(snapshot=True, quiet=True))
     return ctx.ledger
+
+
+def fake_signed(into: Path) -> Path:
+    """A small signed release without a Nuitka build: one fake archive (tests/fake_release.py),
+    SHA256SUMS, an SBOM and its statement, provenance, the release statement, every bundle.
+    Returns the product folder; the release is release_root(product)."""
+    from tests.fake_release import fake_release
+
+    ctx = fake_release(into, only=("linux-x86_64-gnu",))
+    session.run(ctx.settings, [ChecksumStage()], session.Request(snapshot=True, quiet=True))
+    sign(ctx.settings.project_dir)
+    return ctx.settings.project_dir
 
 
 def sha256(path: Path) -> str:

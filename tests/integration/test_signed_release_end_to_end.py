@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_attested_signed_release_passes_verify_stage_cli_and_npm(release_copy: Path, tmp_path: Path) -> None:
     settings = config.load(release_copy / "pyproject.toml")
     # Every kind of deliverable a snapshot release has: archive, .deb, wheel and sdist.
-    names = ("deb", "python-dists", "checksum", "sbom", "provenance", "sign", "verify")
+    names = ("deb", "python-dists", "checksum", "sbom", "provenance", "release-statement", "sign", "verify")
     _, report = session.run(settings, pipeline.stages_named(names), session.Request(snapshot=True, quiet=True))
     assert {r.name: r.status for r in report.results} == dict.fromkeys(names, "ran")
     root = release_copy.parent / "dist" / "1.4.0"

@@ -40,7 +40,7 @@ def test_every_uploadable_artifact_gets_a_verified_bundle(release_copy: Path, mo
         subject = ledger.get(subject_id)
         assert bundle_artifact.path == subject.path + ".sigstore.json"
         bundle = Bundle.from_json(ledger.file(bundle_artifact).read_bytes())
-        dsse = subject.kind in (ArtifactKind.PROVENANCE, ArtifactKind.ATTESTATION)
+        dsse = subject.kind in (ArtifactKind.PROVENANCE, ArtifactKind.ATTESTATION, ArtifactKind.RELEASE_STATEMENT)
         assert (bundle._dsse_envelope is not None) == dsse
         assert bundle_artifact.facts["content"] == ("dsse" if dsse else "message_signature")
         assert bundle_artifact.facts["identity"] == "release@opencode.local"

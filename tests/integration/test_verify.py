@@ -1,4 +1,6 @@
-"""verify-release on a real signed snapshot release: it passes, and each tamper fails its own check."""
+"""verify-release on a real signed snapshot release (a Nuitka build): it passes, the npm verifier agrees, and
+sigstore-python's Verifier refuses each tampered part of a log entry. Every other check, input by input, is
+in test_verify_release_checks.py on a small release that needs no build."""
 
 from __future__ import annotations
 
@@ -15,15 +17,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from opencode_release.attest.stages import SignStage
-from opencode_release.core import config
 from opencode_release.core.formats import canonical_json
 from opencode_release.core.ledger import ArtifactKind, Ledger
 from opencode_release.devsigstore import LocalSigstore
 from opencode_release.devsigstore.keys import key_id
-from opencode_release.release import session
-from opencode_release.verify import identity_policy
-from opencode_release.verify.release import Report, verify_release
+from opencode_release.verify import Report, identity_policy, verify_release
 from tests.integration import signed_release
 
 pytestmark = pytest.mark.integration
@@ -91,16 +89,9 @@ def test_signed_release_passes_every_check(signed: Path) -> None:
     archive = by_name[_archive(signed)]
     assert {
         "digest",
-        "certificate-chain",
-        "sct",
+        "sigstore",
         "identity",
         "issuer",
-        "tlog-key",
-        "set",
-        "inclusion-proof",
-        "checkpoint",
-        "signature",
-        "tlog-entry",
         "provenance-subject",
         "sbom-statement",
     } <= set(archive.passed)
@@ -109,7 +100,11 @@ def test_signed_release_passes_every_check(signed: Path) -> None:
     )
     ledger = Ledger.load(_root(signed))
     signed_ids = {a.related("signature_of")[0] for a in ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE)}
-    assert {r.artifact for r in report.rows} == {ledger.get(i).path for i in signed_ids}
+    # one row per signed file, and one per file the release statement lists without a bundle (binary, report, root)
+    assert {ledger.get(i).path for i in signed_ids} <= {r.artifact for r in report.rows}
+    assert {r.artifact for r in report.rows} == {
+        a.path for a in ledger.artifacts if a.kind != ArtifactKind.SIGSTORE_BUNDLE
+    }
 
 
 def test_console_script_verifies_without_a_checkout(signed: Path, tmp_path: Path) -> None:
@@ -164,7 +159,7 @@ def test_console_script_verifies_without_a_checkout(signed: Path, tmp_path: Path
         text=True,
     )
     assert wrong.returncode == 1
-    assert "identity: signed by release@opencode.local, expected mallory@example.org" in wrong.stderr
+    assert "identity: Certificate's SANs do not match mallory@example.org" in wrong.stderr
     usage = subprocess.run(
         [
             str(script),
@@ -182,41 +177,11 @@ def test_console_script_verifies_without_a_checkout(signed: Path, tmp_path: Path
     assert usage.returncode == 2 and "no release here" in usage.stderr
 
 
-def test_altered_artifact_fails_the_digest_check(copy: Path) -> None:
-    with (_root(copy) / _archive(copy)).open("ab") as handle:
-        handle.write(b"\0")
-    artifact, check, reason = _failure(_verify(copy))
-    assert (artifact, check) == (_archive(copy), "digest") and "does not match SHA256SUMS" in reason
-
-
-def test_bundle_of_another_artifact_fails_the_subject_check(copy: Path) -> None:
-    root = _root(copy)
-    shutil.copy(root / "SHA512SUMS.sigstore.json", root / (_archive(copy) + ".sigstore.json"))
-    artifact, check, reason = _failure(_verify(copy))
-    assert (artifact, check) == (_archive(copy), "subject") and "another artifact's bundle" in reason
-
-
-def test_wrong_identity_and_wrong_issuer_fail_their_checks(signed: Path) -> None:
-    report = _verify(signed, identity="https://github.com/opencode/opencode/.github/workflows/release.yml@refs/tags/v*")
-    assert {(r.check, r.reason) for r in report.rows} == {
-        (
-            "identity",
-            "signed by release@opencode.local, expected "
-            "https://github.com/opencode/opencode/.github/workflows/"
-            "release.yml@refs/tags/v*",
-        )
-    }
-    report = _verify(signed, issuer="https://token.actions.githubusercontent.com")
-    assert {(r.check, r.reason) for r in report.rows} == {
-        ("issuer", "identity issued by http://127.0.0.1/oidc, expected https://token.actions.githubusercontent.com")
-    }
-
-
 def test_foreign_trusted_root_fails_the_certificate_chain(signed: Path, tmp_path: Path) -> None:
     foreign = LocalSigstore(tmp_path, "http://127.0.0.1/oidc", "release@opencode.local").write_trusted_root()
     report = _verify(signed, trusted_root=foreign)
-    assert {r.check for r in report.rows} == {"certificate-chain"}
-    assert all("does not chain to a CA of" in (r.reason or "") for r in report.rows)
+    assert {r.check for r in report.rows} == {"sigstore"}
+    assert all("failed to build timestamp certificate chain" in (r.reason or "") for r in report.rows)
 
 
 def test_log_signed_by_an_untrusted_key_fails_the_log_key_check(copy: Path) -> None:
@@ -243,7 +208,7 @@ def test_log_signed_by_an_untrusted_key_fails_the_log_key_check(copy: Path) -> N
 
     _edit_bundle(copy, _archive(copy), resign)
     artifact, check, reason = _failure(_verify(copy))
-    assert (artifact, check) == (_archive(copy), "tlog-key") and "is not a transparency log of" in reason
+    assert (artifact, check) == (_archive(copy), "sigstore") and "invalid log entry" in reason
 
 
 def test_altered_inclusion_proof_fails_its_check(copy: Path) -> None:
@@ -252,11 +217,9 @@ def test_altered_inclusion_proof_fails_its_check(copy: Path) -> None:
         hashes_[0] = _flip(hashes_[0])
 
     _edit_bundle(copy, _archive(copy), alter)
-    assert _failure(_verify(copy)) == (
-        _archive(copy),
-        "inclusion-proof",
-        "inclusion proof does not lead to its root hash",
-    )
+    artifact, check, reason = _failure(_verify(copy))
+    assert (artifact, check) == (_archive(copy), "sigstore")
+    assert reason.startswith("invalid log entry: inclusion proof contains invalid root hash")
 
 
 def test_altered_checkpoint_fails_its_check(copy: Path) -> None:
@@ -267,11 +230,8 @@ def test_altered_checkpoint_fails_its_check(copy: Path) -> None:
         checkpoint["envelope"] = "\n".join(lines)
 
     _edit_bundle(copy, _archive(copy), alter)
-    assert _failure(_verify(copy)) == (
-        _archive(copy),
-        "checkpoint",
-        "checkpoint signature does not verify with the log's key",
-    )
+    artifact, check, reason = _failure(_verify(copy))
+    assert (artifact, check) == (_archive(copy), "sigstore") and reason.startswith("invalid log entry: checkpoint")
 
 
 def test_altered_set_fails_its_check(copy: Path) -> None:
@@ -280,98 +240,8 @@ def test_altered_set_fails_its_check(copy: Path) -> None:
         promise["signedEntryTimestamp"] = _flip(promise["signedEntryTimestamp"])
 
     _edit_bundle(copy, _archive(copy), alter)
-    assert _failure(_verify(copy)) == (
-        _archive(copy),
-        "set",
-        "signed entry timestamp does not verify with the log's key",
-    )
-
-
-@pytest.mark.parametrize(
-    "content, reason",
-    [
-        (
-            b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json", "verificationMat',
-            "bundle is not valid JSON",
-        ),
-        (
-            b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}',
-            "not a Sigstore bundle: missing field 'verificationMaterial'",
-        ),
-    ],
-)
-def test_truncated_or_malformed_bundle_fails_the_format_check(copy: Path, content: bytes, reason: str) -> None:
-    (_root(copy) / (_archive(copy) + ".sigstore.json")).write_bytes(content)
-    artifact, check, got = _failure(_verify(copy))
-    assert (artifact, check) == (_archive(copy), "bundle-format") and got.startswith(reason)
-
-
-def _rewrite_statement(product: Path, kind: str, change: Callable[[dict[str, Any]], None]) -> None:
-    """Change a statement and sign the release again: the signatures are good, the content is wrong."""
-    ledger = Ledger.load(_root(product))
-    (artifact,) = ledger.by_kind(kind)
-    path = ledger.file(artifact)
-    data = json.loads(path.read_bytes())
-    change(data)
-    path.write_bytes(canonical_json(data))
-    ledger.record(path, kind, target=artifact.target, relations=artifact.relations, facts=artifact.facts)
-    ledger.save()
-    settings = config.load(product / "pyproject.toml")
-    session.run(settings, [SignStage()], session.Request(snapshot=True, quiet=True))
-
-
-def test_provenance_for_another_digest_fails_the_subject_check(copy: Path) -> None:
-    def other(data: dict[str, Any]) -> None:
-        data["subject"][0]["digest"]["sha256"] = "0" * 64
-
-    _rewrite_statement(copy, ArtifactKind.PROVENANCE, other)
     artifact, check, reason = _failure(_verify(copy))
-    assert (artifact, check) == (_archive(copy), "provenance-subject") and "made for another artifact" in reason
-
-
-@pytest.mark.parametrize(
-    "path, value, check, reason",
-    [
-        (
-            ("runDetails", "builder", "id"),
-            "https://evil.example/builder",
-            "provenance-builder",
-            f"built by https://evil.example/builder, expected {signed_release.BUILDER_ID}",
-        ),
-        (
-            ("buildDefinition", "externalParameters", "repository"),
-            "https://github.com/mallory/opencode",
-            "provenance-source",
-            f"built from https://github.com/mallory/opencode, expected {signed_release.REPOSITORY}",
-        ),
-    ],
-)
-def test_provenance_from_another_builder_or_repository_fails(
-    copy: Path, path: tuple[str, ...], value: str, check: str, reason: str
-) -> None:
-    def change(data: dict[str, Any]) -> None:
-        holder = data["predicate"]
-        for key in path[:-1]:
-            holder = holder[key]
-        holder[path[-1]] = value
-
-    _rewrite_statement(copy, ArtifactKind.PROVENANCE, change)
-    report = _verify(copy)
-    (provenance,) = [r for r in report.rows if r.artifact == "provenance.intoto.json"]
-    assert (provenance.check, provenance.reason) == (check, reason)
-    # The artifacts it covers fail with it: their provenance could not be trusted.
-    assert {(r.artifact, r.check) for r in report.rows if not r.ok and r is not provenance} == {
-        (_archive(copy), "provenance-subject")
-    }
-
-
-def test_sbom_statement_for_another_digest_fails_its_check(copy: Path) -> None:
-    def other(data: dict[str, Any]) -> None:
-        data["subject"][0]["digest"]["sha256"] = "1" * 64
-
-    _rewrite_statement(copy, ArtifactKind.ATTESTATION, other)
-    artifact, check, reason = _failure(_verify(copy))
-    assert (artifact, check) == (_archive(copy), "sbom-statement") and f"{'1' * 64}, not sha256:" in reason
+    assert (artifact, check) == (_archive(copy), "sigstore") and reason.startswith("invalid log entry: SET")
 
 
 def test_npm_sigstore_verify_accepts_the_same_bundles(signed: Path) -> None:
@@ -412,14 +282,3 @@ def test_npm_sigstore_verify_accepts_the_same_bundles(signed: Path) -> None:
         text=True,
     )
     assert wrong.returncode == 1 and "SIGNATURE_ERROR" in wrong.stdout
-
-
-def test_deliverable_missing_from_sha256sums_fails_the_digest_check(copy: Path) -> None:
-    ledger = Ledger.load(_root(copy))
-    (sums,) = [a for a in ledger.by_kind(ArtifactKind.CHECKSUMS) if a.name == "SHA256SUMS"]
-    path = ledger.file(sums)
-    path.write_text("".join(line + "\n" for line in path.read_text().splitlines() if _archive(copy) not in line))
-    ledger.record(path, ArtifactKind.CHECKSUMS, relations=sums.relations, facts=sums.facts)
-    ledger.save()
-    session.run(config.load(copy / "pyproject.toml"), [SignStage()], session.Request(snapshot=True, quiet=True))
-    assert _failure(_verify(copy)) == (_archive(copy), "digest", "not listed in SHA256SUMS")

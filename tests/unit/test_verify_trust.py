@@ -9,7 +9,7 @@ import pytest
 from opencode_release.core.errors import UsageError, VerificationError
 from opencode_release.core.ledger import MANIFEST_NAME
 from opencode_release.verify import identity_policy
-from opencode_release.verify._bundle_format import parse_bundle
+from opencode_release.verify.bundles import BundleVerifier
 from opencode_release.verify.release import find_releases
 
 
@@ -41,8 +41,10 @@ def test_flags_override_the_policy_file_and_bad_files_are_usage_errors(tmp_path:
 
 
 def test_shipped_production_root_loads_offline_and_unknown_instances_are_refused(tmp_path: Path) -> None:
-    root = identity_policy.load_trusted_root("production", None, None)
-    assert root.ca_certs and root.tlogs and root.ctlogs
+    trust = identity_policy.load_trusted_root("production", None, None)
+    # sigstore-python's package data, not its TUF cache: no network, no home folder.
+    assert identity_policy.shipped_trusted_root_path("production").is_file()
+    assert trust.root.get_fulcio_certs() and trust.root._inner.tlogs and trust.root._inner.ctlogs
     with pytest.raises(UsageError, match="expected one of production, staging, local"):
         identity_policy.load_trusted_root("public", None, None)
     with pytest.raises(UsageError, match="no local Sigstore trusted root"):
@@ -50,6 +52,21 @@ def test_shipped_production_root_loads_offline_and_unknown_instances_are_refused
     (tmp_path / "root.json").write_text('{"mediaType": "text/plain"}')
     with pytest.raises(UsageError, match="not a usable Sigstore trusted root"):
         identity_policy.load_trusted_root(None, str(tmp_path / "root.json"), None)
+    (tmp_path / "root.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(UsageError, match="not a usable Sigstore trusted root"):
+        identity_policy.load_trusted_root(None, str(tmp_path / "root.json"), None)
+
+
+def test_a_channel_table_overrides_its_instance_and_flags_replace_certificate_rules() -> None:
+    nightly = identity_policy.load_policy("production", None, {}, "nightly")
+    assert nightly.identity.endswith("/nightly.yml@refs/heads/main")
+    assert nightly.claims["source-repository-ref"] == "refs/heads/main"
+    assert nightly.claims["runner-environment"] == "github-hosted"
+    assert identity_policy.load_policy("production", None, {}, "lts/1.2").claims["source-repository-ref"] == (
+        "refs/tags/v*"
+    )
+    given = identity_policy.load_policy("production", None, {"identity": "me@example.org", "issuer": "https://x"})
+    assert (given.identity, given.issuer, dict(given.claims)) == ("me@example.org", "https://x", {})
 
 
 def test_find_releases_in_a_release_its_manifest_or_a_channel(tmp_path: Path) -> None:
@@ -66,12 +83,23 @@ def test_find_releases_in_a_release_its_manifest_or_a_channel(tmp_path: Path) ->
 @pytest.mark.parametrize(
     "raw, reason",
     [
-        (b"", "bundle is not valid JSON"),
-        (b"[1, 2]", "not a Sigstore bundle: the bundle is not a JSON object"),
-        (b'{"mediaType": "application/json"}', "not a Sigstore bundle: unsupported mediaType 'application/json'"),
+        (b"", "failed to load bundle"),
+        (b"[1, 2]", "failed to load bundle"),
+        (b'{"mediaType": "application/json"}', "failed to load bundle"),
+        (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "recursion limit exceeded"),
+        (b'{"mediaType": "\xff"}', "invalid unicode code point"),
+        (b'{"mediaType": 1e400}', "failed to load bundle"),
     ],
 )
 def test_bundle_format_reasons(raw: bytes, reason: str) -> None:
+    """What sigstore-python cannot read is a `bundle-format` refusal on one line, never a traceback."""
     with pytest.raises(VerificationError) as caught:
-        parse_bundle(raw, "a.tar.gz")
-    assert caught.value.check == "bundle-format" and caught.value.reason.startswith(reason)
+        BundleVerifier.parse("a.tar.gz", raw)
+    assert caught.value.check == "bundle-format" and reason in caught.value.reason
+    assert "\n" not in caught.value.reason
+
+
+def test_a_bundle_bigger_than_any_sigstore_bundle_is_refused_unread() -> None:
+    with pytest.raises(VerificationError, match="more than any Sigstore bundle") as caught:
+        BundleVerifier.parse("a.tar.gz", b" " * (17 << 20))
+    assert caught.value.check == "bundle-format"

@@ -42,6 +42,7 @@ AFTER_PROVENANCE = frozenset(
         ArtifactKind.INTOTO_LAYOUT,
         ArtifactKind.SIGSTORE_BUNDLE,
         ArtifactKind.TRUST_ROOT,
+        ArtifactKind.RELEASE_STATEMENT,  # lists the provenance itself
     }
 )
 DELIVERABLE_KINDS = tuple(sorted(UPLOADABLE - AFTER_PROVENANCE))

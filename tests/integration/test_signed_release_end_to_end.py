@@ -50,7 +50,9 @@ def test_attested_signed_release_passes_verify_stage_cli_and_npm(release_copy: P
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = json.loads(proc.stdout)["artifacts"]
     archive = next(r for r in rows if r["kind"] == ArtifactKind.ARCHIVE)
-    assert {"digest", "provenance-subject", "sbom-statement", "checkpoint", "set"} <= set(archive["passed"])
+    assert {"digest", "sha256sums", "sigstore", "provenance-subject", "sbom-statement"} <= set(archive["passed"])
+    statement = next(r for r in rows if r["kind"] == ArtifactKind.RELEASE_STATEMENT)
+    assert {"release-statement", "ledger", "version", "not-covered", "path"} <= set(statement["passed"])
     provenance = next(r for r in rows if r["kind"] == ArtifactKind.PROVENANCE)
     assert {"provenance-type", "provenance-builder", "provenance-source"} <= set(provenance["passed"])
 

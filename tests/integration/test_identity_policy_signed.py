@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sigstore.models import ClientTrustConfig

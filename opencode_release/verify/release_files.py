@@ -45,7 +45,7 @@ def safe_path(root: str, relative: str, name: str) -> str:
     pure = PurePosixPath(relative)
     if pure.is_absolute():
         raise VerificationError(name, "path", f"{relative} is absolute; release paths are relative to the folder")
-    if any(part in ("..", ".") for part in pure.parts) or relative.endswith("/"):
+    if any(part in ("..", ".", "") for part in relative.split("/")):
         raise VerificationError(name, "path", f"{relative} leaves the release folder or is not normalised")
     current = root
     for index, part in enumerate(pure.parts):

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from opencode_release.core.errors import UsageError, VerificationError
 from opencode_release.core.formats import canonical_json
 from opencode_release.core.ledger import MANIFEST_NAME, ArtifactKind, Ledger
 from opencode_release.verify import Report, identity_policy, verify_release
@@ -240,22 +241,17 @@ def test_a_fifo_in_the_folder_is_refused_unread(copy: Path) -> None:
     assert only(verify(copy)) == ("pipe", "path", "pipe is a FIFO; not followed or read")
 
 
-def test_a_listed_path_outside_the_folder_is_refused(copy: Path) -> None:
-    outside = root(copy).parent / "evil.txt"
-    outside.write_text("outside")
-    inside = root(copy) / "notes.xml"
-    inside.write_text("outside")
-    ledger = Ledger.load(root(copy))
-    ledger.record(inside, ArtifactKind.BUILD_REPORT)  # listed, not bundled
-    ledger.save()
-    inside.unlink()
+@pytest.mark.parametrize("bad", ["../evil.txt", "/etc/passwd", "a/./b", "a\\b"])
+def test_a_listed_path_that_is_absolute_or_leaves_the_folder_is_refused(copy: Path, bad: str) -> None:
+    from opencode_release.verify.release_files import safe_path
 
-    def aim_outside(data: dict[str, Any]) -> None:
-        artifact_record(data, "notes.xml").update(path="../evil.txt", id="build-report:../evil.txt")
-
-    edit_ledger(copy, aim_outside)
-    signed_release.resign(copy)  # a pipeline bug that records and signs a path outside the folder
-    assert only(verify(copy)) == ("../evil.txt", "path", "../evil.txt leaves the release folder or is not normalised")
+    with pytest.raises(VerificationError) as caught:
+        safe_path(str(root(copy)), bad, bad)
+    assert caught.value.check == "path"
+    # and a ledger carrying one is refused whole, on one line, before anything is read through it
+    edit_ledger(copy, lambda d: artifact_record(d, ARCHIVE).update(path=bad))
+    with pytest.raises(UsageError, match=r"refused path|not a readable release manifest"):
+        verify(copy)
 
 
 # -- per file -----------------------------------------------------------------------------------------

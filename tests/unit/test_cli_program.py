@@ -84,10 +84,9 @@ REQUIRED = {"verify": ["x"], "verify-release": ["x"], "yank": ["1.0.0", "--reaso
 REQUIRED["collect"] = ["--from", "x"]
 
 
-@pytest.mark.parametrize("name", TAKES_PROJECT)
+# verify and verify-release read --project only for --instance local: covered below with --instance local.
+@pytest.mark.parametrize("name", [n for n in TAKES_PROJECT if n not in ("verify", "verify-release")])
 def test_a_missing_project_exits_2_naming_it(capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str) -> None:
-    if name in ("verify", "verify-release"):
-        pytest.skip("verify reads --project only for --instance local")  # covered below with --instance local
     nowhere = tmp_path / "nowhere"
     code, out, err = _main(capsys, name, *REQUIRED.get(name, []), "--project", str(nowhere), "--json")
     assert code == 2, err

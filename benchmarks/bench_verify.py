@@ -52,6 +52,8 @@ REPOSITORY = "https://github.com/opencode/opencode"
 PYPROJECT = f"""[project]
 name = "bench"
 version = "1.4.0"
+license = "MIT"
+maintainers = [{{name = "Bench", email = "bench@example.org"}}]
 
 [tool.opencode-release]
 name = "opencode"

@@ -28,18 +28,18 @@ SCHEMA_VERSION = 1
 
 
 def role_name(channel: str) -> str:
-    """The TUF role of a channel: `stable`, `nightly`, `lts-1.4`."""
-    return channel.replace("/", "-")
+    """The TUF role of a channel: `stable`, `nightly`, `lts-1.4`, `snapshots` (TUF has a `snapshot` role)."""
+    return "snapshots" if channel == "snapshot" else channel.replace("/", "-")
 
 
 def check_channel(channel: str) -> str:
-    if channel in ("stable", "nightly"):
+    if channel in ("stable", "nightly", "snapshot"):
         return channel
     if channel.startswith("lts/"):
         line = channel[4:].split(".")
         if len(line) == 2 and all(part.isdigit() for part in line):
             return channel
-    raise ChannelError(f"channel {channel!r}: expected stable, nightly or lts/<major.minor> (e.g. lts/1.4)")
+    raise ChannelError(f"channel {channel!r}: expected stable, nightly, snapshot or lts/<major.minor> (e.g. lts/1.4)")
 
 
 def index_key(channel: str) -> str:

@@ -69,5 +69,5 @@ class Keyring:
 
 
 def role_key(channel: str) -> str:
-    """Which key signs a channel's role: nightlies have their own."""
-    return "nightly" if channel == "nightly" else "release"
+    """Which key signs a channel's role: nightlies and snapshots have their own, never the release key."""
+    return "nightly" if channel in ("nightly", "snapshot") else "release"

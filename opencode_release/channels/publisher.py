@@ -236,7 +236,7 @@ class Repository:
                 index = self._index(tuf, channel)
                 index.put(entry)
                 self._put_record(txn, channel, entry)
-                if channel == "nightly" and self.retention is not None:
+                if channel in ("nightly", "snapshot") and self.retention is not None:
                     self._retain(txn, index, self.retention)
                 self._put_index(txn, index)
             deleted = self._commit(txn)

@@ -140,7 +140,7 @@ class TufRepository:
         days = self.settings
         if role == "targets":
             return "targets", dt.timedelta(days=days.targets_expiry_days)
-        channel = "nightly" if role.startswith("nightly") else "release"
+        channel = "nightly" if role.startswith(("nightly", "snapshots")) else "release"
         lifetime = days.nightly_expiry_days if channel == "nightly" else days.release_expiry_days
         return channel, dt.timedelta(days=lifetime)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import shutil
 
+from ..core.config import Settings
 from ..core.errors import UsageError
 from ..core.ledger import MANIFEST_NAME, Ledger
-from ..release import pipeline, session
+from ..core.stage import utc_now
+from ..core.versions import Version
+from ..release import pipeline, session, source
 from ..release.session import Request
 from ._common import run_stages, settings
 from .command import (
@@ -26,7 +29,8 @@ def _snapshot_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--snapshot",
         action="store_true",
-        help="a local snapshot: embedded defaults, floors warn instead of fail, a snapshot version",
+        help="a local snapshot: version X.Y.Z-snapshot.YYYYMMDD.N+g<sha>, published only to the snapshot channel; "
+        "embedded defaults, floors warn instead of fail",
     )
 
 
@@ -45,20 +49,38 @@ def _skips(args: argparse.Namespace) -> tuple[str, ...]:
     return pipeline.check_skips(tuple(n.strip() for chunk in chunks for n in chunk.split(",") if n.strip()))
 
 
+def _version_and_channel(cfg: Settings, args: argparse.Namespace) -> tuple[str | None, str]:
+    """A snapshot gets a snapshot version and the snapshot channel; anything else what was asked."""
+    if not args.snapshot:
+        return args.version, args.channel or "stable"
+    if args.channel not in (None, "snapshot"):
+        raise UsageError(f"--snapshot --channel {args.channel}: a snapshot publishes only to the snapshot channel")
+    if args.version and not Version.parse(args.version).is_snapshot:
+        raise UsageError(
+            f"--snapshot --version {args.version}: a snapshot's version is X.Y.Z-snapshot.YYYYMMDD.N+g<sha>; "
+            "leave --version out and one is chosen"
+        )
+    commit = source.describe(cfg.project_dir, cfg.repository).commit
+    return args.version or session.snapshot_version(cfg, utc_now().date(), commit), "snapshot"
+
+
 def _release_arguments(parser: argparse.ArgumentParser) -> None:
     project_option(parser)
     version_option(parser)
     _snapshot_option(parser)
-    channel_option(parser, "stable", "stable, lts, lts/<major.minor> or nightly")
+    channel_option(
+        parser, None, "stable, lts, lts/<major.minor> or nightly (default: stable; snapshot with --snapshot)"
+    )
     _skip_option(parser)
     dry_run_option(parser, "run preflight and show what would run; change nothing")
 
 
 def _release(args: argparse.Namespace, out: Output) -> Outcome:
     cfg = settings(args)
+    version, channel = _version_and_channel(cfg, args)
     request = Request(
-        version=args.version,
-        channel=args.channel,
+        version=version,
+        channel=channel,
         snapshot=args.snapshot,
         dry_run=args.dry_run,
         skip=_skips(args),
@@ -71,15 +93,18 @@ def _plan_arguments(parser: argparse.ArgumentParser) -> None:
     project_option(parser)
     version_option(parser)
     _snapshot_option(parser)
-    channel_option(parser, "stable", "stable, lts, lts/<major.minor> or nightly")
+    channel_option(
+        parser, None, "stable, lts, lts/<major.minor> or nightly (default: stable; snapshot with --snapshot)"
+    )
     _skip_option(parser)
 
 
 def _plan(args: argparse.Namespace, out: Output) -> Outcome:
     cfg = settings(args)
+    version, channel = _version_and_channel(cfg, args)
     request = Request(
-        version=args.version,
-        channel=args.channel,
+        version=version,
+        channel=channel,
         snapshot=args.snapshot,
         dry_run=True,
         skip=_skips(args),

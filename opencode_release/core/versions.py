@@ -22,6 +22,7 @@ _SEMVER = re.compile(
 )
 _NIGHTLY_PRE = re.compile(r"^nightly\.(\d{8})$")
 _NIGHTLY_BUILD = re.compile(r"^g([0-9a-f]{7,40})$")
+_SNAPSHOT_PRE = re.compile(r"^snapshot\.(\d{8})\.([1-9]\d*)$")
 
 
 @total_ordering
@@ -40,14 +41,31 @@ class Version:
         if not match:
             raise VersionError(
                 f"version {text!r} is not a semantic version; expected X.Y.Z "
-                "(e.g. 1.4.0) or X.Y.Z-nightly.YYYYMMDD+g<sha>"
+                "(e.g. 1.4.0), X.Y.Z-nightly.YYYYMMDD+g<sha> or X.Y.Z-snapshot.YYYYMMDD.N+g<sha>"
             )
         pre = tuple(match["pre"].split(".")) if match["pre"] else ()
         build = tuple(match["build"].split(".")) if match["build"] else ()
         version = cls(int(match["major"]), int(match["minor"]), int(match["patch"]), pre, build)
         if pre and pre[0] == "nightly":
             version._check_nightly(text)
+        if pre and pre[0] == "snapshot":
+            version._check_snapshot(text)
         return version
+
+    @classmethod
+    def snapshot(cls, base: Version, day: str, number: int, commit: str) -> Version:
+        """The `number`th snapshot of `base` built on `day` (YYYYMMDD) from `commit`: sorts before `base`."""
+        return cls.parse(f"{base.major}.{base.minor}.{base.patch}-snapshot.{day}.{number}+g{commit[:7]}")
+
+    def _check_snapshot(self, text: str) -> None:
+        if not _SNAPSHOT_PRE.match(".".join(self.pre)):
+            raise VersionError(f"snapshot version {text!r}: pre-release must be snapshot.YYYYMMDD.N")
+        if len(self.build) != 1 or not _NIGHTLY_BUILD.match(self.build[0]):
+            raise VersionError(f"snapshot version {text!r}: build metadata must be g<shortsha>")
+
+    @property
+    def is_snapshot(self) -> bool:
+        return bool(self.pre) and self.pre[0] == "snapshot"
 
     @classmethod
     def nightly(cls, base: Version, day: str, commit: str) -> Version:
@@ -83,7 +101,7 @@ class Version:
 
     @property
     def commit(self) -> str | None:
-        return self.build[0][1:] if self.is_nightly else None
+        return self.build[0][1:] if self.is_nightly or self.is_snapshot else None
 
     def debian(self) -> str:
         """Debian ordering: `~` sorts before anything, so a nightly precedes its release."""

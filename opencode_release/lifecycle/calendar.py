@@ -51,7 +51,7 @@ def lts_train(policy: LifecycleSettings, year: int) -> dt.date | None:
 @dataclass(frozen=True, slots=True)
 class LtsLine:
     year: int
-    start: dt.date  # the train date: support starts with the line's first stable
+    start: dt.date  # the day its first stable shipped (the train date while it is upcoming)
     end: dt.date  # last day of patches
     line: str | None  # "1.4" once that stable shipped, from the stable channel
 
@@ -85,8 +85,11 @@ def lts_line(policy: LifecycleSettings, year: int, stables: Mapping[str, dt.date
         for v, day in stables.items()
         if train <= day and day.year == year and not Version.parse(v).is_prerelease
     )
-    line = shipped[0][1].line if shipped else None
-    return LtsLine(year, train, add_months(train, policy.lts_support_months) - dt.timedelta(days=1), line)
+    if not shipped:
+        return LtsLine(year, train, add_months(train, policy.lts_support_months) - dt.timedelta(days=1), None)
+    # Only a real release opens a line, on the day it ships: support is counted from then.
+    start, first = shipped[0]
+    return LtsLine(year, start, add_months(start, policy.lts_support_months) - dt.timedelta(days=1), first.line)
 
 
 def lts_lines(

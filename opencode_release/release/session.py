@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import devsigstore
 from ..build import targets
 from ..core.config import Settings
-from ..core.errors import LedgerError
+from ..core.errors import LedgerError, VersionError
 from ..core.ledger import MANIFEST_NAME, Ledger
 from ..core.stage import Context, Stage, utc_now
 from ..core.versions import Version
@@ -35,6 +35,27 @@ class Request:
 
 def release_dir(settings: Settings, version: str) -> Path:
     return settings.path(settings.dist_dir) / version
+
+
+def snapshot_version(settings: Settings, day: dt.date, commit: str) -> str:
+    """The snapshot of `commit` on `day`: the one already begun (a rerun resumes it), else the next number.
+
+    `X.Y.Z-snapshot.YYYYMMDD.N+g<sha>` is a SemVer pre-release of the product's version: it sorts
+    before X.Y.Z, so it can never block or precede the real release.
+    """
+    base = Version.parse(settings.version)
+    stamp = day.strftime("%Y%m%d")
+    dist = settings.path(settings.dist_dir)
+    numbers: set[int] = set()
+    for folder in sorted(dist.glob(f"{base.major}.{base.minor}.{base.patch}-snapshot.{stamp}.*")):
+        try:
+            found = Version.parse(folder.name)
+        except VersionError:
+            continue
+        if found.commit == commit[:7] and (folder / MANIFEST_NAME).is_file():
+            return folder.name
+        numbers.add(int(found.pre[2]))
+    return str(Version.snapshot(base, stamp, max(numbers, default=0) + 1, commit))
 
 
 def open_ledger(settings: Settings, version: str, channel: str) -> Ledger:

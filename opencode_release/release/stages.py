@@ -177,6 +177,14 @@ def channels_for(settings: Settings, ledger: Ledger, today: dt.date) -> list[str
     goes to its line only; a nightly to `nightly`."""
     version = Version.parse(ledger.version)
     chosen = ledger.channel
+    if version.is_snapshot or chosen == "snapshot":
+        # A snapshot never reaches a channel people install from, and never opens an LTS line.
+        if not version.is_snapshot or chosen != "snapshot":
+            raise UsageError(
+                f"channel {chosen}: {version}: only snapshot versions (X.Y.Z-snapshot.YYYYMMDD.N+g<sha>) "
+                "publish, and only to the snapshot channel"
+            )
+        return ["snapshot"]
     if version.is_nightly or chosen == "nightly":
         if not version.is_nightly:
             raise UsageError(f"channel nightly: {version} is not a nightly version (X.Y.Z-nightly.YYYYMMDD+g<sha>)")

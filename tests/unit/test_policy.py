@@ -13,7 +13,7 @@ from opencode_release.core import config
 from opencode_release.core.errors import CheckFailed
 from opencode_release.core.ledger import Ledger
 from opencode_release.core.stage import CollectingReporter, Context
-from opencode_release.lifecycle import changelog, release_rules
+from opencode_release.lifecycle import calendar, changelog, release_rules
 from opencode_release.release import stages
 from tests.conftest import write_project
 
@@ -130,8 +130,19 @@ def test_lts_patch_to_a_line_that_is_not_lts(tmp_path: Path, ledger: Ledger) -> 
         stages.with_releases(release_rules.check_lts_patch)(ctx)
     assert str(err.value) == (
         "lts 1.3.1: rule lts-line: 1.3 is not an LTS line; known LTS lines: "
-        "1.2 (2026-01-06 to 2027-07-05), 1.4 (2027-01-19 to 2028-07-18)"
+        "1.2 (2026-10-27 to 2028-04-26), 1.4 (2027-01-19 to 2028-07-18)"
     )
+
+
+def test_an_lts_line_is_in_support_from_the_day_its_stable_shipped_not_before() -> None:
+    # 1.2.0, the first stable of 2026, shipped in October: its line starts then, not at January's train.
+    policy = config.LifecycleSettings()
+    line = calendar.lts_line(policy, 2026, {"1.2.0": D(2026, 10, 27)})
+    assert line is not None and (line.line, line.start, line.end) == ("1.2", D(2026, 10, 27), D(2028, 4, 26))
+    assert line.status(D(2026, 10, 26)) == "upcoming" and line.status(D(2026, 10, 27)) == "in support"
+    # Nothing shipped yet: the line is a projection from the train, with no version.
+    upcoming = calendar.lts_line(policy, 2026, {})
+    assert upcoming is not None and upcoming.line is None and upcoming.start == D(2026, 1, 6)
 
 
 def test_lts_patch_past_end_of_life(tmp_path: Path, ledger: Ledger) -> None:

@@ -22,15 +22,15 @@ EPOCH = 1767225600  # 2026-01-01T00:00:00Z
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def fake_project(root: Path, settings: Mapping[str, str] | None = None) -> Settings:
-    """A copy of product/pyproject.toml and LICENSE under `root/product`.
+def fake_project(root: Path, settings: Mapping[str, str] | None = None, source: Path = REPO / "product") -> Settings:
+    """A copy of a product's pyproject.toml and LICENSE (the sample's by default) under `root/product`.
 
     `settings` maps a section (e.g. "channels") to TOML lines added to its table.
     """
     product = root / "product"
     product.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "product" / "LICENSE", product / "LICENSE")
-    text = (REPO / "product" / "pyproject.toml").read_text(encoding="utf-8")
+    shutil.copy(source / "LICENSE", product / "LICENSE")
+    text = (source / "pyproject.toml").read_text(encoding="utf-8")
     for section, lines in (settings or {}).items():
         header = f"[tool.opencode-release.{section}]\n"
         text = text.replace(header, header + lines + "\n") if header in text else text + f"\n{header}{lines}\n"
@@ -44,11 +44,12 @@ def fake_release(
     channel: str = "stable",
     toml: Mapping[str, str] | None = None,
     only: tuple[str, ...] = ALL_TARGETS,
+    product: Path = REPO / "product",
 ) -> Context:
     """A release folder with one small archive per target in `only`, recorded in a fresh ledger."""
-    settings = fake_project(root, toml)
+    settings = fake_project(root, toml, product)
     dist = settings.path(settings.dist_dir) / version
-    source = Source("https://github.com/opencode/opencode", COMMIT, f"refs/tags/v{version}", EPOCH)
+    source = Source(settings.repository, COMMIT, f"refs/tags/v{version}", EPOCH)
     ledger = Ledger(dist, product=settings.name, version=version, channel=channel, source=source)
     stage_dir = root / "fake-binaries"
     for name in only:

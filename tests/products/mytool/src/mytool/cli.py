@@ -1,0 +1,18 @@
+"""The command line: a group with --version and one subcommand."""
+
+import click
+
+from ._version import __version__
+
+
+@click.group()
+@click.version_option(__version__, prog_name="mytool")
+def main() -> None:
+    """mytool: says hello."""
+
+
+@main.command()
+@click.argument("name")
+def greet(name: str) -> None:
+    """Greet NAME."""
+    click.echo(f"hello {name}")

@@ -124,7 +124,7 @@ def _publish(args: argparse.Namespace, out: Output) -> Outcome:
 def _yank_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("release", metavar="VERSION", help="the published version to yank")
     project_option(parser)
-    parser.add_argument("--reason", required=True, help="why (shown to people and update clients); required")
+    parser.add_argument("--reason", default="", help="why (shown to people and update clients); required")
     channel_option(parser, None, "only this channel (default: every channel holding the version)")
     parser.add_argument("--snapshot", action="store_true", help=_SNAPSHOT_HELP)
     dry_run_option(parser, "say what would be yanked; change nothing")

@@ -160,6 +160,19 @@ def resolved_dependencies(ledger: Ledger, build_targets: tuple[str, ...]) -> lis
             if here:
                 entry["digest"] = {"sha256": _record_digest(importlib.metadata.distribution("nuitka"))}
             deps.append(entry)
+        environment = binary.facts.get("build_environment")
+        if isinstance(environment, dict) and isinstance(environment.get("lock"), str):
+            # The product's own build environment: exactly what was installed where it compiled.
+            product_lock = environment["lock"].encode()
+            deps.append(
+                {
+                    "name": "product-build-environment.lock",
+                    "mediaType": "text/plain",
+                    "annotations": {"target": binary.target, "from": str(environment.get("source", ""))},
+                    "digest": {"sha256": hashlib.sha256(product_lock).hexdigest()},
+                    "content": base64.b64encode(product_lock).decode(),
+                }
+            )
     lock = build_lock()
     deps.append(
         {

@@ -273,6 +273,13 @@ def make_bom(
                 program.binary.id, artifact_component(product, program.binary, archive=False)
             )
         component.properties.add(Property(name=f"{PROP}:build-report:sha256", value=program.report_artifact.sha256))
+        environment = program.binary.facts.get("build_environment")
+        if isinstance(environment, dict) and isinstance(environment.get("lock"), str):
+            lock_digest = hashlib.sha256(environment["lock"].encode()).hexdigest()
+            component.properties.add(Property(name=f"{PROP}:build-environment:lock:sha256", value=lock_digest))
+            component.properties.add(
+                Property(name=f"{PROP}:build-environment:from", value=str(environment.get("source", "")))
+            )
         program_components.append(component)
         _add_program(bom, component, program, components)
     if parent is not root or program_components != [root]:

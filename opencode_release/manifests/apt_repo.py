@@ -210,9 +210,9 @@ def release_text(info: SuiteInfo, files: Mapping[str, bytes]) -> str:
 
 
 def suite_for(channel: str, version_line: str) -> str:
-    """The apt suite a channel publishes to: stable, lts-<major.minor>, nightly."""
+    """The apt suite a channel publishes to: stable, lts-<major.minor>, nightly, snapshot."""
     if channel.startswith("lts"):
         return f"lts-{version_line}"
-    if channel in ("stable", "nightly"):
+    if channel in ("stable", "nightly", "snapshot"):
         return channel
-    raise CheckFailed(f"channel {channel!r} has no apt suite; expected stable, lts or nightly")
+    raise CheckFailed(f"channel {channel!r} has no apt suite; expected stable, lts, nightly or snapshot")

@@ -10,9 +10,12 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ..build import ci_workflow, nuitka, targets
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from ..build import ci_workflow, environment, nuitka, targets
 from ..core import config, project_table
-from ..core.errors import ConfigError, UsageError
+from ..core.errors import ConfigError, ReleaseError, UsageError
 from ..core.fsio import write_atomic
 from ._common import project_file
 from .command import Command, Outcome, Output, dry_run_option, project_option
@@ -130,11 +133,40 @@ def problems_of(settings: config.Settings) -> list[str]:
             found.append(f"{where}: signing.keys-dir: empty; real releases read the TUF, in-toto and apt keys there")
         if not settings.repository:
             found.append(f"{where}: [project.urls] Repository: missing; provenance and verify need the source")
+    found += _dependency_problems(settings)
     if settings.channels.storage != "filesystem" and not settings.channels.storage.startswith("s3://"):
         found.append(
             f"{where}: channels.storage {settings.channels.storage!r}: expected filesystem or s3://bucket/prefix"
         )
     return found
+
+
+def _dependency_problems(settings: config.Settings) -> list[str]:
+    """Every runtime dependency resolves in the build environment of this machine's target."""
+    host = targets.host().name
+    if not settings.build.isolated or host not in settings.targets:
+        return []
+    try:
+        made = environment.ensure(settings, host, settings.path(settings.state_dir))
+    except ReleaseError as exc:
+        return [f"{settings.source_file}: dependencies: {exc}"]
+    installed = {canonicalize_name(name): version for name, version in made.packages}
+    problems = []
+    for text in settings.dependencies:
+        try:
+            wanted = Requirement(text)
+        except InvalidRequirement as exc:
+            problems.append(f"{settings.source_file}: [project].dependencies: {text!r}: {exc}")
+            continue
+        if wanted.marker is not None and not wanted.marker.evaluate():
+            continue
+        have = installed.get(canonicalize_name(wanted.name))
+        if have is None or not wanted.specifier.contains(have, prereleases=True):
+            problems.append(
+                f"{settings.source_file}: [project].dependencies: {text!r} does not resolve in the build "
+                f"environment ({have or 'not installed'})"
+            )
+    return problems
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -165,7 +197,7 @@ COMMANDS = (
     ),
     Command(
         "check",
-        "validate a product's configuration, entry point, toolchain and signing settings",
+        "validate a product's configuration, entry point, toolchain, dependencies and signing settings",
         _check_arguments,
         _check,
     ),

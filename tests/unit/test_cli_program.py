@@ -237,3 +237,15 @@ def test_the_console_script_and_invoke_give_the_same_answer(tmp_path: Path) -> N
     assert json.loads(script.stdout) == json.loads(task.stdout)
     bad = subprocess.run([str(SCRIPT), "calendar", "--count", "zero"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
+
+def test_check_refuses_a_dependency_that_does_not_resolve_in_the_build_environment(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    product = _newcomer(tmp_path)
+    text = NEWCOMER_PROJECT.replace('"click>=8.1,<9"', '"click>=8.1,<9", "click>=99"') + "[tool.opencode-release]\n"
+    (product / "pyproject.toml").write_text(text)
+    code, out, _ = _main(capsys, "check", "--project", str(product), "--json")
+    assert code == 1
+    problems = json.loads(out)["problems"]
+    assert len(problems) == 1 and "dependencies" in problems[0]

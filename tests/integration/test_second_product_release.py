@@ -99,7 +99,8 @@ def test_a_click_product_from_init_to_verify_release(tmp_path: Path) -> None:
     assert click_installed["name"] == "click"
     (report_file,) = ledger.by_kind(ArtifactKind.BUILD_REPORT)
     compiled = ledger.file(report_file).read_text()
-    assert '<distribution name="click"' in compiled and "defusedxml" not in compiled
+    assert '<distribution name="click"' in compiled and '<distribution name="defusedxml"' not in compiled
+    assert '<module name="defusedxml' not in compiled and 'name="defusedxml" finding="not-found"' in compiled
     assert b"defusedxml" not in ledger.file(binary).read_bytes()
     (provenance,) = ledger.by_kind(ArtifactKind.PROVENANCE)
     statement = json.loads(ledger.file(provenance).read_text())

@@ -106,7 +106,7 @@ def test_suite_per_channel(channel: str, suite: str) -> None:
 
 
 def test_unknown_channel_has_no_suite() -> None:
-    with pytest.raises(CheckFailed, match="channel 'beta' has no apt suite; expected stable, lts or nightly"):
+    with pytest.raises(CheckFailed, match="channel 'beta' has no apt suite; expected stable, lts, nightly or snapshot"):
         apt_repo.suite_for("beta", "1.4")
 
 

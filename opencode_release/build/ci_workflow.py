@@ -1,261 +1,140 @@
 """The GitHub Actions workflows, generated from the targets table and the settings.
 
-Shape (release on a version tag, nightly on a schedule; the same jobs):
+    release.yml (tag v*)     plan -> build (build.yml) -> publish (environment stable)
+    nightly.yml (schedule)   plan -> build (build.yml) -> publish (environment nightly); refresh
+    build.yml (reusable)     build-<target> per compiled target -> merge -> attest
 
-    plan -> build-<target> (one per compiled target) -> merge -> attest -> publish
-
-- Least privilege: `permissions: {}` at the top, each job grants only what it uses.
-- The attest job holds `id-token: write` and runs none of the project's code:
-  no checkout, only the merged files, checked against the digests the merge
-  job published as an output, then pinned signing actions (docs/slsa.md).
-- No `${{ }}` expression inside a `run:` script: values reach scripts through
-  `env:`, so no workflow input can become shell syntax.
+The reusable build.yml builds, merges and attests: its identity (`build.yml@<ref>`, the
+certificate's Build Signer URI) signs the provenance, and the verifier pins it apart from the
+calling workflow (docs/slsa.md). Only its attest job may mint an OIDC token; it runs no project
+code. Publishing secrets live in the publish job's environment and nowhere else.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..core.config import Settings
 from ..core.formats import dump_yaml
 from . import ci_pins, targets
+from .ci_jobs import CALLER_VERSION_ENV, HOST_RUNNER, PYTHON, Layout, attest, build, download, merge, plan, run, setup
 
-CHECKOUT = ci_pins.uses("actions/checkout")
-SETUP_PYTHON = ci_pins.uses("actions/setup-python")
-UPLOAD = ci_pins.uses("actions/upload-artifact")
-DOWNLOAD = ci_pins.uses("actions/download-artifact")
-ATTEST = ci_pins.uses("actions/attest-build-provenance")
-SIGSTORE = ci_pins.uses("sigstore/gh-action-sigstore-python")
-HOST_RUNNER = "ubuntu-24.04"
-PYTHON = "3.11"
+__all__ = ["FILES", "HOST_RUNNER", "NIGHTLY_CRON", "PYTHON", "Layout", "render", "stale", "unpinned", "workflow"]
+
 NIGHTLY_CRON = "17 3 * * *"
+REFRESH_CRON = "41 4 * * *"
+BUILD_WORKFLOW = ".github/workflows/build.yml"
+# Environment-scoped secrets of the publish job: TUF role keys, the apt repository's key, the
+# in-toto owner key, the object store's credentials. GitHub hands each environment its own values.
+_TUF_ROLES = {
+    "stable": ("release", "targets", "snapshot", "timestamp"),
+    "nightly": ("nightly", "snapshot", "timestamp"),
+}
+_STORE_SECRETS = {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"}
 
 
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """Where things are, relative to the repository root (the workflows' working directory)."""
-
-    project: str  # the folder with the product's pyproject.toml
-    dist: str  # the dist folder; releases land in <dist>/<version>
-
-    @classmethod
-    def of(cls, settings: Settings, repo_root: Path) -> Layout:
-        def rel(path: Path) -> str:
-            return Path(os.path.relpath(path, repo_root.resolve())).as_posix()
-
-        return cls(project=rel(settings.project_dir), dist=rel(settings.path(settings.dist_dir)))
+def _secrets_env(channel: str) -> dict[str, str]:
+    roles = _TUF_ROLES["nightly" if channel == "nightly" else "stable"]
+    env = {f"OPENCODE_RELEASE_TUF_{r.upper()}_KEY": f"${{{{ secrets.TUF_{r.upper()}_KEY }}}}" for r in roles}
+    env["OPENCODE_RELEASE_APT_KEY"] = "${{ secrets.APT_SIGNING_KEY }}"
+    env["OPENCODE_RELEASE_INTOTO_KEY"] = "${{ secrets.INTOTO_OWNER_KEY }}"
+    env.update({name: f"${{{{ secrets.{secret} }}}}" for name, secret in _STORE_SECRETS.items()})
+    return env
 
 
-# -- a small YAML writer: block style, JSON-quoted scalars where plain is unsafe --
-# -- the jobs -----------------------------------------------------------------------
-def _run(name: str, script: str, env: Mapping[str, str] | None = None, **extra: Any) -> dict[str, Any]:
-    step: dict[str, Any] = {"name": name, **extra}
-    if env:
-        step["env"] = dict(env)
-    step["run"] = script if script.endswith("\n") or "\n" not in script else script + "\n"
-    return step
-
-
-def _checkout() -> dict[str, Any]:
-    # The build never pushes: no token left in .git/config for later steps to find.
-    return {"uses": CHECKOUT, "with": {"persist-credentials": False}}
-
-
-def _setup_host() -> list[dict[str, Any]]:
-    return [
-        _checkout(),
-        {"uses": SETUP_PYTHON, "with": {"python-version": PYTHON}},
-        _run("install (setup.sh: Debian packages, .venv, npm)", "./setup.sh"),
+def _publish(layout: Layout, channel: str) -> dict[str, Any]:
+    steps = [
+        *setup(layout),
+        download(layout.dist, name="release"),
+        download("attested", name="attested"),
+        run(
+            "record the attestations, verify, sign the channel's indexes, publish to the store",
+            f"opencode-release collect --project {layout.project} --from attested --phase publish "
+            f'--version "$VERSION" --channel {channel} --json',
+            {**CALLER_VERSION_ENV, **_secrets_env(channel)},
+        ),
     ]
-
-
-_VERSION_ENV = {"VERSION": "${{ needs.plan.outputs.version }}"}
-_DIST_UPLOAD = "{dist}/\n!{dist}/*/.work/\n"
-
-
-def _plan(layout: Layout, channel: str) -> dict[str, Any]:
-    return {
-        "runs-on": HOST_RUNNER,
-        "permissions": {"contents": "read"},
-        "outputs": {"version": "${{ steps.plan.outputs.version }}"},
-        "steps": [
-            *_setup_host(),
-            _run(
-                "plan: the version and the targets this run builds",
-                f'.venv/bin/invoke ci --plan --project {layout.project} --channel {channel} --ref "$GITHUB_REF_NAME" '
-                '--plan-file plan.json --github-output "$GITHUB_OUTPUT"',
-                id="plan",
-            ),
-            {"uses": UPLOAD, "with": {"name": "plan", "path": "plan.json"}},
-        ],
-    }
-
-
-def _build(target: targets.Target, layout: Layout) -> dict[str, Any]:
-    invoke_build = f'invoke build --project {layout.project} --target {target.name} --version "$VERSION" --json'
-    steps: list[dict[str, Any]] = [_checkout()]
-    if target.container:
-        # docker run, not `container:`: JavaScript actions (checkout, upload) cannot
-        # run inside an Alpine image on arm64, so they stay on the runner.
-        inner = " && ".join(
-            [
-                *target.prepare,
-                f"{target.python_exe} -m venv /tmp/venv",
-                "/tmp/venv/bin/python -m pip install -q -e . -e ./" + layout.project,
-                f"/tmp/venv/bin/{invoke_build}",
-            ]
-        )
-        image = ci_pins.image(target.container)
-        script = f"docker run --rm -e VERSION -v \"$PWD:/src\" -w /src {image} sh -euc '{inner}'"
-        steps.append(_run(f"build {target.name} in {target.container}", script, _VERSION_ENV))
-    else:
-        scripts = "Scripts" if target.os == "windows" else "bin"
+    if channel != "nightly":
         steps.append(
-            {"uses": SETUP_PYTHON, "with": {"python-version": PYTHON, "architecture": target.setup_python_arch}}
-        )
-        steps.append(
-            _run(
-                "install",
-                f"python -m venv .venv\n.venv/{scripts}/python -m pip install -q -e . -e ./{layout.project}\n",
+            run(
+                "the deliverables and their evidence as the tag's GitHub Release",
+                f'cd "{layout.dist}/$VERSION"\n'
+                'gh release create "v$VERSION" --verify-tag --title "v$VERSION" --notes "Checksums: SHA256SUMS" '
+                "SHA256SUMS $(awk '{print $2}' SHA256SUMS) provenance.sigstore.json\n",
+                {**CALLER_VERSION_ENV, "GH_TOKEN": "${{ github.token }}"},
             )
         )
-        steps.append(_run(f"build {target.name}", f".venv/{scripts}/{invoke_build}", _VERSION_ENV))
-    steps.append(
-        {
-            "uses": UPLOAD,
-            "with": {
-                "name": f"partial-{target.name}",
-                "path": _DIST_UPLOAD.format(dist=layout.dist),
-                "if-no-files-found": "error",
-            },
-        }
-    )
     return {
-        "needs": "plan",
-        "runs-on": target.runner,
-        "permissions": {"contents": "read"},
-        "timeout-minutes": 60,
+        "needs": ["plan", "build"],
+        "runs-on": HOST_RUNNER,
+        "environment": channel,
+        "permissions": {"contents": "write" if channel != "nightly" else "read"},
         "steps": steps,
     }
 
 
-def _merge(layout: Layout, builds: Sequence[str]) -> dict[str, Any]:
+def _refresh(layout: Layout) -> dict[str, Any]:
+    """Re-sign snapshot and timestamp of every channel before they expire, even when nothing ships."""
     return {
-        "needs": ["plan", *builds],
+        "if": "github.event.schedule == '" + REFRESH_CRON + "'",
         "runs-on": HOST_RUNNER,
+        "environment": "refresh",
         "permissions": {"contents": "read"},
-        "outputs": {"subjects": "${{ steps.digests.outputs.subjects }}"},
         "steps": [
-            *_setup_host(),
-            {"uses": DOWNLOAD, "with": {"pattern": "partial-*", "path": "partials"}},
-            _run(
-                "merge the partial ledgers; universal binary, inspect, package, manifests, checksums",
-                f'.venv/bin/invoke collect --project {layout.project} --from partials --version "$VERSION" --json',
-                _VERSION_ENV,
-            ),
-            _run(
-                "publish the digests of every uploadable file for the attest job",
-                f'.venv/bin/invoke ci --subjects --project {layout.project} --version "$VERSION" > subjects.sha256\n'
-                'echo "subjects=$(base64 -w0 subjects.sha256)" >> "$GITHUB_OUTPUT"\n',
-                _VERSION_ENV,
-                id="digests",
-            ),
-            {
-                "uses": UPLOAD,
-                "with": {
-                    "name": "release",
-                    "path": _DIST_UPLOAD.format(dist=layout.dist),
-                    "if-no-files-found": "error",
+            *setup(layout),
+            run(
+                "publish --refresh",
+                f"opencode-release publish --project {layout.project} --refresh --json",
+                {
+                    "OPENCODE_RELEASE_TUF_SNAPSHOT_KEY": "${{ secrets.TUF_SNAPSHOT_KEY }}",
+                    "OPENCODE_RELEASE_TUF_TIMESTAMP_KEY": "${{ secrets.TUF_TIMESTAMP_KEY }}",
+                    **{name: f"${{{{ secrets.{s} }}}}" for name, s in _STORE_SECRETS.items()},
                 },
-            },
+            ),
         ],
     }
 
 
-def _attest() -> dict[str, Any]:
-    subjects_env = {"SUBJECTS": "${{ needs.merge.outputs.subjects }}", **_VERSION_ENV}
-    # Every uploadable file is signed; the deliverables (SHA256SUMS) get the provenance.
-    check = (
-        "printf '%s' \"$SUBJECTS\" | base64 -d > subjects.sha256\n"
-        'cd "release/$VERSION"\n'
-        "sha256sum --strict --check ../../subjects.sha256\n"
-        'deliverables="$(awk -v d="release/$VERSION" \'{printf "%s/%s,", d, $2}\' SHA256SUMS)"\n'
-        'echo "deliverables=${deliverables%,}" >> "$GITHUB_OUTPUT"\n'
-        'echo "files=$(awk -v d="release/$VERSION" \'{printf "%s/%s ", d, $2}\' ../../subjects.sha256)" '
-        '>> "$GITHUB_OUTPUT"\n'
-    )
-    keep = (
-        "mkdir -p signed\n"
-        'cp "$BUNDLE" signed/provenance.sigstore.json\n'
-        'cd "release/$VERSION"\n'
-        "find . -name '*.sigstore.json' -exec cp --parents {} ../../signed/ \\;\n"
-    )
+def build_workflow(settings: Settings, layout: Layout) -> dict[str, Any]:
+    compiled = [targets.get(t) for t in settings.targets if targets.get(t).built_natively]
+    jobs: dict[str, Any] = {f"build-{t.name}": build(t, layout) for t in compiled}
+    jobs["merge"] = merge(layout, list(jobs))
+    jobs["attest"] = attest()
+    inputs = {"version": {"type": "string", "required": True}, "channel": {"type": "string", "required": True}}
     return {
-        "needs": ["plan", "merge"],
-        "runs-on": HOST_RUNNER,
-        # The only job that can mint an OIDC token: it checks out nothing and
-        # runs no project code (docs/slsa.md).
-        "permissions": {"id-token": "write", "attestations": "write"},
-        "steps": [
-            {"uses": DOWNLOAD, "with": {"name": "release", "path": "release"}},
-            _run("check the files against the merge job's digests", check, subjects_env, id="subjects"),
-            {
-                "uses": ATTEST,
-                "id": "provenance",
-                "with": {"subject-path": "${{ steps.subjects.outputs.deliverables }}"},
-            },
-            {
-                "uses": SIGSTORE,
-                "with": {"inputs": "${{ steps.subjects.outputs.files }}", "upload-signing-artifacts": False},
-            },
-            _run(
-                "gather the bundles, in the release folder's layout",
-                keep,
-                {"BUNDLE": "${{ steps.provenance.outputs.bundle-path }}", **_VERSION_ENV},
-            ),
-            {"uses": UPLOAD, "with": {"name": "signed", "path": "signed/", "if-no-files-found": "error"}},
-        ],
-    }
-
-
-def _publish(layout: Layout, channel: str) -> dict[str, Any]:
-    return {
-        "needs": ["plan", "attest"],
-        "runs-on": HOST_RUNNER,
-        "environment": channel,
-        "permissions": {"contents": "write"},
-        "steps": [
-            *_setup_host(),
-            {"uses": DOWNLOAD, "with": {"name": "release", "path": layout.dist}},
-            {"uses": DOWNLOAD, "with": {"name": "signed", "path": "signed"}},
-            _run(
-                "record the signatures, verify, publish",
-                f".venv/bin/invoke collect --project {layout.project} --from signed --phase publish "
-                f'--version "$VERSION" --channel {channel} --json',
-                _VERSION_ENV,
-            ),
-        ],
+        "name": "build",
+        "on": {"workflow_call": {"inputs": inputs}},
+        "permissions": {},
+        "jobs": jobs,
+        "defaults": {"run": {"shell": "bash"}},
     }
 
 
 def workflow(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]:
-    compiled = [targets.get(t) for t in settings.targets if targets.get(t).built_natively]
-    trigger: dict[str, Any] = (
-        {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+"]}}
-        if channel != "nightly"
-        else {"schedule": [{"cron": NIGHTLY_CRON}], "workflow_dispatch": {}}
-    )
-    jobs: dict[str, Any] = {"plan": _plan(layout, channel)}
-    for target in compiled:
-        jobs[f"build-{target.name}"] = _build(target, layout)
-    jobs["merge"] = _merge(layout, [f"build-{t.name}" for t in compiled])
-    jobs["attest"] = _attest()
-    jobs["publish"] = _publish(layout, channel)
+    if channel == "nightly":
+        trigger: dict[str, Any] = {
+            "schedule": [{"cron": NIGHTLY_CRON}, {"cron": REFRESH_CRON}],
+            "workflow_dispatch": {},
+        }
+    else:
+        trigger = {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+"]}}
+    nightly_only = {"if": "github.event.schedule != '" + REFRESH_CRON + "'"} if channel == "nightly" else {}
+    jobs: dict[str, Any] = {
+        "plan": {**nightly_only, **plan(layout, channel)},
+        "build": {
+            "needs": "plan",
+            # what build.yml's jobs may use at most; only its attest job asks for id-token
+            "permissions": {"contents": "read", "id-token": "write", "attestations": "write"},
+            "uses": f"./{BUILD_WORKFLOW}",
+            "with": {"version": "${{ needs.plan.outputs.version }}", "channel": channel},
+        },
+        "publish": _publish(layout, channel),
+    }
+    if channel == "nightly":
+        jobs["refresh"] = _refresh(layout)
     return {
         "name": f"{channel} release" if channel == "nightly" else "release",
         "on": trigger,
@@ -270,15 +149,18 @@ HEADER = (
     "Generated by `invoke ci --write` from {source}; do not edit.\n"
     "`invoke ci --check` (part of `invoke test`) fails when this file is stale."
 )
-FILES = {".github/workflows/release.yml": "stable", ".github/workflows/nightly.yml": "nightly"}
+FILES = {".github/workflows/release.yml": "stable", ".github/workflows/nightly.yml": "nightly", BUILD_WORKFLOW: ""}
 
 
 def render(settings: Settings, repo_root: Path) -> dict[str, str]:
     """Relative path -> text of every generated workflow."""
     layout = Layout.of(settings, repo_root)
     source = Path(os.path.relpath(settings.source_file, repo_root.resolve())).as_posix()
+    header = HEADER.format(source=source).splitlines()
     return {
-        path: _with_versions(dump_yaml(workflow(settings, layout, channel), HEADER.format(source=source).splitlines()))
+        path: _with_versions(
+            dump_yaml(workflow(settings, layout, channel) if channel else build_workflow(settings, layout), header)
+        )
         for path, channel in FILES.items()
     }
 

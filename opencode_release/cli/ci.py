@@ -69,6 +69,22 @@ def _ci_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument(
         "--subjects", action="store_true", help="print `<sha256>  <path>` for every uploadable file (what CI signs)"
     )
+    mode.add_argument(
+        "--simulate",
+        action="store_true",
+        help="run the generated workflow with act on this machine; prints the produced release folder last",
+    )
+    parser.add_argument("--workflow", choices=("release", "nightly"), default="release", help="with --simulate")
+    parser.add_argument(
+        "--prebuilt",
+        default="",
+        metavar="DIR",
+        help="with --simulate: <target>/ binaries and reports for the targets this machine cannot compile",
+    )
+    parser.add_argument("--job", default="", help="with --simulate: run this job and what it needs")
+    parser.add_argument(
+        "--folder", default="", metavar="DIR", help="with --simulate: where the run's files go (default: state dir)"
+    )
     version_option(parser)
     channel_option(parser, "stable", "stable, lts or nightly")
     parser.add_argument(
@@ -83,6 +99,15 @@ def _ci_arguments(parser: argparse.ArgumentParser) -> None:
 def _ci(args: argparse.Namespace, out: Output) -> Outcome:
     cfg = settings(args)
     repo = Path(args.root)
+    if args.simulate:
+        from ..release.ci_sim import simulate as simulation
+
+        where = Path(args.folder) if args.folder else cfg.path(cfg.state_dir) / "ci-simulation" / args.workflow
+        prebuilt = Path(args.prebuilt) if args.prebuilt else None
+        run = simulation.simulate(cfg, repo, args.workflow, where, prebuilt, args.job or None, echo=not out.json)
+        if not out.json:
+            print(run.delivered)
+        return Outcome({"jobs": run.jobs, "log": str(run.log), "delivered": str(run.delivered)})
     if args.subjects:
         ledger = Ledger.load(session.release_dir(cfg, args.version or cfg.version))
         subjects = sorted(ledger.uploadable(), key=lambda a: a.path)

@@ -17,6 +17,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..build import archives
 from ..core.errors import MergeError
 from ..core.fsio import inside
 from ..core.ledger import MANIFEST_NAME, Artifact, ArtifactKind, Ledger, file_digest
@@ -99,6 +100,10 @@ def merge(ledger: Ledger, partials: list[Ledger]) -> list[Artifact]:
         dest = ledger.file(item.artifact)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(item.source, dest)
+        if item.artifact.kind == ArtifactKind.BINARY:
+            # CI hands partials over as artifacts, which keep no file modes (upload-artifact
+            # stores 0644): a binary is executable because the ledger says it is one.
+            archives.ensure_executable(dest)
         added.append(ledger.add(item.artifact))
     if added:
         ledger.save()

@@ -90,6 +90,9 @@ def stages_named(names: tuple[str, ...]) -> list[Stage]:
 # code (docs/slsa.md); the publish job runs what comes after signing.
 NOT_AFTER_A_MERGE = ("preflight", "build", "smoke")
 SIGNING = ("provenance", "intoto", "release-statement", "sign")
+# Stages that need a publishing secret (the apt repository's key) run in the publish job, whose
+# environment holds it, never in the merge job beside everything pip installed there.
+NEEDS_A_PUBLISHING_SECRET = ("apt-repo",)
 
 
 def ci_phase(phase: str) -> list[Stage]:
@@ -97,8 +100,9 @@ def ci_phase(phase: str) -> list[Stage]:
     names = [s.name for s in stages]
     signing = [names.index(n) for n in SIGNING if n in names]
     first, last = (min(signing), max(signing)) if signing else (len(stages), len(stages) - 1)
+    keyed = [s for s in stages if s.name in NEEDS_A_PUBLISHING_SECRET]
     if phase == "merge":
-        return stages[:first]
+        return [s for s in stages[:first] if s not in keyed]
     if phase == "publish":
-        return stages[last + 1 :]
+        return keyed + stages[last + 1 :]
     raise ValueError(f"unknown CI phase {phase!r}; expected merge or publish")

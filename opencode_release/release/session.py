@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import devsigstore
+from ..build import stages as build_stages
 from ..build import targets
 from ..core.config import Settings
 from ..core.errors import LedgerError, VersionError
@@ -78,7 +79,7 @@ def open_ledger(settings: Settings, version: str, channel: str) -> Ledger:
 
 def build_targets(settings: Settings, requested: Sequence[str] | None) -> tuple[str, ...]:
     if requested:
-        return tuple(targets.check_buildable_here(t).name for t in requested)
+        return tuple(t if build_stages.prebuilt(t) else targets.check_buildable_here(t).name for t in requested)
     host = targets.host().name
     return (host,) if host in settings.targets else ()
 

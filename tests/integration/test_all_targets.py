@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,6 +84,9 @@ def test_nine_targets_merge_and_run_every_stage_after_the_build(
 ) -> None:
     partials = tmp_path / "partials"
     _all_partials(project, partials, bins)
+    for file in partials.rglob("*"):  # as download-artifact hands them over: no file modes kept
+        if file.is_file():
+            file.chmod(0o644)
     # The merge job (`invoke collect`): import, then the stages up to signing.
     settings = config.load(project / "pyproject.toml")
     reporter = ConsoleReporter(RunReport(), quiet=True)
@@ -90,6 +94,8 @@ def test_nine_targets_merge_and_run_every_stage_after_the_build(
     ctx.build_targets = ()
     added = merge.merge(ctx.ledger, merge.find_partials(partials))
     assert len(added) == 2 * len(binaries.FOR_TARGET)
+    for binary in ctx.ledger.by_kind(ArtifactKind.BINARY):
+        assert ctx.ledger.file(binary).stat().st_mode & 0o777 == 0o755, binary.path
     merge_phase = [s for s in pipeline.ci_phase("merge") if s.name not in KNOWN_GAPS]
     merged = {r.name: r.status for r in run_stages(merge_phase, ctx, reporter).results}
     assert list(merged) == [s.name for s in merge_phase] and merged["universal"] == "ran"
@@ -107,6 +113,9 @@ def test_nine_targets_merge_and_run_every_stage_after_the_build(
     # A stage may skip for want of configuration (index-upload without an index URL), never fail;
     # every stage that works per target, or over all of them, runs.
     assert set(statuses.values()) <= {"ran", "up-to-date", "skipped"}, str(statuses)
+    with tarfile.open(ctx.dist_dir / "opencode-1.4.0-linux-x86_64-gnu.tar.gz") as shipped:
+        modes = {m.name.rsplit("/", 1)[-1]: m.mode for m in shipped.getmembers() if m.isfile()}
+    assert modes["opencode"] == 0o755, modes
     per_target = {
         "universal",
         "inspect",
@@ -255,8 +264,8 @@ def _attest_job_check(project: Path, work: Path) -> None:
     ).stdout
     lines = subjects.splitlines()
     assert any(line.endswith("  SHA256SUMS") for line in lines) and any(".cdx.json" in line for line in lines)
-    flow = yaml.safe_load((REPO / ".github/workflows/release.yml").read_text())
-    script = next(s["run"] for s in flow["jobs"]["attest"]["steps"] if s.get("id") == "subjects")
+    flow = yaml.safe_load((REPO / ".github/workflows/build.yml").read_text())
+    script = next(s["run"] for s in flow["jobs"]["attest"]["steps"] if "sha256sum --strict" in s.get("run", ""))
     shutil.copytree(project.parent / "dist", work / "release", ignore=shutil.ignore_patterns(".work"))
     env = {
         "PATH": os.environ["PATH"],
@@ -265,11 +274,8 @@ def _attest_job_check(project: Path, work: Path) -> None:
         "SUBJECTS": base64.b64encode(subjects.encode()).decode(),
     }
     subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env, check=True, capture_output=True)
-    outputs = dict(line.split("=", 1) for line in (work / "out").read_text().splitlines())
-    assert outputs["deliverables"].split(",") == [
-        f"release/1.4.0/{line.split()[1]}" for line in (work / "release/1.4.0/SHA256SUMS").read_text().splitlines()
-    ]
-    assert outputs["files"].split() == [f"release/1.4.0/{line.split()[1]}" for line in lines]
+    # the provenance's subjects: every uploadable file (SHA256SUMS among them), digests computed in this job
+    assert (work / "provenance.sha256").read_text().splitlines() == lines
     # A file changed between the merge job and the attest job is refused before anything is signed.
     archive = work / "release/1.4.0/opencode-1.4.0-windows-arm64.zip"
     archive.write_bytes(archive.read_bytes() + b"\0")

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from opencode_release.build import ci_workflow, targets
+import opencode_release
+from opencode_release.build import ci_pins, ci_workflow, targets
 from opencode_release.core import config
 from tests.conftest import PRODUCT, REPO
 
@@ -47,67 +48,110 @@ def test_committed_workflows_are_what_the_configuration_generates() -> None:
 def test_check_fails_on_a_hand_edit_and_write_repairs_it(tmp_path: Path) -> None:
     shutil.copytree(PRODUCT, tmp_path / "product", ignore=shutil.ignore_patterns("dist", "build", "*.egg-info"))
     shutil.copytree(REPO / ".github", tmp_path / ".github")
-    release = tmp_path / ".github/workflows/release.yml"
-    release.write_text(release.read_text().replace("timeout-minutes: 60", "timeout-minutes: 600", 1))
+    shutil.copy2(REPO / "pyproject.toml", tmp_path / "pyproject.toml")  # this repository's own layout
+    build = tmp_path / ".github/workflows/build.yml"
+    build.write_text(build.read_text().replace("timeout-minutes: 60", "timeout-minutes: 600", 1))
     proc = subprocess.run([str(SCRIPT), "ci", "--check"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
-        f"error: .github/workflows/release.yml differ from what `invoke ci --write` "
+        f"error: .github/workflows/build.yml differ from what `invoke ci --write` "
         f"generates from {tmp_path / 'product/pyproject.toml'}; run it and commit the result"
     )
     subprocess.run([str(SCRIPT), "ci", "--write"], cwd=tmp_path, check=True, capture_output=True)
     assert subprocess.run([str(SCRIPT), "ci", "--check"], cwd=tmp_path, capture_output=True).returncode == 0
 
 
-def test_jobs_plan_build_per_target_merge_attest_publish() -> None:
-    for path, flow in _workflows().items():
-        jobs = flow["jobs"]
-        compiled = [t for t in targets.TARGETS.values() if t.built_natively]
-        assert list(jobs) == ["plan", *[f"build-{t.name}" for t in compiled], "merge", "attest", "publish"]
-        for target in compiled:
-            job = jobs[f"build-{target.name}"]
-            assert job["runs-on"] == target.runner and job["needs"] == "plan"
-            script = " ".join(s.get("run", "") for s in job["steps"])
-            assert f"invoke build --project product --target {target.name}" in script
-            if target.container:
-                assert f'docker run --rm -e VERSION -v "$PWD:/src" -w /src {target.container}' in script
-            upload = job["steps"][-1]
-            assert upload["with"]["name"] == f"partial-{target.name}"
-        assert jobs["merge"]["needs"] == ["plan", *[f"build-{t.name}" for t in compiled]]
-        assert jobs["attest"]["needs"] == ["plan", "merge"] and jobs["publish"]["needs"] == ["plan", "attest"]
-        # YAML 1.1 reads the key `on` as true.
-        trigger = next(value for key, value in flow.items() if key in ("on", True))
+CALLERS = (".github/workflows/release.yml", ".github/workflows/nightly.yml")
+
+
+def test_callers_plan_call_the_reusable_build_and_publish_its_output() -> None:
+    flows = _workflows()
+    for path in CALLERS:
+        jobs = flows[path]["jobs"]
+        expected = ["plan", "build", "publish"] + (["refresh"] if path.endswith("nightly.yml") else [])
+        assert list(jobs) == expected
+        assert jobs["build"]["uses"] == f"./{ci_workflow.BUILD_WORKFLOW}"
+        assert jobs["build"]["needs"] == "plan" and jobs["publish"]["needs"] == ["plan", "build"]
+        channel = "nightly" if path.endswith("nightly.yml") else "stable"
+        assert jobs["build"]["with"]["channel"] == channel and jobs["publish"]["environment"] == channel
+        trigger = flows[path]["on"]
         assert ("schedule" in trigger) == path.endswith("nightly.yml")
         assert ("push" in trigger) == path.endswith("release.yml")
 
 
-def test_least_privilege_and_no_expressions_in_scripts() -> None:
-    for flow in _workflows().values():
+def test_the_reusable_workflow_builds_each_target_then_merges_and_attests() -> None:
+    build = _workflows()[ci_workflow.BUILD_WORKFLOW]
+    assert "workflow_call" in build["on"]
+    jobs = build["jobs"]
+    compiled = [t for t in targets.TARGETS.values() if t.built_natively]
+    assert list(jobs) == [*[f"build-{t.name}" for t in compiled], "merge", "attest"]
+    for target in compiled:
+        job = jobs[f"build-{target.name}"]
+        assert job["runs-on"] == target.runner and "needs" not in job
+        script = " ".join(s.get("run", "") for s in job["steps"])
+        assert f"opencode-release build --project product --target {target.name}" in script
+        cache = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/cache@"))
+        assert cache["with"]["key"].startswith(f"nuitka-{target.name}-py3.11-")
+        assert "hashFiles('pyproject.toml', 'product/pyproject.toml')" in cache["with"]["key"]
+        if target.container:
+            image = f"{target.container}@{ci_pins.IMAGES[target.container]}"
+            assert f'-v "$PWD:$PWD" -w "$PWD" {image}' in script
+            # the checkout belongs to the runner's user; the container's git must be told it is safe
+            assert 'sh -euc \'git config --global --add safe.directory "$PWD" && ' in script
+        assert job["steps"][-1]["with"]["name"] == f"partial-{target.name}"
+    assert jobs["merge"]["needs"] == [f"build-{t.name}" for t in compiled]
+    assert jobs["attest"]["needs"] == "merge"
+
+
+def test_least_privilege_secrets_only_in_the_publish_environment_and_no_expressions_in_scripts() -> None:
+    for path, flow in _workflows().items():
         assert flow["permissions"] == {}
         for name, job in flow["jobs"].items():
             assert "permissions" in job, name
-            assert ("id-token" in job["permissions"]) == (name == "attest"), name
-            if name != "publish":
+            holds_token = job["permissions"].get("id-token") == "write"
+            assert holds_token == (
+                (path, name) in {(ci_workflow.BUILD_WORKFLOW, "attest"), (CALLERS[0], "build"), (CALLERS[1], "build")}
+            ), name
+            secrets = [v for s in job.get("steps", []) for v in s.get("env", {}).values() if "secrets." in v]
+            assert bool(secrets) == (name in ("publish", "refresh")), (path, name)
+            if secrets:
+                assert job["environment"] in ("stable", "nightly", "refresh")
+            if name != "publish" or path.endswith("nightly.yml"):
                 assert job["permissions"].get("contents") in (None, "read"), name
-            for step in job["steps"]:
+            for step in job.get("steps", []):
                 assert "${{" not in step.get("run", ""), (name, step)
                 if step.get("uses", "").startswith("actions/checkout"):
                     assert step["with"]["persist-credentials"] is False
 
 
-def test_attest_job_runs_none_of_the_builds_code() -> None:
-    for flow in _workflows().values():
-        attest = flow["jobs"]["attest"]
-        uses = [s["uses"].split("@")[0] for s in attest["steps"] if "uses" in s]
-        assert uses == [
-            "actions/download-artifact",
-            "actions/attest-build-provenance",
-            "sigstore/gh-action-sigstore-python",
-            "actions/upload-artifact",
-        ]
-        scripts = "\n".join(s.get("run", "") for s in attest["steps"])
-        assert "invoke" not in scripts and ".venv" not in scripts and "python" not in scripts
-        assert "sha256sum --strict --check" in scripts
+def test_attest_job_runs_none_of_the_builds_code_and_computes_the_subjects_itself() -> None:
+    attest = _workflows()[ci_workflow.BUILD_WORKFLOW]["jobs"]["attest"]
+    uses = [s["uses"].split("@")[0] for s in attest["steps"] if "uses" in s]
+    assert uses == ["actions/download-artifact", "actions/attest", "actions/upload-artifact"]
+    scripts = "\n".join(s.get("run", "") for s in attest["steps"])
+    assert "opencode-release" not in scripts and ".venv" not in scripts and "python" not in scripts
+    assert "sha256sum --strict --check" in scripts and "xargs sha256sum > ../../provenance.sha256" in scripts
+    provenance = next(s for s in attest["steps"] if s.get("id") == "provenance")
+    assert provenance["with"]["subject-checksums"] == "provenance.sha256"
+
+
+def test_tools_are_installed_by_exact_version_and_other_repositories_get_the_package(tmp_path: Path) -> None:
+    scripts = [
+        s.get("run", "") for flow in _workflows().values() for j in flow["jobs"].values() for s in j.get("steps", [])
+    ]
+    installs = [s for s in scripts if " pip install -q --python" in s]
+    assert installs and all(f"uv=={ci_pins.UV}" in s for s in installs)
+    assert all("-e . -e ./product" in s for s in installs)  # this repository: the checkout's own code
+    assert not any("setup.sh" in s for s in scripts)
+    # a product in a repository of its own
+    other = tmp_path / "other"
+    (other / ".github/workflows").mkdir(parents=True)
+    shutil.copy2(PRODUCT / "pyproject.toml", other / "pyproject.toml")
+    rendered = ci_workflow.render(config.load(other / "pyproject.toml"), other)
+    text = "\n".join(rendered.values())
+    assert f'pip install -q --python "$scripts/python" opencode-release=={opencode_release.__version__} -e .\n' in text
+    assert "-e . -e" not in text and "setup.sh" not in text
+    assert not re.search(r"invoke (build|collect|ci --plan)", text)
 
 
 def test_actionlint_passes_the_generated_workflows(tmp_path: Path) -> None:
@@ -121,7 +165,11 @@ def test_actionlint_passes_the_generated_workflows(tmp_path: Path) -> None:
 
 def test_actionlint_catches_an_expression_in_a_script(tmp_path: Path) -> None:
     flow = (REPO / ".github/workflows/release.yml").read_text()
-    tainted = flow.replace("run: ./setup.sh", 'run: ./setup.sh "${{ github.event.head_commit.message }}"', 1)
+    tainted = flow.replace(
+        "run: opencode-release ci --plan",
+        'run: opencode-release ci --plan "${{ github.event.head_commit.message }}"',
+        1,
+    )
     (tmp_path / "release.yml").write_text(tainted)
     findings = [f for f in _actionlint(tmp_path) if "[ runner-label ]" not in f]
     assert len(findings) == 1 and '"github.event.head_commit.message" is potentially untrusted' in findings[0]

@@ -135,7 +135,13 @@ def test_init_writes_the_table_workflows_and_ignores_then_check_passes(
     code, out, err = _main(capsys, "init", "--project", str(product), "--json")
     assert code == 0, err
     written = json.loads(out)["written"]
-    assert {Path(p).name for p in written} == {"pyproject.toml", "release.yml", "nightly.yml", ".gitignore"}
+    assert {Path(p).name for p in written} == {
+        "pyproject.toml",
+        "release.yml",
+        "nightly.yml",
+        "build.yml",
+        ".gitignore",
+    }
     assert (product / ".gitignore").read_text().split() == ["dist/", "public/", ".opencode-release/"]
     text = (product / "pyproject.toml").read_text()
     assert text.startswith(NEWCOMER_PROJECT.rstrip("\n")) and "entry point 'mytool.cli:main'" in text

@@ -52,6 +52,7 @@ class ActRun:
     caches: Path
     env: Mapping[str, str] = field(default_factory=dict)
     secret_file: Path | None = None
+    job: str | None = None
 
     def command(self, act: Path, artifact_port: int, cache_port: int) -> list[str]:
         argv = [str(act), self.event, "-W", self.workflow, "-e", str(self.event_file), "--no-skip-checkout"]
@@ -67,6 +68,8 @@ class ActRun:
             argv += ["--env", f"{name}={value}"]
         if self.secret_file is not None:
             argv += ["--secret-file", str(self.secret_file)]
+        if self.job:
+            argv += ["-j", self.job]
         return argv
 
     def run(self, log: Path, process_env: Mapping[str, str], echo: bool = True) -> int:
@@ -90,8 +93,28 @@ class ActRun:
             return process.wait()
 
 
+# How this machine reaches the package registries (its CA bundle, proxies, pip settings): a runner
+# has its network configured too, and without these nothing installs.
+NETWORK = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "PIP_CERT",
+    "PIP_FIND_LINKS",
+    "PIP_DEFAULT_TIMEOUT",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+)
+
+
 def base_environment(extra_path: Sequence[Path]) -> dict[str, str]:
-    """The environment act starts with: a PATH, HOME and locale; nothing of the caller's secrets."""
-    path = [str(p) for p in extra_path] + [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]
-    keep = {name: os.environ[name] for name in ("HOME", "LANG", "TZ") if name in os.environ}
+    """The environment act starts with: PATH, HOME, locale and the network settings; no secrets."""
+    path = [str(p) for p in extra_path] + ["/usr/local/bin", "/usr/bin", "/bin"]
+    keep = {name: os.environ[name] for name in ("HOME", "LANG", "TZ", *NETWORK) if name in os.environ}
     return {**keep, "PATH": os.pathsep.join(path)}

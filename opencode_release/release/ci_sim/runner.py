@@ -14,6 +14,7 @@ Under the run's folder:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,7 @@ class Run:
     labels: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)  # more variables for every job (no secrets)
     secrets: Mapping[str, str] = field(default_factory=dict)
+    job: str | None = None  # run this job and what it needs, not the whole graph
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -48,6 +50,7 @@ def _git(*args: str, cwd: Path) -> str:
 
 def lay_out(repo_root: Path, folder: Path, run: Run) -> str:
     """The simulated GitHub's bare repository and act's working copy; returns the commit."""
+    repo_root = repo_root.resolve()
     if _git("status", "--porcelain", "--untracked-files=no", cwd=repo_root):
         raise UsageError(f"{repo_root}: uncommitted changes; the simulation runs what is committed")
     commit = _git("rev-parse", "HEAD", cwd=repo_root)
@@ -72,6 +75,10 @@ _WorkflowLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
 }
+# YAML 1.2's booleans only (what GitHub's parser reads): true and false, not on/off/yes/no.
+_WorkflowLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def load_workflow(text: str) -> Any:
@@ -139,6 +146,7 @@ def run_workflow(
                 **run.env,
             },
             secret_file=secret_file,
+            job=run.job,
         )
         log = folder / "act.log"
         code = act.run(log, act_runner.base_environment([tools]), echo=echo)

@@ -139,7 +139,7 @@ def main() -> None:
     trust = ClientTrustConfig.from_json(
         Path(os.environ["OPENCODE_SIM_SIGSTORE_TRUST_CONFIG"]).read_text(encoding="utf-8")
     )
-    with SigningContext.from_trust_config(trust).signer(IdentityToken(token), cache=False) as signer:
+    with SigningContext.from_trust_config(trust).signer(IdentityToken(token)) as signer:
         bundle = signer.sign_dsse(statement)
     folder = Path(tempfile.mkdtemp(dir=os.environ["RUNNER_TEMP"]))
     out = folder / "attestation.json"

@@ -77,7 +77,22 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="docker-standin-", dir="/var/tmp"))
     home = scratch / "home"
     home.mkdir()
-    variables = {"PATH": str(spec["path"]), "HOME": "/root", "LANG": "C.UTF-8"}
+    # the image's own variables, and the mark that this "container" is the host (build/stages.py)
+    variables = {
+        "PATH": str(spec["path"]),
+        "HOME": "/root",
+        "LANG": "C.UTF-8",
+        "OPENCODE_RELEASE_SIMULATED_RUNNER": "1",
+    }
+    # this machine's way to the package registries (CA bundle, proxies): a container here needs it too
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "HTTPS_PROXY", "https_proxy"):
+        if name in os.environ:
+            variables[name] = os.environ[name]
+    # the binaries the simulation hands the build jobs of targets this machine cannot compile
+    prebuilt = os.environ.get("OPENCODE_RELEASE_PREBUILT")
+    if prebuilt:
+        variables["OPENCODE_RELEASE_PREBUILT"] = prebuilt
+        mounts.append((prebuilt, prebuilt))
     for item in env:
         name, has_value, value = item.partition("=")
         if has_value:
@@ -136,6 +151,9 @@ def inside(plan_file: str) -> None:
         libs.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["tar", "-cJf", str(libs), "-T", "/dev/null"], check=True)
     mounts = [*plan["mounts"], *([(plan["download_cache"], "/root/.cache/uv")] if plan["download_cache"] else [])]
+    # the interpreter also where it was built to live (its libraries' run paths point there), which
+    # may be under the HOME that the image's empty one hides
+    mounts.append((plan["host_prefix"], plan["host_prefix"]))
     staged = []
     for index, (source, target) in enumerate(mounts):
         stage = scratch / f"stage-{index}"

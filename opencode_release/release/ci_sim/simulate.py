@@ -1,0 +1,139 @@
+"""`ci --simulate`: the generated release or nightly workflow, run by act on this machine.
+
+The host target's build job compiles for real (through the `docker run` stand-in); the other
+targets' build jobs are handed prebuilt binaries (OPENCODE_RELEASE_PREBUILT, build/stages.py). The
+embedded Sigstore plays public-good Sigstore: the attest action's stand-in signs with it, using
+the OIDC token the simulated runner grants to the attest job alone, with GitHub's claims.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+
+from ...build import ci_workflow, targets
+from ...build import stages as build_stages
+from ...core.config import Settings
+from ...core.errors import CheckFailed, UsageError
+from ...devsigstore import LocalSigstore
+from . import runner, token_endpoint
+
+CALLERS = {"release": ".github/workflows/release.yml", "nightly": ".github/workflows/nightly.yml"}
+_JOB_END = re.compile(r"^\[(?P<job>[^\]]+?)\s*\]\s+🏁\s+Job (?P<result>succeeded|failed)")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    jobs: dict[str, str]  # act's job name -> succeeded | failed
+    log: Path
+    delivered: Path  # the release folder the run produced
+
+
+def github_repository(settings: Settings) -> str:
+    url = urlsplit(settings.repository)
+    parts = url.path.strip("/").removesuffix(".git").split("/")
+    if url.netloc != "github.com" or len(parts) != 2:
+        raise UsageError(
+            f"{settings.source_file}: repository {settings.repository!r} is not https://github.com/OWNER/NAME; "
+            "the simulation plays GitHub for that repository"
+        )
+    return "/".join(parts)
+
+
+def run_for(settings: Settings, workflow: str, env: Mapping[str, str], job: str | None) -> runner.Run:
+    if workflow not in CALLERS:
+        raise UsageError(f"ci --simulate --workflow {workflow!r}: expected release or nightly")
+    release = workflow == "release"
+    labels = sorted({ci_workflow.HOST_RUNNER} | {targets.get(t).runner for t in settings.targets})
+    return runner.Run(
+        repository=github_repository(settings),
+        ref=f"refs/tags/v{settings.version}" if release else "refs/heads/main",
+        caller=CALLERS[workflow],
+        event="push" if release else "workflow_dispatch",
+        labels=labels,
+        env=env,
+        job=job,
+    )
+
+
+def job_results(log: Path) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = _JOB_END.match(line)
+        if match:
+            found[match.group("job")] = match.group("result")
+    return found
+
+
+def _artifact(folder: Path, name: str) -> zipfile.ZipFile | None:
+    found = sorted(folder.glob(f"artifacts/*/{name}/{name}.zip"))
+    return zipfile.ZipFile(io.BytesIO(found[-1].read_bytes())) if found else None
+
+
+def delivered(folder: Path) -> Path:
+    """The release folder as the run left it: the merged release, with the attest job's bundles."""
+    dest = folder / "delivered"
+    shutil.rmtree(dest, ignore_errors=True)
+    release = _artifact(folder, "release")
+    if release is None:
+        return dest
+    release.extractall(dest)
+    versions = [p for p in dest.iterdir() if p.is_dir()]
+    attested = _artifact(folder, "attested")
+    if attested is not None and len(versions) == 1:
+        attested.extractall(versions[0])
+    return versions[0] if len(versions) == 1 else dest
+
+
+def simulate(
+    settings: Settings,
+    repo_root: Path,
+    workflow: str,
+    folder: Path,
+    prebuilt: Path | None,
+    job: str | None = None,
+    echo: bool = True,
+) -> Outcome:
+    host = targets.host().name
+    missing = [
+        t
+        for t in settings.targets
+        if targets.get(t).built_natively and t != host and (prebuilt is None or not (prebuilt / t).is_dir())
+    ]
+    if missing:
+        raise UsageError(
+            f"ci --simulate: this machine builds only {host}; pass --prebuilt DIR with <target>/ folders "
+            f"(binary and nuitka-report.xml) for {', '.join(missing)}"
+        )
+    folder = folder.resolve()
+    instance = LocalSigstore(folder, token_endpoint.GITHUB_ISSUER, "")
+    with instance.running() as sigstore:
+        key = sigstore.services.keys.oidc
+
+        def mint(claims: Mapping[str, Any]) -> str:
+            return jwt.encode(dict(claims), key, algorithm="ES256")
+
+        env = {
+            "OPENCODE_SIM_SIGSTORE_TRUST_CONFIG": str(sigstore.trust_config_path),
+            build_stages.SIMULATED_RUNNER: "1",
+            **({build_stages.PREBUILT: str(prebuilt.resolve())} if prebuilt else {}),
+        }
+        code, log = runner.run_workflow(repo_root, folder, run_for(settings, workflow, env, job), mint, echo=echo)
+    jobs = job_results(log)
+    outcome = Outcome(jobs, log, delivered(folder))
+    failed = sorted(name for name, result in jobs.items() if result == "failed")
+    if code != 0 or failed:
+        raise CheckFailed(
+            f"ci --simulate: the {workflow} workflow failed under act (exit {code}; failed jobs: "
+            f"{', '.join(failed) or 'none reported'}); see {log}"
+        )
+    return outcome

@@ -1,0 +1,106 @@
+"""What docs/slsa.md claims and a program can check, checked against the generated workflows.
+
+Each test below is one **[checked]** mark of the document; the last test keeps their number equal,
+so a claim cannot be added to the document without a check, nor a check dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from opencode_release.build import ci_pins, ci_workflow
+from opencode_release.core import config
+from tests.conftest import PRODUCT, REPO
+
+DOC = REPO / "docs" / "slsa.md"
+BUILD = ci_workflow.BUILD_WORKFLOW
+CALLERS = (".github/workflows/release.yml", ".github/workflows/nightly.yml")
+GITHUB_HOSTED = re.compile(r"^(ubuntu|macos|windows)-[\w.-]+$")
+
+
+def _flows() -> dict[str, dict[str, Any]]:
+    rendered = ci_workflow.render(config.load(PRODUCT / "pyproject.toml"), REPO)
+    return {path: yaml.safe_load(text) for path, text in rendered.items()}
+
+
+def _steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job.get("steps", []))
+
+
+def test_l1_provenance_by_actions_attest_in_provenance_mode() -> None:
+    attest = _flows()[BUILD]["jobs"]["attest"]
+    step = next(s for s in _steps(attest) if s.get("uses", "").startswith("actions/attest@"))
+    assert set(step["with"]) <= {"subject-checksums", "show-summary"}  # no predicate: provenance mode
+
+
+def test_l1_subjects_are_computed_by_the_attest_job_from_what_it_received_and_checked() -> None:
+    attest = _flows()[BUILD]["jobs"]["attest"]
+    script = "\n".join(s.get("run", "") for s in _steps(attest))
+    assert script.index("sha256sum --strict --check") < script.index("xargs sha256sum > ../../provenance.sha256")
+    step = next(s for s in _steps(attest) if s.get("id") == "provenance")
+    assert step["with"]["subject-checksums"] == "provenance.sha256"
+
+
+def test_l2_hosted_runners_and_images_by_digest() -> None:
+    for flow in _flows().values():
+        for job in flow["jobs"].values():
+            if "runs-on" in job:
+                assert GITHUB_HOSTED.match(job["runs-on"]), job["runs-on"]
+            for step in _steps(job):
+                for image in re.findall(r"(quay\.io/\S+?)(@\S+)? sh -euc", step.get("run", "")):
+                    assert image[1] == "@" + ci_pins.IMAGES[image[0]]
+
+
+def test_l3_the_callers_build_through_the_reusable_workflow() -> None:
+    flows = _flows()
+    for caller in CALLERS:
+        assert flows[caller]["jobs"]["build"]["uses"] == f"./{BUILD}"
+        assert not any("build-" in name for name in flows[caller]["jobs"])
+
+
+def test_l3_only_the_attest_job_requests_an_oidc_token() -> None:
+    flows = _flows()
+    for path, flow in flows.items():
+        for name, job in flow["jobs"].items():
+            wants = job.get("permissions", {}).get("id-token") == "write"
+            expected = (path, name) == (BUILD, "attest") or (path in CALLERS and name == "build")
+            assert wants == expected, (path, name)
+    for name, job in flows[BUILD]["jobs"].items():
+        assert "permissions" in job, name  # no job of build.yml inherits the caller's ceiling
+
+
+def test_l3_the_attest_job_runs_no_project_or_dependency_code() -> None:
+    attest = _flows()[BUILD]["jobs"]["attest"]
+    uses = [s["uses"].split("@")[0] for s in _steps(attest) if "uses" in s]
+    assert "actions/checkout" not in uses and "actions/setup-python" not in uses
+    script = "\n".join(s.get("run", "") for s in _steps(attest))
+    assert not re.search(r"opencode-release|pip|python|uv |\.venv|invoke", script)
+
+
+def test_l3_every_action_pinned_to_a_commit_from_the_table() -> None:
+    for path, flow in _flows().items():
+        assert ci_pins.unpinned_uses(path, flow) == []
+
+
+def test_l3_tools_installed_by_exact_version() -> None:
+    scripts = [s.get("run", "") for f in _flows().values() for j in f["jobs"].values() for s in _steps(j)]
+    installs = [s for s in scripts if "pip install" in s]
+    assert installs and all(f"uv=={ci_pins.UV}" in s for s in installs)
+
+
+def test_secrets_only_in_jobs_with_an_environment() -> None:
+    for path, flow in _flows().items():
+        for name, job in flow["jobs"].items():
+            text = yaml.safe_dump(job)
+            if "secrets." in text:
+                assert job.get("environment") and name in ("publish", "refresh"), (path, name)
+                assert job["permissions"].get("id-token") is None
+
+
+def test_every_checked_mark_in_the_document_has_a_test_here() -> None:
+    marks = DOC.read_text(encoding="utf-8").count("**[checked")
+    tests = [name for name in globals() if name.startswith("test_") and "checked_mark" not in name]
+    assert marks == len(tests), (marks, tests)

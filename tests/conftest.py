@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from opencode_release.core.ledger import Ledger, Source
+from tests.secret_env import patched_environment, secret_environment
 
 REPO = Path(__file__).resolve().parent.parent
 PRODUCT = REPO / "product"
@@ -39,6 +41,9 @@ def ledger(tmp_path: Path) -> Ledger:
 # worker gets the lock first. Tests that change it work on a copy.
 
 BUILT_STAGES = ("preflight", "build", "inspect", "smoke", "package", "checksum")
+# The shared build runs with secret-shaped values in the environment (tests/secret_env.py);
+# tests/integration/test_no_secret_on_disk.py reads them here and searches every file for them.
+SECRET_ENVIRONMENT = "secret-environment.json"
 
 
 def _build_shared(root: Path) -> Path:
@@ -57,7 +62,10 @@ def _build_shared(root: Path) -> Path:
                 shutil.rmtree(product)
             shutil.copytree(PRODUCT, product, ignore=shutil.ignore_patterns("dist", "build", "*.egg-info"))
             settings = config.load(product / "pyproject.toml")
-            session.run(settings, pipeline.stages_named(BUILT_STAGES), session.Request(snapshot=True, quiet=True))
+            secrets = secret_environment()
+            (root / SECRET_ENVIRONMENT).write_text(json.dumps(secrets), encoding="utf-8")
+            with patched_environment(secrets):
+                session.run(settings, pipeline.stages_named(BUILT_STAGES), session.Request(snapshot=True, quiet=True))
             done.write_text("ok")
     return product
 
@@ -107,6 +115,9 @@ def release_copy(built_product: Path, tmp_path: Path) -> Path:
 
     root = tmp_path / "work"
     shutil.copytree(
-        built_product.parent, root, symlinks=True, ignore=shutil.ignore_patterns("build.lock", "built.ok", ".work")
+        built_product.parent,
+        root,
+        symlinks=True,
+        ignore=shutil.ignore_patterns("build.lock", "built.ok", ".work", SECRET_ENVIRONMENT),
     )
     return root / "product"

@@ -50,6 +50,35 @@ def release_key(channel: str, version: str) -> str:
     return f"{channel}/{version}/release.json"
 
 
+_SUMMARY_FIELDS = {
+    "version": str,
+    "date": str,
+    "published": str,
+    "commit": str,
+    "yanked": bool,
+    "yanked_reason": str,
+    "pruned": bool,
+    "downloads": dict,
+    "release": str,
+    "evidence": list,
+}
+_DOWNLOAD_FIELDS = {"name": str, "url": str, "size": int, "sha256": str, "path": str}
+
+
+def _summary(release: Any) -> dict[str, Any]:
+    """A channel index line of the shape the publisher writes (TypeError/KeyError otherwise)."""
+    for name, kind in _SUMMARY_FIELDS.items():
+        if not isinstance(release[name], kind):
+            raise TypeError(f"release field {name!r} is not a {kind.__name__}")
+    for download in release["downloads"].values():
+        for name, kind in _DOWNLOAD_FIELDS.items():
+            if not isinstance(download[name], kind) or isinstance(download[name], bool):
+                raise TypeError(f"download field {name!r} is not a {kind.__name__}")
+    if not all(isinstance(e, str) for e in release["evidence"]):
+        raise TypeError("evidence is not a list of strings")
+    return dict(release)
+
+
 def _checked_time(text: Any) -> str:
     """An ISO 8601 time as written, once it is known to parse (TypeError/ValueError otherwise)."""
     dt.datetime.fromisoformat(text)
@@ -219,10 +248,13 @@ class ChannelIndex:
     def from_bytes(cls, data: bytes, where: str) -> ChannelIndex:
         try:
             doc = json.loads(data)
-            # stored newest first (the publisher writes it so): no re-sorting, no parsing
-            return cls(str(doc["channel"]), str(doc["product"]), {r["version"]: r for r in doc["releases"]})
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ChannelError(f"{where}: not a channel index: {exc}") from exc
+            # stored newest first (the publisher writes it so): no re-sorting, no version parsing
+            releases = {_summary(r)["version"]: r for r in doc["releases"]}
+            if not isinstance(doc["channel"], str) or not isinstance(doc["product"], str):
+                raise TypeError("channel and product must be strings")
+            return cls(doc["channel"], doc["product"], releases)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ChannelError(f"{where}: not a channel index: {type(exc).__name__}: {exc}") from exc
 
     def to_html(self, limit: int = 100) -> bytes:
         """The newest `limit` releases as a table; index.json lists them all."""

@@ -3,32 +3,41 @@
 One publish is a transaction under the repository lock, in an order that
 keeps every state a reader can see consistent:
 
-1. `files`     the release's new files (hash-prefixed, so nothing is replaced)
-2. `index`     each channel's release record and index (TUF targets) and their readable copies
-3. `targets`   the bins, channel roles and top-level targets metadata
-4. `snapshot`  the snapshot naming those versions
-5. `timestamp` the timestamp naming that snapshot: the moment clients see the change
+1. `files`     the release's new files, release records and indexes as TUF targets (hash-prefixed,
+                so nothing is replaced), and the journal of what steps 5-6 will do
+2. `targets`   the bins, channel roles and top-level targets metadata
+3. `snapshot`  the snapshot naming those versions
+4. `timestamp` the timestamp naming that snapshot: the moment clients see the change (the commit)
+5. `index`     the readable copies (`<channel>/index.json`, `index.html`, release records): only now,
+                so what a person or a script reads without TUF never names what TUF does not cover
 6. `cleanup`   files no metadata names any more (pruned payloads, old indexes)
 
 A killed publisher leaves files nothing names yet; TUF clients still see the
-old timestamp, and publishing again completes the same transaction. What a
-channel holds is read from its TUF metadata (the source of truth), never
-from the readable copies. `on_step` is called at every boundary.
+old timestamp, and publishing again completes the same transaction: the
+journal finishes the readable copies and the cleanup of a committed one, and
+what an uncommitted one wrote is named by nothing. A write that fails before
+the commit (a full disk, a permission) removes what the transaction wrote,
+so the repository is left as it was, and is one line naming the path. What a
+channel holds is read from its TUF metadata (the source of truth), never from
+the readable copies. `on_step` is called at every boundary.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tuf.api.metadata import TargetFile
 
 from ..core.config import ChannelSettings
-from ..core.errors import LedgerError
+from ..core.errors import LedgerError, ReleaseError
 from ..core.fsio import check_name, check_relative, concurrently
 from ..core.ledger import Artifact, Ledger
 from .channel_index import ChannelIndex, PublishedFile, ReleaseEntry, check_channel, index_key, release_key
@@ -38,7 +47,7 @@ from .tuf_repo import MAX_DEPTH, TufRepository, target_key
 
 # Installable payloads go with retention; everything else is evidence and stays.
 PAYLOAD_KINDS = frozenset({"archive", "binary", "deb", "wheel", "sdist"})
-STEPS = ("files", "index", "targets", "snapshot", "timestamp", "cleanup")
+STEPS = ("files", "targets", "snapshot", "timestamp", "index", "cleanup")
 # What a transaction will delete once its timestamp is out: a publisher killed
 # between the timestamp and the cleanup finishes the cleanup on the next run.
 JOURNAL = ".publish-journal.json"
@@ -78,9 +87,63 @@ class _Txn:
     written: int = 0
     targets: list[tuple[str, TargetFile]] = field(default_factory=list)
     readable: dict[str, bytes] = field(default_factory=dict)
+    # readable key -> (the stored TUF target it copies, whether it is that index rendered as HTML)
+    copies: dict[str, tuple[str, bool]] = field(default_factory=dict)
     deletions: set[str] = field(default_factory=set)
     pruned: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
+
+
+class _Tracked:
+    """A transaction's view of the storage: what it creates is remembered, to undo before the commit.
+
+    Consistent snapshots mean a transaction never replaces a file a client reads before the
+    timestamp: it creates hash-named targets and versioned metadata, and the journal.
+    """
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+        self.description = inner.description
+        self.created: list[str] = []
+        self.committed = False
+        self._lock = threading.Lock()
+
+    def _remember(self, key: str) -> None:
+        with self._lock:
+            self.created.append(key)
+
+    def read(self, key: str) -> bytes | None:
+        return self.inner.read(key)
+
+    def write(self, key: str, data: bytes) -> None:
+        new = not self.committed and (_VERSIONED.match(key) is not None or self.inner.read(key) is None)
+        self.inner.write(key, data)
+        if new:
+            self._remember(key)
+
+    def create(self, key: str, data: bytes) -> bool:
+        made = self.inner.create(key, data)
+        if made and not self.committed:
+            self._remember(key)
+        return made
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        return self.inner.keys(prefix)
+
+    def lock(self, timeout: float) -> contextlib.AbstractContextManager[None]:
+        return self.inner.lock(timeout)
+
+    def undo(self) -> None:
+        """Remove what was created, newest first; best effort (the first error is the one to report)."""
+        for key in reversed(self.created):
+            with contextlib.suppress(ReleaseError, OSError):
+                self.inner.delete(key)
+
+
+_VERSIONED = re.compile(r"metadata/\d+\.[^/]+\.json")
 
 
 def _now() -> dt.datetime:
@@ -123,14 +186,24 @@ class Repository:
         try:
             journal = json.loads(data)
             deletions = [str(key) for key in journal["delete"]]
+            copies = {str(key): (str(stored), bool(html)) for key, stored, html in journal.get("readable", [])}
             committed_at = int(journal["timestamp_version"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ChannelError(f"{self.storage.description}/{JOURNAL}: not a publish journal: {exc}") from exc
         current = tuf.timestamp.signed.version if tuf.timestamp else 0
         if current >= committed_at:
+            self._write_copies(copies)
             for key in deletions:
                 self.storage.delete(key)
         self.storage.delete(JOURNAL)
+
+    def _write_copies(self, copies: dict[str, tuple[str, bool]]) -> None:
+        """The readable copies of committed TUF targets (an index also as HTML)."""
+        for key, (stored, html) in sorted(copies.items()):
+            data = self.storage.read(stored)
+            if data is None:
+                raise ChannelError(f"{self.storage.description}/{stored}: missing; the repository is inconsistent")
+            self.storage.write(key, ChannelIndex.from_bytes(data, stored).to_html() if html else data)
 
     def _fetch(self, tuf: TufRepository, channel: str, target_path: str) -> bytes | None:
         """A target's bytes as the current metadata names them, hash-checked."""
@@ -168,12 +241,15 @@ class Repository:
         txn.targets.append((channel, info))
         return info
 
-    def _put_document(self, txn: _Txn, channel: str, target_path: str, data: bytes, readable: str) -> None:
+    def _put_document(self, txn: _Txn, channel: str, target_path: str, data: bytes, readable: str) -> str:
         previous = txn.tuf.get_target(channel, target_path)
         info = self._put(txn, channel, target_path, data)
         if previous is not None and previous.hashes["sha256"] != info.hashes["sha256"]:
             txn.deletions.add(target_key(target_path, previous.hashes["sha256"]))
         txn.readable[readable] = data
+        stored = target_key(target_path, info.hashes["sha256"])
+        txn.copies[readable] = (stored, False)
+        return stored
 
     def _put_record(self, txn: _Txn, channel: str, entry: ReleaseEntry) -> None:
         data = (json.dumps(entry.record(channel), indent=1, sort_keys=True) + "\n").encode()
@@ -181,19 +257,18 @@ class Repository:
         self._put_document(txn, channel, key, data, key)
 
     def _put_index(self, txn: _Txn, index: ChannelIndex) -> None:
-        self._put_document(txn, index.channel, index_key(index.channel), index.to_bytes(), index_key(index.channel))
-        txn.readable[f"{index.channel}/index.html"] = index.to_html()
+        key = index_key(index.channel)
+        stored = self._put_document(txn, index.channel, key, index.to_bytes(), key)
+        txn.copies[f"{index.channel}/index.html"] = (stored, True)
 
-    def _commit(self, txn: _Txn) -> int:
+    def _commit(self, txn: _Txn, tracked: _Tracked) -> int:
         """Steps 2-6 once the new files are in place."""
-        if txn.deletions:
-            commit = (txn.tuf.timestamp.signed.version + 1) if txn.tuf.timestamp else 1
-            self.storage.write(
-                JOURNAL, json.dumps({"timestamp_version": commit, "delete": sorted(txn.deletions)}).encode()
-            )
-        for key, data in txn.readable.items():
-            self.storage.write(key, data)
-        self.on_step("index")
+        commit = (txn.tuf.timestamp.signed.version + 1) if txn.tuf.timestamp else 1
+        copies: list[tuple[str, str, bool]] = [
+            (key, stored, html) for key, (stored, html) in sorted(txn.copies.items()) if key in txn.readable or html
+        ]
+        journal = {"timestamp_version": commit, "delete": sorted(txn.deletions), "readable": copies}
+        self.storage.write(JOURNAL, json.dumps(journal, sort_keys=True).encode())
         for channel, info in txn.targets:
             txn.tuf.add_target(channel, info)
         txn.tuf.refresh_expiring()
@@ -202,13 +277,33 @@ class Repository:
         txn.tuf.write_snapshot()
         self.on_step("snapshot")
         txn.tuf.write_timestamp()
+        tracked.committed = True
         self.on_step("timestamp")
+        self._write_copies({key: (stored, html) for key, stored, html in copies})
+        self.on_step("index")
         for key in sorted(txn.deletions):
             self.storage.delete(key)
-        if txn.deletions:
-            self.storage.delete(JOURNAL)
+        self.storage.delete(JOURNAL)
         self.on_step("cleanup")
         return len(txn.deletions)
+
+    @contextlib.contextmanager
+    def _transaction(self, tuf: TufRepository) -> Iterator[_Tracked]:
+        """Storage that remembers what this transaction created; a failure before the commit
+        removes it again, so the repository is left as it was."""
+        inner = self.storage
+        tracked = _Tracked(inner)
+        self.storage = tuf.storage = tracked
+        try:
+            yield tracked
+        except (ReleaseError, OSError) as exc:
+            if tracked.committed or (isinstance(exc, ReleaseError) and not tracked.created):
+                raise  # committed: the journal finishes it; nothing written: a plain refusal
+            tracked.undo()
+            message = " ".join(str(exc).split()) if isinstance(exc, ReleaseError) else f"{type(exc).__name__}: {exc}"
+            raise ChannelError(f"{message}; nothing was changed: the repository is as it was") from exc
+        finally:
+            self.storage = tuf.storage = inner
 
     # -- publish ----------------------------------------------------------------
     def publish(self, ledger: Ledger, channels: Sequence[str]) -> PublishResult:
@@ -218,28 +313,29 @@ class Repository:
         with self.storage.lock(self.settings.lock_timeout_seconds):
             tuf = self._tuf()
             self._recover(tuf)
-            tuf.ensure_root()
-            todo = [c for c in channels if not self._already(tuf, c, ledger)]
-            if not todo:
-                return PublishResult(version, "unchanged", tuple(channels))
-            txn = _Txn(tuf)
-            built = dt.datetime.fromtimestamp(ledger.source.epoch, dt.UTC).date().isoformat()
-            entries = {
-                c: ReleaseEntry(
-                    version, built, self.now.isoformat(), ledger.source.commit, tuple(self._upload(txn, c, ledger))
-                )
-                for c in todo
-            }
-            self.on_step("files")
-            for channel, entry in entries.items():
-                tuf.ensure_channel(channel)
-                index = self._index(tuf, channel)
-                index.put(entry)
-                self._put_record(txn, channel, entry)
-                if channel in ("nightly", "snapshot") and self.retention is not None:
-                    self._retain(txn, index, self.retention)
-                self._put_index(txn, index)
-            deleted = self._commit(txn)
+            with self._transaction(tuf) as tracked:
+                tuf.ensure_root()
+                todo = [c for c in channels if not self._already(tuf, c, ledger)]
+                if not todo:
+                    return PublishResult(version, "unchanged", tuple(channels))
+                txn = _Txn(tuf)
+                built = dt.datetime.fromtimestamp(ledger.source.epoch, dt.UTC).date().isoformat()
+                entries = {
+                    c: ReleaseEntry(
+                        version, built, self.now.isoformat(), ledger.source.commit, tuple(self._upload(txn, c, ledger))
+                    )
+                    for c in todo
+                }
+                for channel, entry in entries.items():
+                    tuf.ensure_channel(channel)
+                    index = self._index(tuf, channel)
+                    index.put(entry)
+                    self._put_record(txn, channel, entry)
+                    if channel in ("nightly", "snapshot") and self.retention is not None:
+                        self._retain(txn, index, self.retention)
+                    self._put_index(txn, index)
+                self.on_step("files")
+                deleted = self._commit(txn, tracked)
             return PublishResult(
                 version, "published", tuple(todo), txn.written, tuple(txn.pruned), tuple(txn.expired), deleted
             )
@@ -358,12 +454,14 @@ class Repository:
             ]
             if not roles and not due:
                 return PublishResult("", "unchanged", ())
-            tuf.write_targets()
-            self.on_step("targets")
-            tuf.write_snapshot()
-            self.on_step("snapshot")
-            tuf.write_timestamp()
-            self.on_step("timestamp")
+            with self._transaction(tuf) as tracked:
+                tuf.write_targets()
+                self.on_step("targets")
+                tuf.write_snapshot()
+                self.on_step("snapshot")
+                tuf.write_timestamp()
+                tracked.committed = True
+                self.on_step("timestamp")
             return PublishResult("", "refreshed", tuple(sorted({*roles, "snapshot", "timestamp"})))
 
     # -- yank -------------------------------------------------------------------
@@ -375,26 +473,27 @@ class Repository:
             self._recover(tuf)
             if tuf.root is None:
                 raise ChannelError(f"{self.storage.description}: no channel repository here; publish first")
-            txn = _Txn(tuf)
-            held, changed = [], []
-            for channel in channels or self.channels():
-                record = self._record(tuf, check_channel(channel), version)
-                if record is None:
-                    continue
-                held.append(channel)
-                if record.yanked and record.yanked_reason == reason:
-                    continue
-                yanked = replace(record, yanked=True, yanked_reason=reason)
-                index = self._index(tuf, channel)
-                index.put(yanked)
-                self._put_record(txn, channel, yanked)
-                self._put_index(txn, index)
-                changed.append(channel)
-            if not held:
-                looked = ", ".join(channels or self.channels()) or "any channel"
-                raise ChannelError(f"{version}: not published in {looked}; nothing to yank")
-            if not changed:
-                return PublishResult(version, "unchanged", tuple(held))
-            self.on_step("files")
-            deleted = self._commit(txn)
+            with self._transaction(tuf) as tracked:
+                txn = _Txn(tuf)
+                held, changed = [], []
+                for channel in channels or self.channels():
+                    record = self._record(tuf, check_channel(channel), version)
+                    if record is None:
+                        continue
+                    held.append(channel)
+                    if record.yanked and record.yanked_reason == reason:
+                        continue
+                    yanked = replace(record, yanked=True, yanked_reason=reason)
+                    index = self._index(tuf, channel)
+                    index.put(yanked)
+                    self._put_record(txn, channel, yanked)
+                    self._put_index(txn, index)
+                    changed.append(channel)
+                if not held:
+                    looked = ", ".join(channels or self.channels()) or "any channel"
+                    raise ChannelError(f"{version}: not published in {looked}; nothing to yank")
+                if not changed:
+                    return PublishResult(version, "unchanged", tuple(held))
+                self.on_step("files")
+                deleted = self._commit(txn, tracked)
             return PublishResult(version, "yanked", tuple(changed), txn.written, deleted=deleted)

@@ -12,6 +12,7 @@ and `write` from several threads at once (`artifacts.concurrently`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -56,6 +57,12 @@ def _conflict(description: str, key: str) -> ChannelError:
     )
 
 
+def _failed(action: str, path: Path, exc: OSError) -> ChannelError:
+    """A full disk, a permission, a read-only mount: one line naming the file."""
+    code = errno.errorcode.get(exc.errno or 0, "")
+    return ChannelError(f"{path}: cannot {action}: {exc.strerror or exc}" + (f" ({code})" if code else ""))
+
+
 class FileStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -70,19 +77,25 @@ class FileStorage:
         return inside(self.root, key, source=self.description)
 
     def read(self, key: str) -> bytes | None:
+        path = self._path(key)
         try:
-            return self._path(key).read_bytes()
+            return path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise _failed("read", path, exc) from exc
 
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        if self._swept is not None:
-            with self._sweeping:
-                if path.parent not in self._swept:
-                    self._remove_stale_temporaries(path.parent)
-                    self._swept.add(path.parent)
-        write_atomic(path, data)
+        try:
+            if self._swept is not None:
+                with self._sweeping:
+                    if path.parent not in self._swept:
+                        self._remove_stale_temporaries(path.parent)
+                        self._swept.add(path.parent)
+            write_atomic(path, data)
+        except OSError as exc:
+            raise _failed("write", path, exc) from exc
 
     def create(self, key: str, data: bytes) -> bool:
         existing = self.read(key)
@@ -95,7 +108,10 @@ class FileStorage:
 
     def delete(self, key: str) -> None:
         path = self._path(key)
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _failed("delete", path, exc) from exc
         # folders emptied by retention go too (as they would on an object store)
         folder = path.parent
         while folder != self.root and folder.is_relative_to(self.root):

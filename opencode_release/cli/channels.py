@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
-from tuf.api.exceptions import DownloadError, RepositoryError
 
 from ..channels import channel_index, repository, update_client
-from ..core.errors import UsageError, VerificationError
+from ..core.errors import UsageError
 from ..core.fsio import write_atomic
 from ..core.ledger import Ledger
 from ..core.versions import Version
@@ -172,28 +171,36 @@ def _update_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repo", required=True, metavar="URL", help="the channel repository's URL (http(s):// or file://)"
     )
-    parser.add_argument("--root", metavar="FILE", help="a trusted root.json to start from")
+    parser.add_argument(
+        "--root",
+        metavar="FILE",
+        help="the trusted root.json to start from: the repository's metadata/1.root.json, obtained out of band",
+    )
+    parser.add_argument(
+        "--trust-on-first-use",
+        action="store_true",
+        help="no root to pin: accept whatever root the server sends now (unsafe; prints a warning)",
+    )
     option(parser, "--target", metavar="T", help="platform target (default: this machine's)")
     parser.add_argument("--current", metavar="VERSION", help="the installed version: report only newer")
     parser.add_argument("--cache", metavar="DIR", help="where metadata and downloads are kept (default: ~/.cache/…)")
 
 
 def _update_check(args: argparse.Namespace, out: Output) -> Outcome:
-    try:
-        found = update_client.check(
-            args.repo,
-            args.channel,
-            Path(args.cache) if args.cache else update_client.default_cache(args.repo),
-            target=args.target,
-            trusted_root=Path(args.root) if args.root else None,
-            current=args.current,
-        )
-    except RepositoryError as exc:
-        raise VerificationError(args.repo, "tuf", f"{type(exc).__name__}: {exc}") from exc
-    except DownloadError as exc:
-        raise VerificationError(args.repo, "download", f"{type(exc).__name__}: {exc}") from exc
-    except OSError as exc:
-        raise VerificationError(args.repo, "download", f"{type(exc).__name__}: {exc}") from exc
+    """Exit 0: up to date, or the update downloaded and verified; 1: download or verification failed
+    (deadline, length cap, signatures, expiry, rollback); 2: usage (no root of trust, a bad URL)."""
+    if not args.root and args.trust_on_first_use:
+        out.progress.quiet = False  # loud even under --json: it goes to stderr
+        out.progress.print(update_client.TOFU_WARNING.format(url=args.repo), style="bold red")
+    found = update_client.check(
+        args.repo,
+        args.channel,
+        Path(args.cache) if args.cache else update_client.default_cache(args.repo),
+        trusted_root=Path(args.root) if args.root else None,
+        trust_on_first_use=args.trust_on_first_use,
+        target=args.target,
+        current=args.current,
+    )
     if found is None:
         return _said({"channel": args.channel, "status": "up to date", "current": args.current}, out)
     return _said({"status": "update", **found.to_json()}, out)

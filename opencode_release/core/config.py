@@ -172,6 +172,11 @@ class AptSettings:
     key_id: str = setting(
         "", "the gpg key that signs the repository; empty: a throwaway key (snapshots only)", '"0xABCDEF0123456789"'
     )
+    valid_days: int = setting(
+        7,
+        "Valid-Until of every Release, in days from signing: apt refuses an older (replayed) InRelease after it",
+        "14",
+    )
 
 
 @dataclass(frozen=True, slots=True)

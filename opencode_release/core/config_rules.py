@@ -43,6 +43,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "channels.release-expiry-days": (1, 3660),
     "channels.nightly-expiry-days": (1, 3660),
     "channels.hash-bin-bits": (0, 16),
+    "apt.valid-days": (1, 3650),
 }
 DOWNLOAD_URL_PLACEHOLDERS = ("homepage", "channel", "version", "sha256", "file")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -332,7 +332,7 @@ class Ledger:
             raise LedgerError(f"{path}: no release manifest; run `invoke release --snapshot` first")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: bad JSON, and bytes that are not UTF-8
             raise LedgerError(f"{path}: not a readable release manifest: {exc}") from exc
         return cls.from_json(path.parent, data, str(path))
 

@@ -58,6 +58,7 @@ class SuiteInfo:
     label: str
     description: str
     epoch: int  # the Release file's Date
+    valid_until: int | None = None  # Valid-Until (epoch seconds): apt refuses the Release after it
 
 
 @dataclass
@@ -198,7 +199,9 @@ def release_text(info: SuiteInfo, files: Mapping[str, bytes]) -> str:
     date = email.utils.formatdate(info.epoch, usegmt=True)
     head = (
         f"Origin: {info.origin}\nLabel: {info.label}\nSuite: {info.suite}\nCodename: {info.suite}\n"
-        f"Date: {date}\nArchitectures: {' '.join(info.architectures)}\nComponents: {COMPONENT}\n"
+        f"Date: {date}\n"
+        + (f"Valid-Until: {email.utils.formatdate(info.valid_until, usegmt=True)}\n" if info.valid_until else "")
+        + f"Architectures: {' '.join(info.architectures)}\nComponents: {COMPONENT}\n"
         f"Description: {info.description}\n"
     )
     width = max((len(str(len(d))) for d in files.values()), default=1)

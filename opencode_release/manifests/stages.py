@@ -150,7 +150,7 @@ class AptRepoStage(Stage):
         return None if ctx.ledger.by_kind(ArtifactKind.DEB) else "no .deb in this release"
 
     def fingerprint(self, ctx: Context) -> str:
-        return f"{ctx.ledger.channel}|{ctx.snapshot}|{ctx.settings.apt.key_id}"
+        return f"{ctx.ledger.channel}|{ctx.snapshot}|{ctx.settings.apt.key_id}|valid-{ctx.settings.apt.valid_days}"
 
     def run(self, ctx: Context) -> None:
         settings = ctx.settings
@@ -172,6 +172,8 @@ class AptRepoStage(Stage):
             origin=settings.name,
             label=settings.name,
             epoch=ctx.epoch,
+            # from the signing time, not the source's: a replayed old InRelease must expire
+            valid_until=int(ctx.clock().timestamp()) + settings.apt.valid_days * 86400,
             description=f"{settings.name} {suite} packages",
         )
         result = apt_repo.index_suite(root, info, entries)

@@ -90,7 +90,14 @@ def test_publish_to_s3_and_update_from_it(s3: Any, moto_url: str, tmp_path: Path
             }
         ),
     )
-    update = client.check(f"{moto_url}/{bucket}/public", "stable", tmp_path / "cache", target=TARGET, trusted_root=None)
+    update = client.check(
+        f"{moto_url}/{bucket}/public",
+        "stable",
+        tmp_path / "cache",
+        target=TARGET,
+        trusted_root=None,
+        trust_on_first_use=True,
+    )
     assert update is not None and update.path.read_bytes() == b"archive bytes"
 
 

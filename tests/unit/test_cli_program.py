@@ -205,7 +205,8 @@ def test_check_of_a_broken_table_exits_2_with_every_mistake(capsys: pytest.Captu
         (["calendar", "--from", "2026-03-01", "--count", "2"], 0),
         (["calendar", "--count", "0"], 2),
         (["calendar", "--from", "tomorrow"], 2),
-        (["update-check", "--repo", "http://127.0.0.1:9/public", "--cache", "{tmp}/cache"], 1),
+        (["update-check", "--repo", "http://127.0.0.1:9/public", "--cache", "{tmp}/cache", "--trust-on-first-use"], 1),
+        (["update-check", "--repo", "http://127.0.0.1:9/public", "--cache", "{tmp}/cache"], 2),  # no root
         (["update-check"], 2),
         (["verify", "{tmp}/missing.tar.gz", "--instance", "local", "--project", "{tmp}"], 2),
         (["verify-release", "{tmp}", "--instance", "moon"], 2),

@@ -36,6 +36,8 @@ def inspect_bytes(data: bytes, where: str) -> PeFacts:
     if not is_pe(data):
         raise CheckFailed(f"{where}: not a PE file (no MZ header pointing at a PE signature)")
     coff = struct.unpack_from("<I", data, 0x3C)[0] + 4
+    if coff + 20 > len(data):  # a signature at the very end, cut before its COFF header (fuzzed)
+        raise CheckFailed(f"{where}: PE COFF header truncated")
     machine, _sections, _stamp, _symtab, _nsyms, optional_size, _chars = struct.unpack_from("<HHIIIHH", data, coff)
     optional = coff + 20
     if optional_size < 70 or optional + 70 > len(data):

@@ -74,7 +74,9 @@ def _build_inputs_digest() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    files = [REPO / "pyproject.toml", *sorted((REPO / "opencode_release" / "build").rglob("*.py"))]
+    # the environment the build runs in is an input too (tests/secret_env.py, written by this file)
+    files = [REPO / "pyproject.toml", REPO / "tests" / "conftest.py", REPO / "tests" / "secret_env.py"]
+    files += sorted((REPO / "opencode_release" / "build").rglob("*.py"))
     files += sorted(
         p
         for p in PRODUCT.rglob("*")

@@ -297,7 +297,8 @@ class Repository:
         try:
             yield tracked
         except (ReleaseError, OSError) as exc:
-            if tracked.committed or (isinstance(exc, ReleaseError) and not tracked.created):
+            written = tracked.created or isinstance(exc, OSError) or isinstance(exc.__cause__, OSError)
+            if tracked.committed or (isinstance(exc, ReleaseError) and not written):
                 raise  # committed: the journal finishes it; nothing written: a plain refusal
             tracked.undo()
             message = " ".join(str(exc).split()) if isinstance(exc, ReleaseError) else f"{type(exc).__name__}: {exc}"

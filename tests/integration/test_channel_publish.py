@@ -227,3 +227,63 @@ def test_publish_stage_publishes_the_real_build_from_its_ledger(release_copy: Pa
     assert update.path.read_bytes() == ctx.ledger.file(archive).read_bytes()
     _, again = session.run(settings, [stages.PublishStage()], request)
     assert any("unchanged: stable" in note for note in again.notes)
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_the_readable_index_never_names_what_tuf_does_not(tmp_path: Path, step: str) -> None:
+    """Killed at any step boundary: index.json and index.html name 1.5.0 only once the timestamp does."""
+    public, keys = tmp_path / "public", tmp_path / "keys"
+    repository(public, keys).publish(make_ledger(tmp_path / "dist", "1.4.0", b"old" * 50), ["stable"])
+
+    class Killed(BaseException):
+        pass
+
+    def die(at: str) -> None:
+        if at == step:
+            raise Killed(at)
+
+    repo = repository(public, keys)
+    repo.on_step = die
+    with pytest.raises(Killed):
+        repo.publish(make_ledger(tmp_path / "dist", "1.5.0", b"new" * 50), ["stable"])
+    committed = STEPS.index(step) >= STEPS.index("timestamp")
+    readable = json.loads((public / "stable/index.json").read_text())
+    if not committed:
+        assert [r["version"] for r in readable["releases"]] == ["1.4.0"]
+        assert "1.5.0" not in (public / "stable/index.html").read_text()
+    repository(public, keys).publish(make_ledger(tmp_path / "dist", "1.5.0", b"new" * 50), ["stable"])
+    readable = json.loads((public / "stable/index.json").read_text())
+    assert [r["version"] for r in readable["releases"]] == ["1.5.0", "1.4.0"]  # finished by the next publish
+    assert "1.5.0" in (public / "stable/index.html").read_text()
+
+
+_FULL_DISK = """
+import sys
+from pathlib import Path
+from opencode_release.channels.storage import ChannelError
+from tests.integration.channel_helpers import make_ledger, repository, tree
+public, keys, dist = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+repository(public, keys).publish(make_ledger(dist, "1.4.0", b"one" * 100), ["stable"])
+before = tree(public)
+try:
+    repository(public, keys).publish(make_ledger(dist, "1.5.0", bytes(range(256)) * 2000), ["stable"])
+except ChannelError as exc:
+    print("refused:", exc)
+print("unchanged:", tree(public) == before)
+"""
+
+
+def test_a_full_disk_is_one_line_naming_the_path_and_leaves_the_repository_as_it_was(tmp_path: Path) -> None:
+    """A real ENOSPC: the repository on a 200 KiB tmpfs (mounted in a private mount namespace)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    script = (
+        f"mount -t tmpfs -o size=200k tmpfs {mount} && "
+        f"{sys.executable} -c '{_FULL_DISK}' {mount / 'public'} {tmp_path / 'keys'} {tmp_path / 'dist'}"
+    )
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=REPO, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    refused, unchanged = proc.stdout.strip().splitlines()
+    assert refused.startswith(f"refused: {mount / 'public'}/") and "No space left on device (ENOSPC)" in refused
+    assert refused.endswith("nothing was changed: the repository is as it was")
+    assert unchanged == "unchanged: True"

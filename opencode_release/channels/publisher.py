@@ -12,14 +12,11 @@ keeps every state a reader can see consistent:
                 so what a person or a script reads without TUF never names what TUF does not cover
 6. `cleanup`   files no metadata names any more (pruned payloads, old indexes)
 
-A killed publisher leaves files nothing names yet; TUF clients still see the
-old timestamp, and publishing again completes the same transaction: the
-journal finishes the readable copies and the cleanup of a committed one, and
-what an uncommitted one wrote is named by nothing. A write that fails before
-the commit (a full disk, a permission) removes what the transaction wrote,
-so the repository is left as it was, and is one line naming the path. What a
-channel holds is read from its TUF metadata (the source of truth), never from
-the readable copies. `on_step` is called at every boundary.
+A killed publisher leaves files nothing names yet; publishing again completes the
+transaction (the journal finishes the copies and cleanup of a committed one). A write
+failing before the commit (full disk, permission) removes what the transaction
+created: the repository is left as it was, and the error is one line naming the
+path. A channel's content is read from its TUF metadata, never from the copies.
 """
 
 from __future__ import annotations
@@ -28,11 +25,8 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import re
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 from tuf.api.metadata import TargetFile
 
@@ -40,6 +34,9 @@ from ..core.config import ChannelSettings
 from ..core.errors import LedgerError, ReleaseError
 from ..core.fsio import check_name, check_relative, concurrently
 from ..core.ledger import Artifact, Ledger
+from ._transaction import PublishResult as PublishResult
+from ._transaction import Retention as Retention
+from ._transaction import Tracked, Txn
 from .channel_index import ChannelIndex, PublishedFile, ReleaseEntry, check_channel, index_key, release_key
 from .keys import Keyring
 from .storage import ChannelError, Storage
@@ -51,103 +48,6 @@ STEPS = ("files", "targets", "snapshot", "timestamp", "index", "cleanup")
 # What a transaction will delete once its timestamp is out: a publisher killed
 # between the timestamp and the cleanup finishes the cleanup on the next run.
 JOURNAL = ".publish-journal.json"
-
-
-@dataclass(frozen=True, slots=True)
-class Retention:
-    keep: int  # newest nightlies that keep their payloads
-    evidence_days: int  # how long evidence of a pruned nightly stays
-
-
-@dataclass(frozen=True, slots=True)
-class PublishResult:
-    version: str
-    status: str  # published | unchanged | yanked
-    channels: tuple[str, ...]
-    written: int = 0
-    pruned: tuple[str, ...] = ()
-    expired: tuple[str, ...] = ()
-    deleted: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "status": self.status,
-            "channels": list(self.channels),
-            "files_written": self.written,
-            "pruned": list(self.pruned),
-            "expired": list(self.expired),
-            "files_deleted": self.deleted,
-        }
-
-
-@dataclass
-class _Txn:
-    tuf: TufRepository
-    written: int = 0
-    targets: list[tuple[str, TargetFile]] = field(default_factory=list)
-    readable: dict[str, bytes] = field(default_factory=dict)
-    # readable key -> (the stored TUF target it copies, whether it is that index rendered as HTML)
-    copies: dict[str, tuple[str, bool]] = field(default_factory=dict)
-    deletions: set[str] = field(default_factory=set)
-    pruned: list[str] = field(default_factory=list)
-    expired: list[str] = field(default_factory=list)
-
-
-class _Tracked:
-    """A transaction's view of the storage: what it creates is remembered, to undo before the commit.
-
-    Consistent snapshots mean a transaction never replaces a file a client reads before the
-    timestamp: it creates hash-named targets and versioned metadata, and the journal.
-    """
-
-    def __init__(self, inner: Storage) -> None:
-        self.inner = inner
-        self.description = inner.description
-        self.created: list[str] = []
-        self.committed = False
-        self._lock = threading.Lock()
-
-    def _remember(self, key: str) -> None:
-        with self._lock:
-            self.created.append(key)
-
-    def read(self, key: str) -> bytes | None:
-        return self.inner.read(key)
-
-    def write(self, key: str, data: bytes) -> None:
-        new = not self.committed and (_VERSIONED.match(key) is not None or self.inner.read(key) is None)
-        self.inner.write(key, data)
-        if new:
-            self._remember(key)
-
-    def create(self, key: str, data: bytes) -> bool:
-        made = self.inner.create(key, data)
-        if made and not self.committed:
-            self._remember(key)
-        return made
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def keys(self, prefix: str) -> Iterator[str]:
-        return self.inner.keys(prefix)
-
-    def lock(self, timeout: float) -> contextlib.AbstractContextManager[None]:
-        return self.inner.lock(timeout)
-
-    def undo(self) -> None:
-        """Remove what was created, newest first; best effort (the first error is the one to report)."""
-        for key in reversed(self.created):
-            with contextlib.suppress(ReleaseError, OSError):
-                self.inner.delete(key)
-
-
-_VERSIONED = re.compile(r"metadata/\d+\.[^/]+\.json")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Repository:
@@ -168,7 +68,7 @@ class Repository:
         self.keyring = keyring
         self.settings = settings
         self.product = product
-        self.now = (now or _now()).replace(microsecond=0)
+        self.now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
         self.retention = retention
         self.on_step = on_step or (lambda step: None)
 
@@ -234,14 +134,14 @@ class Repository:
         return sorted(role.paths[0][: -len("/*")] for role in (roles or {}).values() if role.paths)
 
     # -- writing --------------------------------------------------------------
-    def _put(self, txn: _Txn, channel: str, target_path: str, data: bytes, sha256: str = "") -> TargetFile:
+    def _put(self, txn: Txn, channel: str, target_path: str, data: bytes, sha256: str = "") -> TargetFile:
         info = TargetFile(len(data), {"sha256": sha256 or hashlib.sha256(data).hexdigest()}, target_path)
         if self.storage.create(target_key(target_path, info.hashes["sha256"]), data):
             txn.written += 1
         txn.targets.append((channel, info))
         return info
 
-    def _put_document(self, txn: _Txn, channel: str, target_path: str, data: bytes, readable: str) -> str:
+    def _put_document(self, txn: Txn, channel: str, target_path: str, data: bytes, readable: str) -> str:
         previous = txn.tuf.get_target(channel, target_path)
         info = self._put(txn, channel, target_path, data)
         if previous is not None and previous.hashes["sha256"] != info.hashes["sha256"]:
@@ -251,17 +151,17 @@ class Repository:
         txn.copies[readable] = (stored, False)
         return stored
 
-    def _put_record(self, txn: _Txn, channel: str, entry: ReleaseEntry) -> None:
+    def _put_record(self, txn: Txn, channel: str, entry: ReleaseEntry) -> None:
         data = (json.dumps(entry.record(channel), indent=1, sort_keys=True) + "\n").encode()
         key = release_key(channel, entry.version)
         self._put_document(txn, channel, key, data, key)
 
-    def _put_index(self, txn: _Txn, index: ChannelIndex) -> None:
+    def _put_index(self, txn: Txn, index: ChannelIndex) -> None:
         key = index_key(index.channel)
         stored = self._put_document(txn, index.channel, key, index.to_bytes(), key)
         txn.copies[f"{index.channel}/index.html"] = (stored, True)
 
-    def _commit(self, txn: _Txn, tracked: _Tracked) -> int:
+    def _commit(self, txn: Txn, tracked: Tracked) -> int:
         """Steps 2-6 once the new files are in place."""
         commit = (txn.tuf.timestamp.signed.version + 1) if txn.tuf.timestamp else 1
         copies: list[tuple[str, str, bool]] = [
@@ -288,11 +188,11 @@ class Repository:
         return len(txn.deletions)
 
     @contextlib.contextmanager
-    def _transaction(self, tuf: TufRepository) -> Iterator[_Tracked]:
+    def _transaction(self, tuf: TufRepository) -> Iterator[Tracked]:
         """Storage that remembers what this transaction created; a failure before the commit
         removes it again, so the repository is left as it was."""
         inner = self.storage
-        tracked = _Tracked(inner)
+        tracked = Tracked(inner)
         self.storage = tuf.storage = tracked
         try:
             yield tracked
@@ -319,7 +219,7 @@ class Repository:
                 todo = [c for c in channels if not self._already(tuf, c, ledger)]
                 if not todo:
                     return PublishResult(version, "unchanged", tuple(channels))
-                txn = _Txn(tuf)
+                txn = Txn(tuf)
                 built = dt.datetime.fromtimestamp(ledger.source.epoch, dt.UTC).date().isoformat()
                 entries = {
                     c: ReleaseEntry(
@@ -355,7 +255,7 @@ class Repository:
             )
         return True
 
-    def _upload(self, txn: _Txn, channel: str, ledger: Ledger) -> Iterable[PublishedFile]:
+    def _upload(self, txn: Txn, channel: str, ledger: Ledger) -> Iterable[PublishedFile]:
         artifacts = sorted(ledger.uploadable(), key=lambda a: a.id)
         check_name(ledger.version, source=f"{ledger.path}: version")
         for artifact in artifacts:
@@ -395,7 +295,7 @@ class Repository:
                 artifact.kind in PAYLOAD_KINDS,
             )
 
-    def _retain(self, txn: _Txn, index: ChannelIndex, retention: Retention) -> None:
+    def _retain(self, txn: Txn, index: ChannelIndex, retention: Retention) -> None:
         """Nightly: newest `keep` keep their payloads; evidence goes after `evidence_days`."""
         channel, tuf = index.channel, txn.tuf
         releases = index.ordered()
@@ -475,7 +375,7 @@ class Repository:
             if tuf.root is None:
                 raise ChannelError(f"{self.storage.description}: no channel repository here; publish first")
             with self._transaction(tuf) as tracked:
-                txn = _Txn(tuf)
+                txn = Txn(tuf)
                 held, changed = [], []
                 for channel in channels or self.channels():
                     record = self._record(tuf, check_channel(channel), version)

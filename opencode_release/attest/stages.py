@@ -256,7 +256,8 @@ class SignStage(Stage):
 
     def fingerprint(self, ctx: Context) -> str:
         wanted = ctx.settings.signing
-        return f"{ctx.instance}|{wanted.identity}|{wanted.issuer}"
+        log = f"|rekor-v{wanted.rekor_version}" if ctx.instance == "local" else ""
+        return f"{ctx.instance}|{wanted.identity}|{wanted.issuer}{log}"
 
     def skip(self, ctx: Context) -> str | None:
         if not self._targets(ctx):

@@ -77,6 +77,12 @@ class SigningSettings:
         "where real releases read private keys (in-toto, TUF, apt); empty: the state folder",
         '"/run/secrets/release"',
     )
+    rekor_version: int = setting(
+        1,
+        "which Rekor the embedded instance (instance = local) logs into: 1, or 2 (no SET; time from its "
+        "RFC 3161 timestamp authority instead)",
+        "2",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +379,15 @@ def _check(settings: Settings, where: str, problems: list[str]) -> None:
         problems.append(
             f"{where}: {TABLE}.signing.instance: found {instance!r}; expected "
             "production, staging, local or a path to a trust-config .json file"
+        )
+    if settings.signing.rekor_version not in (1, 2):
+        problems.append(
+            f"{where}: {TABLE}.signing.rekor-version: found {settings.signing.rekor_version}; expected 1 or 2"
+        )
+    elif settings.signing.rekor_version != 1 and instance != "local":
+        problems.append(
+            f"{where}: {TABLE}.signing.rekor-version: applies to the embedded instance only; "
+            f"with instance {instance!r} the instance's signing config chooses the log: remove the key"
         )
     if not settings.apt.maintainer and any(t.startswith("linux-") and t.endswith("-gnu") for t in settings.targets):
         problems.append(

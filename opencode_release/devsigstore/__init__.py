@@ -1,11 +1,13 @@
-"""The embedded Sigstore instance: OIDC issuers, Fulcio, Rekor, trust files.
+"""The embedded Sigstore instance: OIDC issuers, Fulcio, Rekor v1 and v2, a TSA, trust files.
 
-`LocalSigstore(state_dir, issuer, identity).running()` starts the services on
-127.0.0.1 for the duration of a `with` block and yields a `Session`: the
-client trust config to sign with, plain identity tokens for the configured
-identity, and tokens shaped like GitHub Actions' own:
+`LocalSigstore(state_dir, issuer, identity).running(rekor_version=1)` starts the
+services on 127.0.0.1 for the duration of a `with` block and yields a
+`Session`: the client trust config to sign with (its signing config lists the
+chosen Rekor, and the timestamp authority when timestamps are on: by default
+only with Rekor v2, which gives no signed time of its own), plain identity
+tokens for the configured identity, and tokens shaped like GitHub Actions' own:
 
-    with LocalSigstore(state, issuer, identity).running() as session:
+    with LocalSigstore(state, issuer, identity).running(rekor_version=2) as session:
         claims = ActionsClaims(repository="o/r", ref="refs/tags/v1.0.0", sha=..., workflow_ref=...)
         token = session.actions_token(claims)            # an ID token, audience "sigstore"
         env = session.actions_job_env(claims)            # ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN
@@ -15,7 +17,7 @@ identity, and tokens shaped like GitHub Actions' own:
 Certificates for Actions tokens carry the SAN and the extensions the public
 Fulcio gives GitHub tokens (fulcio.py); their issuer is `ACTIONS_ISSUER`. Keys
 and logs stay in `<state_dir>/sigstore/`; `trusted_root_path` is the file
-verifiers need.
+verifiers need (it lists both logs and the TSA, whichever a session used).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from . import oidc, trust
 from .keys import InstanceKeys
 from .oidc import ACTIONS_ISSUER, ActionsClaims
 from .rekor import TransparencyLog
+from .rekor_v2 import TransparencyLogV2
 from .server import ACTIONS_TOKEN_PATH, Server, Services
 
 __all__ = ["ACTIONS_ISSUER", "ActionsClaims", "LocalSigstore", "Session", "signing_session"]
@@ -43,6 +46,7 @@ class Session:
     url: str
     trust_config_path: Path
     trusted_root_path: Path
+    rekor_version: int
     services: Services
 
     @property
@@ -71,28 +75,38 @@ class Session:
     def finish(self, bundles: list[str]) -> list[str]:
         """Prove every entry against the log's tree after the last one, as a Rekor client may
         refetch proofs: the release's bundles then share one signed checkpoint."""
-        log = self.log
-        size = log.size
+        if self.rekor_version == 2:
+            log_v2 = self.services.log_v2
+            size = log_v2.store.refresh()
+            checkpoint = log_v2.checkpoint(size)
+            return [_reprove(raw, lambda index: log_v2.inclusion_proof(index, size, checkpoint)) for raw in bundles]
+        log = self.services.log
+        size = log.store.refresh()
         checkpoint = log.checkpoint(size)
-        refreshed = []
-        for raw in bundles:
-            data = json.loads(raw)
-            (entry,) = data["verificationMaterial"]["tlogEntries"]
-            index = int(entry["logIndex"])
+
+        def proof(index: int) -> dict[str, Any]:
             root, path = log.inclusion(index, size)
-            entry["inclusionProof"] = {
+            return {
                 "logIndex": str(index),
                 "treeSize": str(size),
                 "rootHash": _b64(root),
                 "hashes": [_b64(h) for h in path],
                 "checkpoint": {"envelope": checkpoint},
             }
-            refreshed.append(json.dumps(data))
-        return refreshed
+
+        return [_reprove(raw, proof) for raw in bundles]
 
     @property
     def log(self) -> TransparencyLog:
         return self.services.log
+
+
+def _reprove(raw: str, proof: Any) -> str:
+    data = json.loads(raw)
+    (entry,) = data["verificationMaterial"]["tlogEntries"]
+    # The index in the proven tree: in a sharded v1 log that of the active shard, not the global one.
+    entry["inclusionProof"] = proof(int(entry["inclusionProof"]["logIndex"]))
+    return json.dumps(data)
 
 
 class LocalSigstore:
@@ -116,25 +130,36 @@ class LocalSigstore:
     def log(self) -> TransparencyLog:
         return TransparencyLog(self.keys(), self.folder / "log")
 
+    def log_v2(self) -> TransparencyLogV2:
+        return TransparencyLogV2(self.keys(), self.folder / "log-v2")
+
     @contextlib.contextmanager
-    def running(self) -> Iterator[Session]:
+    def running(self, rekor_version: int = 1, timestamps: bool | None = None) -> Iterator[Session]:
+        """Serve the instance; sign into Rekor `rekor_version` (1 or 2), with RFC 3161
+        timestamps when `timestamps` (default: with Rekor v2 only, which needs them)."""
+        if rekor_version not in trust.REKOR_VERSIONS:
+            raise ValueError(f"rekor version {rekor_version!r}: expected 1 or 2")
         keys = self.keys()
-        services = Services(keys, TransparencyLog(keys, self.folder / "log"), self.issuer, self.identity)
+        services = Services(keys, self.log(), self.log_v2(), self.issuer, self.identity)
         server = Server(services)
         server.start()
+        # One file per session: parallel releases of one state folder each sign with their own.
+        config_path = self.folder / f"trust_config.{server.url.rsplit(':', 1)[1]}.json"
         try:
             self.write_trusted_root()
-            config_path = trust.write_json(
-                self.folder / "trust_config.json", trust.client_trust_config(keys, server.url)
-            )
-            yield Session(server.url, config_path, self.trusted_root_path, services)
+            with_timestamps = rekor_version == 2 if timestamps is None else timestamps
+            trust.write_json(config_path, trust.client_trust_config(keys, server.url, rekor_version, with_timestamps))
+            yield Session(server.url, config_path, self.trusted_root_path, rekor_version, services)
         finally:
             server.stop()
+            config_path.unlink(missing_ok=True)
 
 
-def signing_session(state_dir: Path, issuer: str, identity: str) -> contextlib.AbstractContextManager[Session]:
+def signing_session(
+    state_dir: Path, issuer: str, identity: str, rekor_version: int = 1
+) -> contextlib.AbstractContextManager[Session]:
     """The embedded instance for one signing run (what release/ hands the sign stage)."""
-    return LocalSigstore(state_dir, issuer, identity).running()
+    return LocalSigstore(state_dir, issuer, identity).running(rekor_version)
 
 
 def _b64(data: bytes) -> str:

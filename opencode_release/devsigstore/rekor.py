@@ -1,21 +1,15 @@
-"""The local Rekor (v1 API): hashedrekord and dsse entries in an append-only RFC 6962 log.
+"""The local Rekor (v1 API): hashedrekord and dsse 0.0.1 entries in an append-only RFC 6962 log.
 
-Entries live in `entries.jsonl` in the state folder, one line per entry, only
-ever appended (under a file lock, fsynced), so the tree keeps growing across
-releases and any earlier checkpoint is a prefix of a later one: a consistency
-proof shows it. Each answer carries the signed entry timestamp (SET), an
-inclusion proof and a signed checkpoint for the tree that includes the entry.
+Entries are kept by `EntryStore` (log_store.py). Each answer carries the signed
+entry timestamp (SET), an inclusion proof and a signed checkpoint for the tree
+that includes the entry.
 """
 
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import json
-import os
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +20,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from ..core import merkle
 from ..core.formats import pae
 from .keys import InstanceKeys
+from .log_store import EntryStore
 
 # The checkpoint signer's name: sigstore-js accepts a signature only when the
 # trusted root's baseUrl for the log contains this name.
@@ -129,61 +123,29 @@ class TransparencyLog:
     def __init__(self, keys: InstanceKeys, folder: Path) -> None:
         self.keys = keys
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / "entries.jsonl"
-        self.path.touch(exist_ok=True)
+        self.store = EntryStore(folder)
         self.log_id = keys.rekor_log_id
-        self._bodies: list[bytes] = []
-        self._times: list[int] = []
-        self._leaves: list[bytes] = []
-        self._tree = merkle.TreeHasher(self._leaves)
-        self._offset = 0
-        self._lock = threading.Lock()
-        with self._lock:
-            self._catch_up()
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
 
     @property
     def size(self) -> int:
-        return len(self._leaves)
-
-    def _catch_up(self) -> None:
-        """Read entries other processes appended since we last looked."""
-        with self.path.open("rb") as handle:
-            handle.seek(self._offset)
-            for line in handle:
-                if not line.endswith(b"\n"):
-                    break  # a torn tail from a crash: never integrated, never answered
-                record = json.loads(line)
-                if record["logIndex"] != len(self._bodies):
-                    raise ValueError(f"{self.path}: entry {record['logIndex']} out of order")
-                body = base64.b64decode(record["body"])
-                self._bodies.append(body)
-                self._times.append(int(record["integratedTime"]))
-                self._leaves.append(merkle.leaf_hash(body))
-                self._offset += len(line)
+        return self.store.size
 
     def append(self, proposed: dict[str, Any]) -> dict[str, Any]:
         """Integrate a proposed entry; the v1 answer `{uuid: entry}`."""
-        body = canonical_body(proposed)
-        with self._lock, self.path.open("ab") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            self._catch_up()
-            if self._offset != handle.seek(0, os.SEEK_END):
-                handle.truncate(self._offset)  # drop a torn tail before appending
-            index, integrated = self.size, int(time.time())
-            line = json.dumps({"logIndex": index, "integratedTime": integrated, "body": _b64(body)}) + "\n"
-            handle.write(line.encode())
-            handle.flush()
-            os.fsync(handle.fileno())
-            self._catch_up()
-            return {self._leaves[index].hex(): self.entry(index)}
+        index = self.store.append(canonical_body(proposed))
+        return {self.store.leaf(index).hex(): self.entry(index, self.store.size)}
 
     def entry(self, index: int, tree_size: int | None = None) -> dict[str, Any]:
+        """The v1 answer for entry `index`, proven in the tree of `tree_size`."""
         size = tree_size or self.size
-        body = _b64(self._bodies[index])
+        root, path = self.store.inclusion(index, size)
         payload: dict[str, str | int] = {
-            "body": body,
-            "integratedTime": self._times[index],
+            "body": _b64(self.store.body(index)),
+            "integratedTime": self.store.integrated_time(index),
             "logID": self.log_id.hex(),
             "logIndex": index,
         }
@@ -195,8 +157,8 @@ class TransparencyLog:
                 "inclusionProof": {
                     "logIndex": index,
                     "treeSize": size,
-                    "rootHash": self._tree.root(size).hex(),
-                    "hashes": [h.hex() for h in self._tree.inclusion_proof(index, size)],
+                    "rootHash": root.hex(),
+                    "hashes": [h.hex() for h in path],
                     "checkpoint": self.checkpoint(size),
                 },
             },
@@ -204,28 +166,23 @@ class TransparencyLog:
 
     def checkpoint(self, size: int | None = None) -> str:
         """A signed note over the tree of `size` leaves (default: all)."""
-        size = self.size if size is None else size
-        note = f"{LOG_NAME} - {self.log_id[:8].hex()}\n{size}\n{_b64(self._tree.root(size))}\n"
+        size = self.store.refresh() if size is None else size
+        note = f"{LOG_NAME} - {self.log_id[:8].hex()}\n{size}\n{_b64(self.store.root(size))}\n"
         signature = self.keys.rekor.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
         return f"{note}\n\u2014 {LOG_NAME} {_b64(self.log_id[:4] + signature)}\n"
 
     def inclusion(self, index: int, size: int) -> tuple[bytes, list[bytes]]:
         """Root hash and audit path of entry `index` in the tree of `size` leaves."""
-        with self._lock:
-            self._catch_up()
-            return self._tree.root(size), self._tree.inclusion_proof(index, size)
+        return self.store.inclusion(index, size)
 
     def consistency_proof(self, old: int, new: int | None = None) -> list[str]:
-        with self._lock:
-            self._catch_up()
-            return [h.hex() for h in self._tree.consistency_proof(old, new or self.size)]
+        return [h.hex() for h in self.store.consistency_proof(old, new or self.store.refresh())]
 
     def info(self) -> dict[str, Any]:
-        with self._lock:
-            self._catch_up()
-            return {
-                "rootHash": self._tree.root(self.size).hex(),
-                "treeSize": self.size,
-                "signedTreeHead": self.checkpoint(),
-                "treeID": self.log_id[:8].hex(),
-            }
+        size = self.store.refresh()
+        return {
+            "rootHash": self.store.root(size).hex(),
+            "treeSize": size,
+            "signedTreeHead": self.checkpoint(size),
+            "treeID": self.log_id[:8].hex(),
+        }

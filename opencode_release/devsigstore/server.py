@@ -1,4 +1,4 @@
-"""HTTP front of the local instance: Fulcio, Rekor and the OIDC token endpoints.
+"""HTTP front of the local instance: Fulcio, Rekor v1 and v2, the TSA and the OIDC token endpoints.
 
 Bound to 127.0.0.1 on an ephemeral port, served from a daemon thread for the
 duration of a signing session. Only the routes clients call exist, at the
@@ -6,6 +6,8 @@ paths the real services use, so one base URL serves them all:
 
     POST /api/v2/signingCert        Fulcio
     POST /api/v1/log/entries        Rekor v1 (GET /api/v1/log, /api/v1/log/proof)
+    POST /api/v2/log/entries        Rekor v2
+    POST /api/v1/timestamp          RFC 3161 timestamp authority
     POST /oidc/token                a plain identity token for the configured identity
     GET  /actions/id-token          a GitHub Actions job's ID token (bearer request token)
 """
@@ -22,11 +24,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives import serialization
 
-from . import fulcio, oidc
+from . import fulcio, oidc, tsa
 from .keys import InstanceKeys
 from .rekor import EntryError, TransparencyLog
+from .rekor_v2 import TransparencyLogV2
 
 ACTIONS_TOKEN_PATH = "/actions/id-token"  # noqa: S105 - a route, not a secret
+TIMESTAMP_PATH = "/api/v1/timestamp"
+MAX_BODY = 64 << 20  # the DSSE envelope of any SBOM statement fits; a runaway client does not
 
 
 class _HttpError(Exception):
@@ -38,8 +43,10 @@ class _HttpError(Exception):
 class Services:
     """What the routes do, free of HTTP."""
 
-    def __init__(self, keys: InstanceKeys, log: TransparencyLog, issuer: str, identity: str) -> None:
-        self.keys, self.log, self.issuer, self.identity = keys, log, issuer, identity
+    def __init__(
+        self, keys: InstanceKeys, log: TransparencyLog, log_v2: TransparencyLogV2, issuer: str, identity: str
+    ) -> None:
+        self.keys, self.log, self.log_v2, self.issuer, self.identity = keys, log, log_v2, issuer, identity
 
     def token(self) -> str:
         return oidc.mint(self.keys.oidc, self.issuer, self.identity)
@@ -76,6 +83,18 @@ class Services:
         except EntryError as exc:
             raise _HttpError(400, str(exc)) from exc
 
+    def create_entry_v2(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.log_v2.append(request)
+        except EntryError as exc:
+            raise _HttpError(400, str(exc)) from exc
+
+    def timestamp(self, request: bytes) -> bytes:
+        try:
+            return tsa.respond(request, self.keys.tsa, self.keys.tsa_cert)
+        except tsa.TimestampRequestError as exc:
+            raise _HttpError(400, str(exc)) from exc
+
 
 def _query(raw_path: str) -> dict[str, list[str]]:
     # GitHub's request URL carries `?api-version=2.0`; toolkit clients append
@@ -89,13 +108,15 @@ def _handler(services: Services) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # requests carry tokens in headers; never log them
 
-        def _answer(self, status: int, data: dict[str, Any]) -> None:
-            body = json.dumps(data).encode()
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def _answer(self, status: int, data: dict[str, Any]) -> None:
+            self._send(status, json.dumps(data).encode(), "application/json")
 
         def _route(self, action: Callable[[], dict[str, Any]], created: int = 200) -> None:
             try:
@@ -105,12 +126,23 @@ def _handler(services: Services) -> type[BaseHTTPRequestHandler]:
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 self._answer(400, {"code": 400, "message": f"body is not JSON: {exc}"})
 
-        def _json(self) -> dict[str, Any]:
+        def _body(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)
-            data = json.loads(self.rfile.read(length) or b"{}")
+            if not 0 <= length <= MAX_BODY:
+                raise _HttpError(413, f"request body over {MAX_BODY} bytes")
+            return self.rfile.read(length)
+
+        def _json(self) -> dict[str, Any]:
+            data = json.loads(self._body() or b"{}")
             if not isinstance(data, dict):
                 raise _HttpError(400, "expected a JSON object")
             return data
+
+        def _timestamp(self) -> None:
+            try:
+                self._send(200, services.timestamp(self._body()), tsa.RESPONSE_TYPE)
+            except _HttpError as exc:
+                self._answer(exc.status, {"code": exc.status, "message": str(exc)})
 
         def do_POST(self) -> None:
             path = urlsplit(self.path).path
@@ -118,6 +150,10 @@ def _handler(services: Services) -> type[BaseHTTPRequestHandler]:
                 self._route(lambda: services.signing_cert(self.headers.get("Authorization", ""), self._json()), 201)
             elif path == "/api/v1/log/entries":
                 self._route(lambda: services.create_entry(self._json()), 201)
+            elif path == "/api/v2/log/entries":
+                self._route(lambda: services.create_entry_v2(self._json()), 201)
+            elif path == TIMESTAMP_PATH:
+                self._timestamp()
             elif path == "/oidc/token":
                 self._route(lambda: {"id_token": services.token(), "token_type": "Bearer"})
             else:

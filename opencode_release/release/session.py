@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,7 @@ def make_context(settings: Settings, request: Request, reporter: ConsoleReporter
         clock=request.clock,
         signing_instance=request.signing_instance,
         skip=request.skip,
-        local_sigstore=devsigstore.signing_session,
+        local_sigstore=functools.partial(devsigstore.signing_session, rekor_version=settings.signing.rekor_version),
     )
 
 

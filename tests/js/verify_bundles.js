@@ -2,7 +2,8 @@
 // against a trusted root, offline. Usage:
 //   node tests/js/verify_bundles.js TRUSTED_ROOT IDENTITY ISSUER BUNDLE=ARTIFACT...
 // An artifact of "-" means the bundle holds a DSSE envelope (no separate file).
-// Prints one JSON line per bundle ({bundle, ok, error}); exits 1 if any fails.
+// Prints one JSON line per bundle ({bundle, ok, error}); exits 1 if any fails. Each bundle needs
+// one verified signed time (a SET of Rekor v1, or an RFC 3161 timestamp: Rekor v2 has no SET).
 'use strict';
 const fs = require('fs');
 const { bundleFromJSON } = require('@sigstore/bundle');
@@ -11,7 +12,7 @@ const { TrustedRoot } = require('@sigstore/protobuf-specs');
 
 const [rootPath, identity, issuer, ...pairs] = process.argv.slice(2);
 const trust = toTrustMaterial(TrustedRoot.fromJSON(JSON.parse(fs.readFileSync(rootPath, 'utf8'))));
-const verifier = new Verifier(trust, { tlogThreshold: 1, ctlogThreshold: 1, tsaThreshold: 0 });
+const verifier = new Verifier(trust, { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 });
 let failed = 0;
 for (const pair of pairs) {
   const cut = pair.indexOf('=');

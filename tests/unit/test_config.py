@@ -36,6 +36,18 @@ def test_sample_product_loads() -> None:
         ),
         ('name = "o"\npackage = "p"\n[signing]\ninstance = "moon"\n', "signing.instance: found 'moon'"),
         (
+            'name = "o"\npackage = "p"\n[signing]\nrekor-version = 3\n',
+            "signing.rekor-version: found 3; expected 1 or 2",
+        ),
+        (
+            'name = "o"\npackage = "p"\n[signing]\nrekor-version = "2"\n',
+            "signing.rekor-version: found '2' (str); expected an integer",
+        ),
+        (
+            'name = "o"\npackage = "p"\n[signing]\ninstance = "production"\nrekor-version = 2\n',
+            "signing.rekor-version: applies to the embedded instance only",
+        ),
+        (
             'name = "o"\npackage = "p"\n[lifecycle]\nstable-anchor = "2026-01-06"\n',
             "lifecycle.stable-anchor: found '2026-01-06' (str); expected a date",
         ),

@@ -75,18 +75,22 @@ def _release_arguments(parser: argparse.ArgumentParser) -> None:
     dry_run_option(parser, "run preflight and show what would run; change nothing")
 
 
-def _release(args: argparse.Namespace, out: Output) -> Outcome:
+def _whole_pipeline(args: argparse.Namespace, out: Output, *, dry_run: bool) -> Outcome:
     cfg = settings(args)
     version, channel = _version_and_channel(cfg, args)
     request = Request(
         version=version,
         channel=channel,
         snapshot=args.snapshot,
-        dry_run=args.dry_run,
+        dry_run=dry_run,
         skip=_skips(args),
         quiet=out.json,
     )
     return run_stages(cfg, pipeline.release_stages(), request, out)
+
+
+def _release(args: argparse.Namespace, out: Output) -> Outcome:
+    return _whole_pipeline(args, out, dry_run=args.dry_run)
 
 
 def _plan_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,17 +104,8 @@ def _plan_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _plan(args: argparse.Namespace, out: Output) -> Outcome:
-    cfg = settings(args)
-    version, channel = _version_and_channel(cfg, args)
-    request = Request(
-        version=version,
-        channel=channel,
-        snapshot=args.snapshot,
-        dry_run=True,
-        skip=_skips(args),
-        quiet=out.json,
-    )
-    return run_stages(cfg, pipeline.release_stages(), request, out)
+    # `plan` is `release --dry-run`: the same request, so it predicts exactly what release does.
+    return _whole_pipeline(args, out, dry_run=True)
 
 
 def _build_arguments(parser: argparse.ArgumentParser) -> None:

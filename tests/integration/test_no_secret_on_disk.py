@@ -1,7 +1,7 @@
 """No secret reaches the disk: a whole snapshot release with secret-shaped values in the environment.
 
 The shared build (tests/conftest.py) compiled with them in the environment; this test runs
-the rest of the release (attest, sign, manifests, publish) with the same values, then searches
+a whole snapshot release (build, attest, sign, manifests, publish) with the same values, then searches
 every file under dist/, public/ and the state folder (inside archives, packages and compressed
 indexes too), the ledger and the logs.
 """
@@ -35,7 +35,10 @@ def test_a_release_writes_no_secret_from_its_environment(built_product: Path, re
     )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
     work = release_copy.parent
-    ledger = Ledger.load(work / "dist" / "1.4.0")
+    # A snapshot chooses its own version (X.Y.Z-snapshot.YYYYMMDD.N+g<sha>), so its own folder:
+    # the whole pipeline runs again, the compile included, with the secrets in the environment.
+    (snapshot,) = (work / "dist").glob("1.4.0-snapshot.*")
+    ledger = Ledger.load(snapshot)
     assert {"build", "sign"} <= {s.name for s in ledger.stages}
     assert (work / "public" / "metadata" / "timestamp.json").is_file()  # it did publish
     folders = [built_product.parent / "dist", work / "dist", work / "public", work / ".opencode-release"]

@@ -10,12 +10,13 @@ from typing import Any
 from rich.table import Table
 
 from ..channels import channel_index, repository, update_client
+from ..core.config import Settings
 from ..core.errors import UsageError
 from ..core.fsio import write_atomic
 from ..core.ledger import Ledger
 from ..core.versions import Version
-from ..lifecycle import calendar_svg
-from ..lifecycle.calendar import build_calendar, nightly_version
+from ..lifecycle import calendar_svg, changelog
+from ..lifecycle.calendar import build_calendar, nightly_version, shipped_lines
 from ..release import pipeline, session, source, stages
 from ._common import run_stages, settings
 from .command import Command, Outcome, Output, channel_option, dry_run_option, option, project_option, version_option
@@ -49,6 +50,23 @@ def _calendar_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--svg", metavar="FILE", help="also write the calendar as an SVG timeline to this file")
 
 
+def _deprecations(cfg: Settings, stables: dict[str, dt.date], out: Output) -> list[dict[str, object]]:
+    """The changelog's deprecations in force, and after which LTS line each may be removed."""
+    path = cfg.path(cfg.lifecycle.changelog)
+    if not path.is_file():
+        out.say(f"deprecations: no changelog at {path}")
+        return []
+    found = [f.to_json() for f in changelog.in_force(changelog.load(path), shipped_lines(cfg.lifecycle, stables))]
+    if not out.json:
+        table = Table(title=f"deprecations in force ({path.name})")
+        for column in ("what", "since", "planned removal", "may be removed"):
+            table.add_column(column)
+        for item in found:
+            table.add_row(*(str(item[k]) for k in ("subject", "since", "removal", "may_be_removed")))
+        out.console.print(table)
+    return found
+
+
 def _calendar(args: argparse.Namespace, out: Output) -> Outcome:
     cfg = settings(args)
     start = _date(getattr(args, "from"))
@@ -75,7 +93,8 @@ def _calendar(args: argparse.Namespace, out: Output) -> Outcome:
         out.console.print(lines)
         if args.svg:
             out.say(f"timeline: {args.svg}")
-    return Outcome({**cal.to_json(), **({"svg": args.svg} if args.svg else {})})
+    deprecations = _deprecations(cfg, dict(stables), out)
+    return Outcome({**cal.to_json(), "deprecations": deprecations, **({"svg": args.svg} if args.svg else {})})
 
 
 def _said(data: dict[str, Any], out: Output) -> Outcome:
@@ -215,7 +234,7 @@ COMMANDS = (
     ),
     Command(
         "calendar",
-        "upcoming stable dates, LTS lines with their support windows, lines past end of life",
+        "upcoming stable dates, LTS lines with their support windows, lines past end of life, deprecations in force",
         _calendar_arguments,
         _calendar,
         maintainer=True,

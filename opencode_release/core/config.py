@@ -98,7 +98,10 @@ class LifecycleSettings:
     nightly_keep: int = setting(30, "how many nightly payloads the nightly channel keeps", "30")
     evidence_days: int = setting(730, "days the evidence (SBOMs, provenance) of a pruned release is kept", "730")
     changelog: str = setting(
-        "CHANGELOG.md", "Keep a Changelog file (plus an Incidents section), relative to the project", '"CHANGELOG.md"'
+        "CHANGELOG.md",
+        "the changelog (Keep a Changelog with structured deprecations and incidents, docs/changelog.md), "
+        "relative to the project",
+        '"CHANGELOG.md"',
     )
 
 

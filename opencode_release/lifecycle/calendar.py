@@ -99,6 +99,13 @@ def lts_lines(
     return [line for line in lines if line is not None]
 
 
+def shipped_lines(policy: LifecycleSettings, stables: Mapping[str, dt.date]) -> list[str]:
+    """The LTS lines ("1.4") the shipped stables opened, oldest first."""
+    years = sorted({day.year for day in stables.values()})
+    found = lts_lines(policy, years[0], years[-1], stables) if years else []
+    return [line.line for line in found if line.line]
+
+
 def find_line(policy: LifecycleSettings, line: str, stables: Mapping[str, dt.date]) -> LtsLine | None:
     """The LTS line named `line` ("1.4"), if one of the shipped stables made it one."""
     years = {day.year for day in stables.values()}

@@ -93,7 +93,8 @@ def check_changelog(ctx: Context, released: Released) -> None:
     path = ctx.settings.path(ctx.settings.lifecycle.changelog)
     entries = changelog.load(path)
     changelog.check_entry(entries, str(version), path.name)
-    changelog.check_deprecations(entries, str(version), today(ctx), path.name)
+    lines = lifecycle.shipped_lines(ctx.settings.lifecycle, released("stable"))
+    changelog.check_deprecations(entries, str(version), lines, path.name)
 
 
 # The stages a real release of each channel may not leave out (`--skip`): what

@@ -256,3 +256,13 @@ def test_check_refuses_a_dependency_that_does_not_resolve_in_the_build_environme
     assert code == 1
     problems = json.loads(out)["problems"]
     assert len(problems) == 1 and "dependencies" in problems[0]
+
+
+def test_calendar_lists_the_changelogs_deprecations_in_force(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _main(capsys, "calendar", "--project", str(PRODUCT), "--from", "2026-12-02", "--json")
+    assert code == 0, err
+    found = json.loads(out)["deprecations"]
+    # 1.4.0 removed the legacy token; the global file (1.3.0) is still deprecated, due for 2.0.0.
+    assert [(d["subject"], d["since"], d["removal"]) for d in found] == [
+        ("opencode config --global-file", "1.3.0", "2.0.0")
+    ]

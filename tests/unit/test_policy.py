@@ -33,11 +33,11 @@ CHANGELOG = """\
 
 ## [1.4.0] - 2027-01-19
 ### Deprecated
-- `opencode config --global-file`: set OPENCODE_CONFIG.
+- `opencode config --global-file`: set OPENCODE_CONFIG (removal: 1.5.0).
 
 ## [1.1.0] - 2026-01-06
 ### Deprecated
-- `opencode login --legacy-token` is deprecated.
+- `opencode login --legacy-token` is deprecated (removal: 1.5.0).
 """
 
 
@@ -184,17 +184,49 @@ def test_changelog_sections_are_keep_a_changelog_plus_incidents() -> None:
     )
 
 
-def test_removal_deprecated_less_than_a_year_earlier_is_refused(tmp_path: Path, ledger: Ledger) -> None:
+def test_removal_not_carried_by_the_previous_lts_line_is_refused(tmp_path: Path, ledger: Ledger) -> None:
+    # LTS lines 1.2 and 1.4 shipped; 1.6.0's previous LTS line is 1.4, and 1.5.0's notice came after it.
     text = CHANGELOG.replace(
-        "## [1.5.0] - 2027-03-02\n### Removed\n- `opencode login --legacy-token`",
-        "## [1.5.0] - 2027-03-02\n### Removed\n- `opencode config --global-file`",
+        "## [1.5.0] - 2027-03-02\n",
+        "## [1.6.0] - 2027-04-13\n### Removed\n- `opencode telemetry`: gone.\n\n"
+        "## [1.5.0] - 2027-03-02\n### Deprecated\n- `opencode telemetry`: unused (removal: 1.6.0).\n",
     )
+    ctx = _context(tmp_path, ledger, "1.6.0", "stable", D(2027, 4, 13), STABLES, text=text)
+    with pytest.raises(CheckFailed) as err:
+        stages.with_releases(release_rules.check_changelog)(ctx)
+    assert str(err.value) == (
+        "CHANGELOG.md:3: rule deprecation-period: 1.6.0 removes 'opencode telemetry', deprecated in 1.5.0, "
+        "which no release of the previous LTS line (1.4) carried; remove it in a line after the next LTS line"
+    )
+
+
+def test_removal_carried_by_the_previous_lts_line_passes(tmp_path: Path, ledger: Ledger) -> None:
+    # 1.4.0 (an LTS line) announced it: its users had the notice for their whole cycle.
+    text = CHANGELOG.replace(
+        "### Removed\n- `opencode login", "### Removed\n- `opencode config --global-file`.\n- `opencode login"
+    )
+    ctx = _context(tmp_path, ledger, "1.5.0", "stable", D(2027, 3, 2), STABLES, text=text)
+    stages.with_releases(release_rules.check_changelog)(ctx)
+
+
+def test_removal_without_any_shipped_lts_line_is_refused(tmp_path: Path, ledger: Ledger) -> None:
+    ctx = _context(tmp_path, ledger, "1.5.0", "stable", D(2027, 3, 2), {})
+    with pytest.raises(CheckFailed) as err:
+        stages.with_releases(release_rules.check_changelog)(ctx)
+    assert str(err.value) == (
+        "CHANGELOG.md:3: rule deprecation-period: 1.5.0 removes 'opencode login --legacy-token', deprecated in "
+        "1.1.0, which no release of an earlier LTS line (none yet) carried; remove it in a line after the next LTS line"
+    )
+
+
+def test_removal_before_its_announced_version_is_refused(tmp_path: Path, ledger: Ledger) -> None:
+    text = CHANGELOG.replace("is deprecated (removal: 1.5.0)", "is deprecated (removal: 2.0.0)")
     ctx = _context(tmp_path, ledger, "1.5.0", "stable", D(2027, 3, 2), STABLES, text=text)
     with pytest.raises(CheckFailed) as err:
         stages.with_releases(release_rules.check_changelog)(ctx)
     assert str(err.value) == (
-        "CHANGELOG.md: rule deprecation-period: 1.5.0 (2027-03-02) removes 'opencode config --global-file', "
-        "deprecated in 1.4.0 (2027-01-19), less than one LTS cycle (one year) earlier; remove it on or after 2028-01-19"
+        "CHANGELOG.md:3: rule deprecation-removal: 1.5.0 removes 'opencode login --legacy-token', announced in "
+        "1.1.0 for removal in 2.0.0; keep it until 2.0.0 or announce an earlier removal"
     )
 
 
@@ -204,8 +236,54 @@ def test_removal_never_deprecated_is_refused(tmp_path: Path, ledger: Ledger) -> 
     with pytest.raises(CheckFailed) as err:
         stages.with_releases(release_rules.check_changelog)(ctx)
     assert str(err.value) == (
-        "CHANGELOG.md: rule deprecation-period: 1.5.0 (2027-03-02) removes 'opencode telemetry', which no earlier "
-        "release announced under Deprecated; deprecate it first and remove it one year later"
+        "CHANGELOG.md:3: rule deprecation-period: 1.5.0 removes 'opencode telemetry', which no earlier release "
+        "announced under Deprecated; deprecate it first and remove it in a line after the next LTS line"
+    )
+
+
+def test_a_deprecation_needs_its_planned_removal() -> None:
+    with pytest.raises(CheckFailed) as err:
+        changelog.parse("## [1.0.0] - 2026-01-06\n### Deprecated\n- `x`: old.\n", "CHANGELOG.md")
+    assert str(err.value) == (
+        "CHANGELOG.md:1: rule changelog-format: 1.0.0 deprecates 'x' without a planned removal; "
+        "end the bullet with '(removal: X.Y.Z)' (see docs/changelog.md)"
+    )
+
+
+def test_an_incident_names_its_date_affected_versions_and_advisory() -> None:
+    entries = changelog.parse(
+        "## [1.1.1] - 2026-01-10\n### Incidents\n- 2026-01-09: bad signature for 40 minutes\n"
+        "  (affects: 1.1.0, 1.0.2; advisory: https://example.org/a/1).\n",
+        "CHANGELOG.md",
+    )
+    (incident,) = changelog.incidents(entries)
+    assert incident.to_json() == {
+        "date": "2026-01-09",
+        "summary": "bad signature for 40 minutes",
+        "affected": ["1.1.0", "1.0.2"],
+        "advisory": "https://example.org/a/1",
+        "recorded_in": "1.1.1",
+    }
+    with pytest.raises(CheckFailed) as err:
+        changelog.parse("## [1.1.1] - 2026-01-10\n### Incidents\n- the site was down.\n", "CHANGELOG.md")
+    assert str(err.value) == (
+        "CHANGELOG.md:1: rule changelog-format: 1.1.1 has incident 'the site was down.'; expected "
+        "'YYYY-MM-DD: summary (affects: X.Y.Z, ...; advisory: URL)' or 'None.' (see docs/changelog.md)"
+    )
+
+
+def test_deprecations_in_force_say_after_which_lts_line_they_may_go() -> None:
+    entries = changelog.parse(CHANGELOG, "CHANGELOG.md")
+    found = [(f.deprecation.subject, f.removable_after) for f in changelog.in_force(entries, ["1.2", "1.4"])]
+    # 1.5.0 removed the legacy token; the global file (1.4.0) stays until a line after LTS 1.4.
+    assert found == [("opencode config --global-file", "1.4")]
+    before = changelog.in_force(entries, ["1.2", "1.4"], at="1.4.1")
+    assert [(f.deprecation.subject, f.removable_after) for f in before] == [
+        ("opencode login --legacy-token", "1.2"),
+        ("opencode config --global-file", "1.4"),
+    ]
+    assert changelog.in_force(entries, [], at="1.4.1")[0].to_json()["may_be_removed"] == (
+        "in a line after the next LTS line"
     )
 
 
@@ -213,7 +291,9 @@ def test_sample_product_changelog_passes_for_its_version() -> None:
     from tests.conftest import PRODUCT
 
     entries = changelog.load(PRODUCT / "CHANGELOG.md")
-    changelog.check_deprecations(entries, "1.4.0", D(2026, 12, 8), "CHANGELOG.md")
+    # The sample's 2026 line (1.1) carried the 1.0.0 notice that 1.4.0 acts on.
+    changelog.check_deprecations(entries, "1.4.0", ["1.1"], "CHANGELOG.md")
+    assert [i.advisory for i in changelog.incidents(entries)] == ["https://opencode.example.org/advisories/OC-2026-001"]
 
 
 def test_real_release_needs_its_tuf_keys_before_anything_is_built(

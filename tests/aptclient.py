@@ -1,7 +1,10 @@
 """The real apt-get against a local repository, never touching the machine's apt state.
 
-Every directory apt reads or writes points into a private folder (APT_CONFIG);
-the dpkg status there lists only libc6 (the host's version) so dependency
+Every directory apt reads or writes points into a private folder (APT_CONFIG),
+and so does its configuration folder: APT_CONFIG replaces only /etc/apt/apt.conf,
+apt still reads /etc/apt/apt.conf.d/ after it, and a machine's drop-in there (this
+one's sets Acquire::Check-Valid-Until "false") would decide what the tests check.
+The dpkg status there lists only libc6 (the host's version) so dependency
 resolution has what a Debian system has. `file:` sources: apt still checks
 signatures and every hash, as it does over http.
 """
@@ -22,6 +25,7 @@ class AptClient:
             "etc/sources.list.d",
             "etc/trusted.gpg.d",
             "etc/preferences.d",
+            "etc/apt.conf.d",
             "log",
             "download",
         ):
@@ -46,6 +50,7 @@ class AptClient:
             "Dir::Etc::TrustedParts": "etc/trusted.gpg.d",
             "Dir::Etc::Preferences": "etc/preferences",
             "Dir::Etc::PreferencesParts": "etc/preferences.d",
+            "Dir::Etc::Parts": "etc/apt.conf.d",
             "Dir::Log": "log",
         }
         lines = [f'{key} "{folder / value}";' for key, value in conf.items()]

@@ -7,9 +7,11 @@ import email.utils
 import gzip
 import json
 import lzma
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -208,3 +210,30 @@ def test_every_release_has_a_valid_until_from_the_signing_time(apt_release: Path
     until = email.utils.parsedate_to_datetime(line.removeprefix("Valid-Until: "))
     left = until - dt.datetime.now(dt.UTC)
     assert dt.timedelta(days=6) < left <= dt.timedelta(days=7)  # apt.valid-days, from now, not the source date
+
+
+def _resigned(apt_release: Path, repo: Path, valid_until: float) -> None:
+    """The Release with another Valid-Until, signed again with the repository's own key (a replayed old one)."""
+    release = repo / "dists/stable/Release"
+    stamp = email.utils.formatdate(valid_until, usegmt=True)
+    text, count = re.subn(r"^Valid-Until: .*$", f"Valid-Until: {stamp}", release.read_text(), flags=re.M)
+    assert count == 1
+    release.write_text(text)
+    settings = config.load(apt_release.parent.parent / "product" / "pyproject.toml")
+    state = settings.path(settings.state_dir)
+    assert (state / gpg.SNAPSHOT_HOME / "pubring.kbx").is_file()  # the key that signed it, not a new one
+    gpg.sign_release(gpg.snapshot_signer(state, "unused: the key exists"), release)
+
+
+def test_refuses_an_expired_inrelease(apt_release: Path, tmp_path: Path) -> None:
+    """A correctly signed InRelease past its Valid-Until (a replayed old one) is refused by real apt-get;
+    the same re-signing with a Valid-Until ahead is accepted, so only the date can have refused it."""
+    fresh = _repo_copy(apt_release, tmp_path / "fresh")
+    _resigned(apt_release, fresh, time.time() + 3600)
+    accepted = _client(tmp_path / "fresh", fresh).update()
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    replayed = _repo_copy(apt_release, tmp_path / "replayed")
+    _resigned(apt_release, replayed, time.time() - 60)
+    refused = _client(tmp_path / "replayed", replayed).update()
+    assert refused.returncode == 100
+    assert "is expired (invalid since" in refused.stdout + refused.stderr

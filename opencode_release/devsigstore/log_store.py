@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..core import merkle
+from . import merkle
 
 
 class EntryStore:

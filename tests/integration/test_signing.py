@@ -11,10 +11,10 @@ import pytest
 from sigstore.models import Bundle
 
 from opencode_release.attest.stages import SignStage
-from opencode_release.core import config, merkle
+from opencode_release.core import config
 from opencode_release.core.errors import StageError
 from opencode_release.core.ledger import ArtifactKind, Ledger
-from opencode_release.devsigstore import LocalSigstore, oidc, rekor
+from opencode_release.devsigstore import LocalSigstore, merkle, oidc, rekor
 from opencode_release.release import session
 from tests.integration import signed_release
 

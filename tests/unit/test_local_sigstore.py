@@ -13,8 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore._internal.sct import verify_sct
 from sigstore.models import TrustedRoot
 
-from opencode_release.core import merkle
-from opencode_release.devsigstore import LocalSigstore, fulcio, oidc
+from opencode_release.devsigstore import LocalSigstore, fulcio, merkle, oidc
 from opencode_release.devsigstore.rekor import EntryError, TransparencyLog
 
 ISSUER = "http://127.0.0.1/oidc"

@@ -1,7 +1,8 @@
 """RFC 6962 Merkle trees: hashes, inclusion and consistency proofs.
 
-Shared by the local transparency log (which builds proofs) and the verifier
-(which checks them), so both read the same definitions: a leaf hashes as
+The embedded transparency logs build their trees and proofs with it; tests check
+those proofs with the verifying half. Verifiers of releases never use it (the
+library checks inclusion proofs), so it lives here, not in core/. A leaf hashes as
 `sha256(00 | data)`, an inner node as `sha256(01 | left | right)`, and a tree
 of n leaves splits at the largest power of two below n.
 """

@@ -18,6 +18,9 @@ Certificates for Actions tokens carry the SAN and the extensions the public
 Fulcio gives GitHub tokens (fulcio.py); their issuer is `ACTIONS_ISSUER`. Keys
 and logs stay in `<state_dir>/sigstore/`; `trusted_root_path` is the file
 verifiers need (it lists both logs and the TSA, whichever a session used).
+The Rekor v1 log is sharded like the public one (shards.py): a frozen shard of
+`inactive_shard_entries` entries precedes the active tree, so bundles' global
+`logIndex` differs from their inclusion proofs' index.
 """
 
 from __future__ import annotations
@@ -110,9 +113,12 @@ def _reprove(raw: str, proof: Any) -> str:
 
 
 class LocalSigstore:
-    def __init__(self, state_dir: Path, issuer: str, identity: str) -> None:
+    def __init__(self, state_dir: Path, issuer: str, identity: str, inactive_shard_entries: int | None = None) -> None:
+        """`inactive_shard_entries`: how many entries the Rekor v1 log's frozen shard holds
+        when the log is made (default shards.DEFAULT_INACTIVE_ENTRIES; an existing log keeps its own)."""
         self.folder = state_dir / "sigstore"
         self.issuer, self.identity = issuer, identity
+        self.inactive_shard_entries = inactive_shard_entries
 
     def keys(self) -> InstanceKeys:
         return keys_module.load_or_create(self.folder)
@@ -128,7 +134,7 @@ class LocalSigstore:
         return trust.trusted_root(self.keys())
 
     def log(self) -> TransparencyLog:
-        return TransparencyLog(self.keys(), self.folder / "log")
+        return TransparencyLog(self.keys(), self.folder / "log", self.inactive_shard_entries)
 
     def log_v2(self) -> TransparencyLogV2:
         return TransparencyLogV2(self.keys(), self.folder / "log-v2")

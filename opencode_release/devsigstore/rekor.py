@@ -1,8 +1,10 @@
 """The local Rekor (v1 API): hashedrekord and dsse 0.0.1 entries in an append-only RFC 6962 log.
 
-Entries are kept by `EntryStore` (log_store.py). Each answer carries the signed
-entry timestamp (SET), an inclusion proof and a signed checkpoint for the tree
-that includes the entry.
+Entries of the active shard are kept by `EntryStore` (log_store.py); the log is
+sharded like the public one (shards.py), so an answer's `logIndex` is global
+while its inclusion proof is for the active tree, at the index inside it. Each
+answer carries the signed entry timestamp (SET, over the global index), the
+inclusion proof and the active tree's signed checkpoint (`<name> - <tree id>`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from ..core.formats import pae
+from . import shards
 from .keys import InstanceKeys
 from .log_store import EntryStore
 
@@ -120,11 +123,14 @@ def canonical_body(proposed: dict[str, Any]) -> bytes:
 
 
 class TransparencyLog:
-    def __init__(self, keys: InstanceKeys, folder: Path) -> None:
+    def __init__(self, keys: InstanceKeys, folder: Path, inactive_entries: int | None = None) -> None:
+        """The log in `folder`; `inactive_entries` frozen-shard entries precede the active
+        tree when the log is new (default shards.DEFAULT_INACTIVE_ENTRIES)."""
         self.keys = keys
         self.folder = folder
         self.store = EntryStore(folder)
         self.log_id = keys.rekor_log_id
+        self.shards = shards.load_or_create(folder, self._sign_tree_head, inactive_entries)
 
     @property
     def path(self) -> Path:
@@ -132,22 +138,23 @@ class TransparencyLog:
 
     @property
     def size(self) -> int:
+        """Entries in the active shard (what its checkpoints count)."""
         return self.store.size
 
     def append(self, proposed: dict[str, Any]) -> dict[str, Any]:
-        """Integrate a proposed entry; the v1 answer `{uuid: entry}`."""
+        """Integrate a proposed entry; the v1 answer `{entry id: entry}`."""
         index = self.store.append(canonical_body(proposed))
-        return {self.store.leaf(index).hex(): self.entry(index, self.store.size)}
+        return {self.shards.entry_id(self.store.leaf(index)): self.entry(index, self.store.size)}
 
     def entry(self, index: int, tree_size: int | None = None) -> dict[str, Any]:
-        """The v1 answer for entry `index`, proven in the tree of `tree_size`."""
+        """The v1 answer for entry `index` of the active shard, proven in its tree of `tree_size`."""
         size = tree_size or self.size
         root, path = self.store.inclusion(index, size)
         payload: dict[str, str | int] = {
             "body": _b64(self.store.body(index)),
             "integratedTime": self.store.integrated_time(index),
             "logID": self.log_id.hex(),
-            "logIndex": index,
+            "logIndex": self.shards.offset + index,
         }
         set_signature = self.keys.rekor.sign(rfc8785.dumps(payload), ec.ECDSA(hashes.SHA256()))
         return {
@@ -165,9 +172,13 @@ class TransparencyLog:
         }
 
     def checkpoint(self, size: int | None = None) -> str:
-        """A signed note over the tree of `size` leaves (default: all)."""
+        """The active shard's signed note over its tree of `size` leaves (default: all)."""
         size = self.store.refresh() if size is None else size
-        note = f"{LOG_NAME} - {self.log_id[:8].hex()}\n{size}\n{_b64(self.store.root(size))}\n"
+        return self._sign_tree_head(self.shards.active_tree_id, size, self.store.root(size))
+
+    def _sign_tree_head(self, tree_id: int, size: int, root: bytes) -> str:
+        # The origin names the shard's tree, as public Rekor's do; the signer line names the log.
+        note = f"{LOG_NAME} - {tree_id}\n{size}\n{_b64(root)}\n"
         signature = self.keys.rekor.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
         return f"{note}\n\u2014 {LOG_NAME} {_b64(self.log_id[:4] + signature)}\n"
 
@@ -184,5 +195,6 @@ class TransparencyLog:
             "rootHash": self.store.root(size).hex(),
             "treeSize": size,
             "signedTreeHead": self.checkpoint(size),
-            "treeID": self.log_id[:8].hex(),
+            "treeID": str(self.shards.active_tree_id),
+            "inactiveShards": [shard.info() for shard in self.shards.inactive],
         }

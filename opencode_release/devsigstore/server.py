@@ -167,6 +167,9 @@ def _handler(services: Services) -> type[BaseHTTPRequestHandler]:
                 query = parse_qs(url.query)
 
                 def proof() -> dict[str, Any]:
+                    tree = query.get("treeID", [str(services.log.shards.active_tree_id)])[0]
+                    if tree != str(services.log.shards.active_tree_id):
+                        raise _HttpError(400, f"treeID {tree}: only the active shard's proofs are served")
                     try:
                         first, last = int(query["firstSize"][0]), int(query["lastSize"][0])
                         return {"hashes": services.log.consistency_proof(first, last)}

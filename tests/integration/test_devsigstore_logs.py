@@ -27,7 +27,7 @@ from sigstore.oidc import IdentityToken
 from sigstore.sign import SigningContext
 from sigstore.verify import Verifier, policy
 
-from opencode_release.devsigstore import LocalSigstore, Session, rekor_v2
+from opencode_release.devsigstore import LocalSigstore, Session, rekor, rekor_v2, shards
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -220,3 +220,85 @@ def test_rekor_v2_takes_a_dsse_request_as_its_api_has_it(state: Path, tmp_path: 
     assert result["ok"], result
     with pytest.raises(VerificationError, match=r"Unsupported DSSE log entry type: dsse/0\.0\.2"):
         Verifier(trusted_root=config.trusted_root).verify_dsse(Bundle.from_json(json.dumps(data)), EXPECTED)
+
+
+def _relabel(bundle: Bundle, global_index: int | None, proof_index: int | None) -> dict[str, Any]:
+    data = _data(bundle)
+    (entry,) = data["verificationMaterial"]["tlogEntries"]
+    if global_index is not None:
+        entry["logIndex"] = str(global_index)
+    if proof_index is not None:
+        entry["inclusionProof"]["logIndex"] = str(proof_index)
+    return data
+
+
+def _refused_by_both(
+    config: ClientTrustConfig, good: Bundle, variants: dict[str, tuple[dict[str, Any], str, str]], tmp_path: Path
+) -> None:
+    """`good` verifies with sigstore-python and sigstore-js; each variant is refused by both
+    with the variant's reasons: a pattern of sigstore-python's, a part of sigstore-js's."""
+    verifier = Verifier(trusted_root=config.trusted_root)
+    verifier.verify_artifact(PAYLOAD, good, EXPECTED)
+    root, payload = tmp_path / "trusted_root.json", tmp_path / "payload"
+    root.write_text(config.trusted_root._inner.to_json(), encoding="utf-8")
+    payload.write_bytes(PAYLOAD)
+    pairs: list[tuple[Path, Path | None]] = [(tmp_path / "good.sigstore.json", payload)]
+    pairs[0][0].write_text(good.to_json(), encoding="utf-8")
+    for name, (data, reason, _) in variants.items():
+        with pytest.raises((VerificationError, InvalidBundle), match=reason):
+            verifier.verify_artifact(PAYLOAD, Bundle.from_json(json.dumps(data)), EXPECTED)
+        pairs.append((tmp_path / f"{name}.sigstore.json", payload))
+        pairs[-1][0].write_text(json.dumps(data), encoding="utf-8")
+    results = _verify_js(root, pairs)
+    assert results[0]["ok"] and len(results) == 1 + len(variants), results
+    for result, (_, _, js_reason) in zip(results[1:], variants.values(), strict=True):
+        assert not result["ok"] and js_reason in result["error"], result
+
+
+def test_rekor_v1_is_sharded_like_the_public_log_and_a_swapped_index_is_refused(state: Path, tmp_path: Path) -> None:
+    """Public Rekor v1's bundles carry a global logIndex (all shards) and an inclusion proof for the
+    active shard's tree at the index inside it; both verifiers accept that, and refuse the two swapped."""
+    with LocalSigstore(state, ISSUER, IDENTITY).running(rekor_version=1) as session:
+        _, artifact, statement = _sign(session)
+        shards_ = session.log.shards
+        config = ClientTrustConfig.from_json(session.trust_config_json)
+    assert shards_.offset == shards.DEFAULT_INACTIVE_ENTRIES > 0
+    (v1_log,) = [t for t in json.loads(session.trusted_root_json)["tlogs"] if t["baseUrl"] == rekor.LOG_BASE_URL]
+    for bundle in (artifact, statement):
+        entry = _entry(bundle)
+        assert int(entry["logIndex"]) == shards_.offset + int(entry["inclusionProof"]["logIndex"])
+        origin = entry["inclusionProof"]["checkpoint"]["envelope"].splitlines()[0]
+        assert origin == f"{rekor.LOG_NAME} - {shards_.active_tree_id}"
+        assert entry["logId"]["keyId"] == v1_log["logId"]["keyId"]
+    entry = _entry(artifact)
+    global_index, proof_index = int(entry["logIndex"]), int(entry["inclusionProof"]["logIndex"])
+    variants = {
+        # The global index is past the active tree: no proof can be for it.
+        "swapped": (
+            _relabel(artifact, proof_index, global_index),
+            "must be less than treeSize",
+            "TLOG_INCLUSION_PROMISE_ERROR",
+        ),
+        # The SET covers the global index.
+        "global-index-only": (_relabel(artifact, proof_index, None), "SET", "TLOG_INCLUSION_PROMISE_ERROR"),
+    }
+    _refused_by_both(config, artifact, variants, tmp_path)
+
+
+def test_a_swapped_index_inside_the_active_tree_fails_the_inclusion_proof(tmp_path: Path) -> None:
+    """With one frozen entry and a grown active tree, the swapped proof index lies inside the tree:
+    sigstore-python's Merkle check refuses it (sigstore-js checks the SET first), and a proof index
+    changed alone fails the Merkle check of both."""
+    with LocalSigstore(tmp_path / "state", ISSUER, IDENTITY, inactive_shard_entries=1).running() as session:
+        config, artifact, _ = _sign(session)
+        _sign(session)  # the active tree grows past the artifact's entry
+        (reproved,) = session.finish([artifact.to_json()])
+    good = Bundle.from_json(reproved)
+    entry = _entry(good)
+    global_index, proof_index = int(entry["logIndex"]), int(entry["inclusionProof"]["logIndex"])
+    assert (global_index, proof_index) == (1, 0) and int(entry["inclusionProof"]["treeSize"]) == 4
+    variants = {
+        "swapped": (_relabel(good, proof_index, global_index), "inclusion proof", "TLOG_INCLUSION_PROMISE_ERROR"),
+        "proof-index-only": (_relabel(good, None, global_index), "inclusion proof", "TLOG_INCLUSION_PROOF_ERROR"),
+    }
+    _refused_by_both(config, good, variants, tmp_path)

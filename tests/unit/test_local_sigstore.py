@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore._internal.sct import verify_sct
 from sigstore.models import TrustedRoot
 
-from opencode_release.devsigstore import LocalSigstore, fulcio, merkle, oidc
+from opencode_release.devsigstore import LocalSigstore, fulcio, merkle, oidc, rekor, shards
 from opencode_release.devsigstore.rekor import EntryError, TransparencyLog
 
 ISSUER = "http://127.0.0.1/oidc"
@@ -124,7 +125,9 @@ def test_log_is_append_only_on_disk_and_checkpoints_stay_consistent(tmp_path: Pa
     later = local.log()
     assert later.size == 3
     (answer,) = later.append(_hashedrekord(signer, cert, b"\x09" * 32)).values()
-    assert answer["logIndex"] == 3
+    # Index 3 of the active shard, after the frozen shard's entries.
+    assert answer["logIndex"] == shards.DEFAULT_INACTIVE_ENTRIES + 3
+    assert answer["verification"]["inclusionProof"]["logIndex"] == 3
     second = later.info()
     proof = [bytes.fromhex(h) for h in later.consistency_proof(3, 4)]
     merkle.verify_consistency(3, 4, bytes.fromhex(first["rootHash"]), bytes.fromhex(second["rootHash"]), proof)
@@ -135,6 +138,54 @@ def test_log_is_append_only_on_disk_and_checkpoints_stay_consistent(tmp_path: Pa
         bad["spec"]["data"]["hash"]["value"] = (b"\x02" * 32).hex()  # type: ignore[index]
         later.append(bad)
     assert TransparencyLog(keys, tmp_path / "sigstore" / "log").size == 4
+
+
+def test_log_is_sharded_like_public_rekor_and_keeps_its_layout(tmp_path: Path) -> None:
+    local = LocalSigstore(tmp_path, ISSUER, IDENTITY, inactive_shard_entries=5)
+    keys = local.keys()
+    signer = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(signer, hashes.SHA256())
+    cert = fulcio.issue(
+        keys, csr.public_bytes(serialization.Encoding.PEM), fulcio.plain_principal(IDENTITY, ISSUER, IDENTITY)
+    )
+    log = local.log()
+    ((entry_id, answer),) = log.append(_hashedrekord(signer, cert, b"\x07" * 32)).items()
+    info = log.info()
+    (frozen,) = info["inactiveShards"]
+    active = int(info["treeID"])
+    # The global index counts the frozen shard; the proof is for the active tree alone.
+    assert (answer["logIndex"], answer["verification"]["inclusionProof"]["logIndex"]) == (5, 0)
+    assert entry_id == f"{active:016x}{merkle.leaf_hash(base64.b64decode(answer['body'])).hex()}"
+    assert (
+        answer["logID"]
+        == hashlib.sha256(
+            keys.rekor.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        ).hexdigest()
+    )
+    # Each shard's tree head names its tree and is signed by the one log key.
+    for tree, size, root, note in (
+        (active, 1, info["rootHash"], answer["verification"]["inclusionProof"]["checkpoint"]),
+        (int(frozen["treeID"]), 5, frozen["rootHash"], frozen["signedTreeHead"]),
+    ):
+        body, signature_line = note.split("\n\n")
+        assert body.splitlines() == [
+            f"{rekor.LOG_NAME} - {tree}",
+            str(size),
+            base64.b64encode(bytes.fromhex(root)).decode(),
+        ]
+        raw = base64.b64decode(signature_line.split(" ")[2])
+        assert raw[:4] == keys.rekor_log_id[:4]
+        keys.rekor.public_key().verify(raw[4:], (body + "\n").encode(), ec.ECDSA(hashes.SHA256()))
+    assert tree != active and info["treeSize"] == 1
+    # The trusted root keeps one v1 log: the shards share its key.
+    v1 = [t for t in local.trusted_root()["tlogs"] if t["baseUrl"] == rekor.LOG_BASE_URL]
+    assert [base64.b64decode(t["logId"]["keyId"]) for t in v1] == [keys.rekor_log_id]
+    # Reopened, the log keeps its layout; asking for another is an error, not a reshard.
+    assert LocalSigstore(tmp_path, ISSUER, IDENTITY).log().info()["inactiveShards"] == [frozen]
+    with pytest.raises(shards.ShardLayoutError, match="already has 5 inactive-shard entries, not 7"):
+        LocalSigstore(tmp_path, ISSUER, IDENTITY, inactive_shard_entries=7).log()
 
 
 def test_instance_serves_while_running_and_closes_its_port_when_the_block_ends(tmp_path: Path) -> None:

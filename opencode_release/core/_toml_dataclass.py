@@ -18,6 +18,15 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
+def doc(text: str, example: str = "", derived: str = "") -> dict[str, str]:
+    """Field metadata for the generated reference: what it is, an example, where the default comes from."""
+    return {"doc": text, "example": example, "derived": derived}
+
+
+def setting(default: Any, text: str, example: str = "", derived: str = "") -> Any:
+    return dataclasses.field(default=default, metadata=doc(text, example, derived))
+
+
 def toml_fields(cls: type[Any]) -> dict[str, dataclasses.Field[Any]]:
     """The TOML keys of a settings class, kebab-case, with their fields."""
     return {f.name.replace("_", "-"): f for f in dataclasses.fields(cls) if f.metadata.get("toml", True)}

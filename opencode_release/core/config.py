@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from . import config_rules, project_table
-from ._toml_dataclass import build
+from ._toml_dataclass import build, setting
+from .config_images import ImageSettings, check_images
 from .errors import ConfigError
 from .versions import Version
 
@@ -39,15 +40,6 @@ ALL_TARGETS = (
     "linux-x86_64-musl",
     "linux-aarch64-musl",
 )
-
-
-def doc(text: str, example: str = "", derived: str = "") -> dict[str, str]:
-    """Field metadata for the generated reference: what it is, an example, where the default comes from."""
-    return {"doc": text, "example": example, "derived": derived}
-
-
-def setting(default: Any, text: str, example: str = "", derived: str = "") -> Any:
-    return field(default=default, metadata=doc(text, example, derived))
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +284,7 @@ class Settings:
     index: IndexSettings = field(default_factory=IndexSettings)
     smoke: SmokeSettings = field(default_factory=SmokeSettings)
     build: BuildSettings = field(default_factory=BuildSettings)
+    images: ImageSettings = field(default_factory=ImageSettings)
     # Not TOML keys: the runtime requirements [project].dependencies declares.
     dependencies: tuple[str, ...] = field(default=(), metadata={"toml": False})
     # Not TOML keys: where the settings came from, so paths resolve against it.
@@ -398,3 +391,4 @@ def _check(settings: Settings, where: str, problems: list[str]) -> None:
             "(or authors) entry with name and email (the .deb of the Linux gnu targets needs one)"
         )
     config_rules.check(settings, where, problems, TABLE)
+    check_images(settings.images, ALL_TARGETS, where, problems, TABLE)

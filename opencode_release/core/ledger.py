@@ -46,6 +46,12 @@ class ArtifactKind(enum.StrEnum):
     CHANNEL_METADATA = "channel-metadata"
     PROCUREMENT_PACKET = "procurement-packet"
     RELEASE_STATEMENT = "release-statement"
+    # An OCI image (images/): the multi-platform index, each platform's manifest (signed, listed),
+    # and the layout's other files (config and layer blobs, oci-layout, index.json: listed).
+    IMAGE_INDEX = "oci-image-index"
+    IMAGE_MANIFEST = "oci-image-manifest"
+    IMAGE_BLOB = "oci-blob"
+    IMAGE_LAYOUT = "oci-layout"
 
 
 # What leaves the building: published, checksummed, signed. A new kind spreads
@@ -71,6 +77,9 @@ UPLOADABLE: frozenset[str] = frozenset(
         ArtifactKind.SDIST,
         # Lists (and so signs) every file of the release; verifiers start from it.
         ArtifactKind.RELEASE_STATEMENT,
+        # The image index and manifests: their bytes are the image digests a registry serves.
+        ArtifactKind.IMAGE_INDEX,
+        ArtifactKind.IMAGE_MANIFEST,
     }
 )
 

@@ -13,6 +13,7 @@ from ..attest.stages import (
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
 from ..core.errors import UsageError
 from ..core.stage import Stage
+from ..images.stages import ImageStage
 from ..manifests.stages import AptRepoStage, DebStage, HomebrewStage, IndexUploadStage, PythonDistsStage, WingetStage
 from ..verify.stages import VerifyStage
 from .stages import PreflightStage, PublishStage
@@ -26,6 +27,7 @@ def release_stages() -> list[Stage]:
         InspectStage(),  # binary facts (arch, libc floor) checked against the target
         SmokeStage(),  # --version and the handshake from an empty environment
         PackageStage(),  # deterministic tar.gz / zip per target
+        ImageStage(),  # OCI image layout (no base) of the images.targets binaries, one index over them
         DebStage(),  # a deterministic .deb per Linux gnu architecture
         AptRepoStage(),  # the channel suite's apt repository, signed with gpg
         HomebrewStage(),  # Formula/<name>.rb from the macOS universal and Linux gnu archives

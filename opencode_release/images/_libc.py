@@ -1,0 +1,73 @@
+"""The C library a gnu image carries: the shared libraries of one Debian package of this machine.
+
+dpkg says which files the package installed and at which version; only the
+shared objects directly in a library folder (`/lib/<triplet>/libc.so.6`,
+`/lib64/ld-linux-x86-64.so.2`, ...) are taken, each at the path dpkg lists it
+under and with its content (a symlink's target's bytes), so the binary's
+interpreter and its DT_NEEDED names resolve inside the image as on the host.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import StageError, ToolMissingError
+from .layout import RootFile
+
+_LIBRARY = re.compile(r"/(usr/)?lib(64|32)?(/[a-z0-9_]+-linux-[a-z0-9_]+)?/[^/]+\.so(\.[0-9]+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class Libc:
+    package: str
+    version: str
+    architecture: str  # Debian's name, which for amd64 and arm64 is the OCI one too
+    files: tuple[RootFile, ...]
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "version": self.version,
+            "architecture": self.architecture,
+            "purl": f"pkg:deb/debian/{self.package}@{self.version}?arch={self.architecture}",
+            "files": [f.path for f in self.files],
+        }
+
+
+def _dpkg(*args: str) -> str:
+    tool = shutil.which(args[0])
+    if tool is None:
+        raise ToolMissingError(f"{args[0]}: not found; a gnu image takes its libc from this machine's Debian packages")
+    done = subprocess.run([tool, *args[1:]], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise StageError(f"{' '.join(args)}: {done.stderr.strip() or 'failed'}; is the package installed?")
+    return done.stdout
+
+
+def host_libc(package: str, architecture: str, interpreter: str | None, needed: list[str]) -> Libc:
+    version, found_arch = _dpkg("dpkg-query", "-W", "-f=${Version} ${Architecture}", package).split()
+    if found_arch != architecture:
+        raise StageError(
+            f"images.libc-package {package}: this machine has it for {found_arch}, the image is {architecture}; "
+            "build that image where the package is installed for its architecture"
+        )
+    files: dict[str, RootFile] = {}
+    for line in _dpkg("dpkg-query", "-L", package).splitlines():
+        path = Path(line.strip())
+        if _LIBRARY.fullmatch(str(path)) and path.is_file():
+            files[str(path)] = RootFile(str(path), path.read_bytes(), 0o755)
+    names = {p.rsplit("/", 1)[-1] for p in files}
+    if interpreter and interpreter not in files:
+        raise StageError(
+            f"images.libc-package {package}: holds no {interpreter}, the binary's interpreter; name the package "
+            "with the dynamic loader (libc6 for glibc)"
+        )
+    missing = sorted(n for n in needed if n not in names)
+    if missing:
+        raise StageError(f"images.libc-package {package}: holds no {', '.join(missing)}, which the binary needs")
+    return Libc(package, version, found_arch, tuple(files[p] for p in sorted(files)))

@@ -9,9 +9,9 @@ from .command import Command
 
 def _modules() -> tuple[ModuleType, ...]:
     # Imported here, not at the top: a module may import `command` freely.
-    from . import channels, ci, core, manifests, project, verify
+    from . import channels, ci, core, images, manifests, project, verify
 
-    return (core, manifests, channels, verify, ci, project)
+    return (core, manifests, channels, images, verify, ci, project)
 
 
 def commands() -> list[Command]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -72,11 +73,11 @@ class Reference:
     digest: str | None = None
 
     @classmethod
-    def parse(cls, text: str, *, what: str = "image reference") -> Reference:
+    def parse(cls, text: str, *, what: str = "an image reference") -> Reference:
         found = _REFERENCE.fullmatch(text)
         if found is None or ("." not in found["host"] and ":" not in found["host"] and found["host"] != "localhost"):
             raise UsageError(
-                f"{text!r}: not an {what}; expected HOST[:PORT]/REPO[:TAG|@sha256:DIGEST] "
+                f"{text!r}: not {what}; expected HOST[:PORT]/REPO[:TAG|@sha256:DIGEST] "
                 "(lower-case repository, host first)"
             )
         return cls(found["host"], found["repo"], found["tag"], found["digest"])
@@ -173,10 +174,12 @@ class Registry:
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return Fetched(data, media_type, sha256_digest(data))
 
-    def put_manifest(self, reference: str, data: bytes, media_type: str) -> None:
-        self._request(
+    def put_manifest(self, reference: str, data: bytes, media_type: str) -> str | None:
+        """Push a manifest; returns the registry's `OCI-Subject` header (it has the referrers API) or None."""
+        response = self._request(
             "PUT", f"{self.base}/manifests/{reference}", ok=(201,), data=data, headers={"Content-Type": media_type}
         )
+        return response.headers.get("OCI-Subject")
 
     def tags(self) -> list[str]:
         response = self._request("GET", f"{self.base}/tags/list", ok=(200, 404))
@@ -228,6 +231,17 @@ class Registry:
                 f"{self.host}/{self.repository}: blob {digest}: the bytes served do not match their digest and size"
             )
         return data
+
+
+def parse_json(data: bytes, what: str) -> dict[str, Any]:
+    """A JSON object from the registry, or one line saying it is not one."""
+    try:
+        document = json.loads(data)
+    except ValueError as exc:
+        raise RegistryError(f"{what}: not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise RegistryError(f"{what}: not a JSON object")
+    return document
 
 
 def _bounded(response: requests.Response, limit: int, what: str) -> bytes:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 from opencode_release.core import config
 from opencode_release.core.stage import Context
@@ -20,3 +24,24 @@ def configure(product: Path, table: str) -> config.Settings:
 def run(settings: config.Settings, *names: str) -> Context:
     ctx, _ = session.run(settings, pipeline.stages_named(names), session.Request(snapshot=True, quiet=True))
     return ctx
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The console script, as a user runs it."""
+    command = [sys.executable, "-c", "import sys; from opencode_release.cli import main; sys.exit(main())", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+
+
+def publish(product: Path, repository: str, *extra: str) -> dict[str, Any]:
+    done = cli(
+        "publish-image", "--registry", repository, "--project", str(product), "--version", "1.4.0", "--json", *extra
+    )
+    assert done.returncode == 0, done.stderr
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
+
+
+def skopeo(*args: str) -> str:
+    done = subprocess.run(["skopeo", *args], capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

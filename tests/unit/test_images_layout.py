@@ -124,3 +124,29 @@ def test_references_parse(text: str, parsed: tuple[str, str, str | None, str | N
 def test_bad_references_are_refused(text: str) -> None:
     with pytest.raises(UsageError, match="not an image reference"):
         oci.Reference.parse(text)
+
+
+def test_tags_are_the_version_its_line_and_the_channel() -> None:
+    from opencode_release.images.publish import tags_of
+
+    assert tags_of("1.4.0", "stable") == ["1.4.0", "1.4", "stable"]
+    assert tags_of("1.4.0", "lts/1.4") == ["1.4.0", "1.4", "lts-1.4"]
+    # a pre-release never moves the X.Y tag; `+` is not allowed in a tag
+    assert tags_of("1.4.0-snapshot.20261202.1+gabcdef0", "snapshot") == [
+        "1.4.0-snapshot.20261202.1_gabcdef0",
+        "snapshot",
+    ]
+
+
+def test_a_referrer_is_one_bundle_about_its_subject() -> None:
+    from opencode_release.images.publish import referrer_manifest
+
+    subject = oci.descriptor(oci.INDEX, b"{}")
+    document = json.loads(
+        referrer_manifest(subject, b"bundle", "dsse-envelope", "https://cyclonedx.org/bom", "sbom", 0)
+    )
+    assert document["artifactType"] == oci.SIGSTORE_BUNDLE and document["subject"] == subject
+    assert document["config"] == oci.descriptor(oci.EMPTY, b"{}")
+    assert document["layers"] == [oci.descriptor(oci.SIGSTORE_BUNDLE, b"bundle")]
+    assert document["annotations"]["dev.sigstore.bundle.predicateType"] == "https://cyclonedx.org/bom"
+    assert oci.fallback_tag("sha256:" + "ab" * 32) == "sha256-" + "ab" * 32

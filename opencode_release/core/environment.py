@@ -12,6 +12,7 @@ settings, or a secret that is the tool's job, such as twine's password).
 |---|---|
 | PATH | finding the compiler, patchelf, gpg, git, dpkg |
 | HOME | tools' caches and configuration (Nuitka's and ccache's caches, git's safe.directory) |
+| GIT_CONFIG_GLOBAL | git's global configuration where it is not under HOME (a runner's, with safe.directory) |
 | LANG, LC_ALL, LC_CTYPE | decoding file names and tool output |
 | TZ | tools that print local times |
 | TMPDIR | where tools put temporary files |
@@ -34,6 +35,7 @@ from collections.abc import Iterable, Mapping
 ALLOWED = (
     "PATH",
     "HOME",
+    "GIT_CONFIG_GLOBAL",
     "LANG",
     "LC_ALL",
     "LC_CTYPE",

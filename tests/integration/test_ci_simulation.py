@@ -37,10 +37,6 @@ def _host_build_lines(log: Path) -> list[str]:
     return [line for line in log.read_text(errors="replace").splitlines() if "build-linux-x86_64-gnu" in line]
 
 
-# Known defect on main (found at the end of session 3, issue #13 open): the simulated merge job refuses the
-# host build's partial ledger, whose ref is '(none)' while the fixture partials say v1.4.0 (the tag is not
-# seen by `git describe` inside the docker-run stand-in). strict=False so a fix shows as XPASS, not silence.
-@pytest.mark.xfail(strict=False, reason="host build's partial ledger records no tag under act (issue #13)")
 def test_release_then_nightly_build_merge_and_attest_under_act(tmp_path: Path) -> None:
     settings = config.load(PRODUCT / "pyproject.toml")
     prebuilt = ci_prebuilt.lay_out(tmp_path / "prebuilt", settings.version)

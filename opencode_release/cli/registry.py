@@ -9,9 +9,9 @@ from .command import Command
 
 def _modules() -> tuple[ModuleType, ...]:
     # Imported here, not at the top: a module may import `command` freely.
-    from . import channels, ci, core, images, manifests, project, verify
+    from . import channels, ci, core, images, manifests, procurement, project, verify
 
-    return (core, manifests, channels, images, verify, ci, project)
+    return (core, manifests, channels, images, verify, ci, project, procurement)
 
 
 def commands() -> list[Command]:

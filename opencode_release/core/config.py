@@ -23,6 +23,7 @@ from typing import Any
 from . import config_rules, project_table
 from ._toml_dataclass import build, setting
 from .config_images import ImageSettings, check_images
+from .config_procurement import ProcurementSettings
 from .errors import ConfigError
 from .versions import Version
 
@@ -90,10 +91,7 @@ class LifecycleSettings:
     nightly_keep: int = setting(30, "how many nightly payloads the nightly channel keeps", "30")
     evidence_days: int = setting(730, "days the evidence (SBOMs, provenance) of a pruned release is kept", "730")
     changelog: str = setting(
-        "CHANGELOG.md",
-        "the changelog (Keep a Changelog with structured deprecations and incidents, docs/changelog.md), "
-        "relative to the project",
-        '"CHANGELOG.md"',
+        "CHANGELOG.md", "the changelog (its format: docs/changelog.md), relative to the project", '"CHANGELOG.md"'
     )
 
 
@@ -285,6 +283,7 @@ class Settings:
     smoke: SmokeSettings = field(default_factory=SmokeSettings)
     build: BuildSettings = field(default_factory=BuildSettings)
     images: ImageSettings = field(default_factory=ImageSettings)
+    procurement: ProcurementSettings = field(default_factory=ProcurementSettings)
     # Not TOML keys: the runtime requirements [project].dependencies declares.
     dependencies: tuple[str, ...] = field(default=(), metadata={"toml": False})
     # Not TOML keys: where the settings came from, so paths resolve against it.

@@ -16,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "opencode_release"
 GROUND = "core"
-AREAS = {"build", "attest", "verify", "manifests", "channels", "lifecycle", "devsigstore", "images"}
+AREAS = {"build", "attest", "verify", "manifests", "channels", "lifecycle", "devsigstore", "images", "procurement"}
 JOINS = "release"
 ROOF = "cli"
 MAX_LINES = 400

@@ -1,0 +1,36 @@
+"""`procurement`: the quarterly packet for security and procurement teams (release/procurement.py)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from ..release import procurement
+from ._common import settings
+from .command import Command, Outcome, Output, dry_run_option, project_option
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quarter", required=True, metavar="YYYY-QN", help="the quarter the packet covers, e.g. 2026-Q4"
+    )
+    project_option(parser)
+    dry_run_option(parser, "show the releases in scope and whether they verify; write nothing")
+
+
+def _run(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    result = procurement.build(cfg, args.quarter, dt.datetime.now(dt.UTC).date(), dry_run=args.dry_run)
+    if not out.json:
+        for key, value in result.items():
+            out.say(f"{key}: {value}")
+    return Outcome(result)
+
+
+COMMAND = Command(
+    "procurement",
+    "the quarterly procurement packet: evidence per release in scope, trust material, the SSDF 1.1 mapping",
+    _arguments,
+    _run,
+    maintainer=True,
+)

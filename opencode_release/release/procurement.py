@@ -1,0 +1,201 @@
+"""The procurement packet's join: scope from the channels, verification, the changelog, the trust material.
+
+Which releases a quarter covers is the lifecycle's answer over the stable
+channel (every LTS line in support during the quarter, with its newest release
+by the quarter's end, and the latest stable); each is verified here, in
+process, exactly as `verify-release --json` does, and the records go to
+procurement/packet.py, which writes the folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.resources
+from pathlib import Path
+from typing import Any
+
+from ..core.config import Settings
+from ..core.errors import CheckFailed, ReleaseError, UsageError
+from ..core.ledger import MANIFEST_NAME, ArtifactKind, Ledger
+from ..core.versions import Version
+from ..lifecycle import calendar, changelog
+from ..procurement import packet
+from ..procurement.mapping import RULES
+from ..procurement.statements import load as load_statements
+from ..verify import identity_policy, verify_release
+from ..verify.stages import local_trusted_root_path, release_trust
+from .session import release_dir
+from .stages import released_on
+
+
+def packet_dir(settings: Settings, quarter: str) -> Path:
+    return settings.path(settings.dist_dir) / "procurement" / quarter
+
+
+def scope(settings: Settings, quarter: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The quarter's LTS lines in support and latest stable; version -> why it is in scope."""
+    start, end = packet.quarter_dates(quarter)
+    stables = {v: d for v, d in released_on(settings, "stable").items() if d <= end}
+    policy = settings.lifecycle
+    lines = [
+        line
+        for line in calendar.lts_lines(policy, policy.stable_anchor.year, end.year, stables)
+        if line.line and line.start <= end and line.end >= start
+    ]
+    chosen: dict[str, list[str]] = {}
+    for line in lines:
+        in_line = {v: d for v, d in stables.items() if Version.parse(v).line == line.line}
+        in_line.update({v: d for v, d in released_on(settings, f"lts/{line.line}").items() if d <= end})
+        newest = max(in_line, key=Version.parse)
+        chosen.setdefault(newest, []).append(f"{line.name} (in support {line.start} to {line.end})")
+    real = [v for v in stables if not Version.parse(v).is_prerelease]
+    if real:
+        chosen.setdefault(max(real, key=Version.parse), []).append("latest stable")
+    if not chosen:
+        raise CheckFailed(
+            f"procurement {quarter}: no release in scope: the stable channel lists none published by {end}; "
+            "publish a release first"
+        )
+    document = {
+        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "lts_lines": [line.to_json(end) for line in lines],
+    }
+    return document, chosen
+
+
+def _verified(settings: Settings, ledger: Ledger) -> tuple[dict[str, Any], bool, str]:
+    bundles = ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE)
+    instance = (
+        str(bundles[0].facts.get("instance", settings.signing.instance)) if bundles else settings.signing.instance
+    )
+    try:
+        trust, policy = release_trust(settings, instance, settings.path(settings.state_dir), ledger.channel)
+        report = verify_release(ledger.root, trust, policy)
+    except ReleaseError as exc:
+        return {"artifacts": [], "error": str(exc), "ok": False}, False, instance
+    failure = report.first_failure()
+    document = {
+        "artifacts": [r.to_json() for r in report.rows],
+        "ok": failure is None,
+        "exit_code": 0 if failure is None else failure.exit_code,
+        **({"error": str(failure)} if failure else {}),
+        "trusted_root": trust.source,
+    }
+    return document, failure is None and bool(report.rows), instance
+
+
+def _release(settings: Settings, version: str, why: list[str]) -> tuple[packet.ReleaseEvidence, Ledger, str]:
+    folder = release_dir(settings, version)
+    if not (folder / MANIFEST_NAME).is_file():
+        raise UsageError(
+            f"release {version} is in scope but {folder / MANIFEST_NAME} does not exist; restore the release "
+            "folder (or rebuild it with `opencode-release reproduce`) and run again"
+        )
+    ledger = Ledger.load(folder)
+    files = tuple(sorted((a.path, a.kind) for a in ledger.artifacts if a.kind in packet.COPIED_KINDS))
+    missing = [path for path, _ in files if not (folder / path).is_file()]
+    if missing:
+        raise UsageError(f"release {version}: {folder / missing[0]} is in its ledger but not on disk; restore it")
+    document, ok, instance = _verified(settings, ledger)
+    return packet.ReleaseEvidence(version, tuple(why), folder, files, document, ok), ledger, instance
+
+
+def _trust(settings: Settings, ledgers: list[Ledger], instance: str) -> list[packet.TrustFile]:
+    if instance in ("production", "staging"):
+        root: Path | None = identity_policy.shipped_trusted_root_path(instance)
+    elif instance == "local":
+        root = local_trusted_root_path(settings.path(settings.state_dir))
+    else:
+        root = settings.path(instance)
+    policy = Path(str(importlib.resources.files("opencode_release.verify") / identity_policy.POLICY_FILE))
+    tuf = released_root(settings)
+    items = [
+        packet.TrustFile("sigstore-trusted-root.json", f"Sigstore trusted root ({instance})", root, "sigstore-root"),
+        packet.TrustFile("identity-policy.toml", "identity policy per instance and channel", policy),
+        packet.TrustFile("tuf-root.json", "TUF root of the channel repository", tuf, "tuf-root"),
+    ]
+    apt = [
+        a for ledger in ledgers for a in ledger.by_kind(ArtifactKind.APT_INDEX) if a.facts.get("role") == "public-key"
+    ]
+    if apt:
+        key = apt[0]
+        source = next(ledger.file(key) for ledger in ledgers if key in ledger.artifacts)
+        fingerprint = f"openpgp:{key.facts.get('fingerprint', '')}"
+        items.append(packet.TrustFile(f"apt-{key.name}", "apt repository signing key", source, "", fingerprint))
+    else:
+        items.append(packet.TrustFile("apt-archive-keyring.asc", "apt repository signing key", None))
+    layouts = [(ledger, a) for ledger in ledgers for a in ledger.by_kind(ArtifactKind.INTOTO_LAYOUT)]
+    if layouts:
+        ledger, layout = layouts[0]
+        items.append(
+            packet.TrustFile(
+                "intoto-layout.json", "in-toto layout (its functionary keys)", ledger.file(layout), "intoto-layout"
+            )
+        )
+    else:
+        items.append(packet.TrustFile("intoto-layout.json", "in-toto layout (its functionary keys)", None))
+    return items
+
+
+def released_root(settings: Settings) -> bytes | None:
+    from ..channels.repository import channel_storage
+
+    return channel_storage(settings).read("metadata/root.json")
+
+
+def _lifecycle(settings: Settings, start: dt.date, end: dt.date, lts_lines: list[str]) -> dict[str, Any]:
+    path = settings.path(settings.lifecycle.changelog)
+    entries = changelog.load(path)
+    quarter = [
+        {"version": e.version, "date": e.date.isoformat()}
+        for e in entries.values()
+        if e.date is not None and start <= e.date <= end
+    ]
+    return {
+        "changelog": settings.lifecycle.changelog,
+        "releases_of_the_quarter": sorted(quarter, key=lambda r: r["date"]),
+        "deprecations_in_force": [f.to_json() for f in changelog.in_force(entries, lts_lines)],
+        "incidents_of_the_quarter": [i.to_json() for i in changelog.incidents(entries) if start <= i.date <= end],
+        "incidents": [i.to_json() for i in changelog.incidents(entries)],
+    }
+
+
+def request(settings: Settings, quarter: str, today: dt.date) -> packet.PacketRequest:
+    """Everything the packet needs, read and checked; nothing written."""
+    start, end = packet.quarter_dates(quarter)
+    document, chosen = scope(settings, quarter)
+    statements_source = settings.procurement.statements
+    statements_file = settings.path(statements_source)
+    organisational = [task for task, rule in RULES.items() if rule.kind == "organisational"]
+    statements = load_statements(statements_file, statements_source, organisational)
+    found = [
+        _release(settings, version, why) for version, why in sorted(chosen.items(), key=lambda kv: Version.parse(kv[0]))
+    ]
+    ledgers = [ledger for _, ledger, _ in found]
+    lines = [line["line"] for line in document["lts_lines"]]
+    stables = released_on(settings, "stable")
+    return packet.PacketRequest(
+        quarter=quarter,
+        product=settings.name,
+        made_on=today,
+        scope=document,
+        releases=[release for release, _, _ in found],
+        trust=_trust(settings, ledgers, found[-1][2]),
+        lifecycle=_lifecycle(settings, start, end, calendar.shipped_lines(settings.lifecycle, stables) or lines),
+        statements_file=statements_file,
+        statements_source=statements_source,
+        statements=statements,
+    )
+
+
+def build(settings: Settings, quarter: str, today: dt.date, *, dry_run: bool = False) -> dict[str, Any]:
+    wanted = request(settings, quarter, today)
+    out = packet_dir(settings, quarter)
+    if dry_run:
+        return {
+            "quarter": quarter,
+            "would_write": str(out),
+            "releases": {r.version: list(r.why) for r in wanted.releases},
+            "verified": all(r.verified for r in wanted.releases),
+        }
+    return packet.build(out, wanted)

@@ -1,0 +1,156 @@
+"""The quarterly packet of a real signed, published release (no Nuitka build): scope, evidence, SSDF mapping."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opencode_release.channels import repository
+from opencode_release.core import config
+from opencode_release.core.errors import CheckFailed, UsageError
+from opencode_release.core.ledger import ArtifactKind, Ledger
+from opencode_release.procurement import catalog
+from opencode_release.release import procurement
+from tests.conftest import PRODUCT
+from tests.integration import signed_release
+
+pytestmark = pytest.mark.integration
+TODAY = dt.datetime.now(dt.UTC).date()
+QUARTER = f"{TODAY.year}-Q{(TODAY.month - 1) // 3 + 1}"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A signed fake release 1.4.0, published to stable and lts/1.4, with a changelog and one statement."""
+    product = signed_release.fake_signed(tmp_path_factory.mktemp("procurement"))
+    shutil.copyfile(PRODUCT / "CHANGELOG.md", product / "CHANGELOG.md")
+    (product / "ssdf-statements.toml").write_text('[tasks."PO.2.2"]\nstatement = "Maintainers train yearly."\n')
+    settings = config.load(product / "pyproject.toml")
+    ledger = Ledger.load(signed_release.release_root(product))
+    repository.repository(settings, snapshot=True).publish(ledger, ["stable", "lts/1.4"])
+    return product
+
+
+@pytest.fixture
+def product(published: Path, tmp_path: Path) -> Path:
+    shutil.copytree(published.parent, tmp_path / "w", symlinks=True)
+    return tmp_path / "w" / published.name
+
+
+def _build(product: Path) -> tuple[Path, dict[str, Any]]:
+    settings = config.load(product / "pyproject.toml")
+    summary = procurement.build(settings, QUARTER, TODAY)
+    return Path(summary["packet"]), summary
+
+
+def _read(packet: Path, name: str) -> Any:
+    return json.loads((packet / name).read_text(encoding="utf-8"))
+
+
+def test_the_packet_maps_every_task_once_with_evidence_that_is_in_it(product: Path) -> None:
+    packet, summary = _build(product)
+    assert summary["releases"] == ["1.4.0"] and summary["verified"] is True
+    ssdf = _read(packet, "ssdf/mapping.json")
+    ids = [row["id"] for row in ssdf["tasks"]]
+    assert ids == [t.id for t in catalog.tasks()] and len(set(ids)) == 42
+    for row in ssdf["tasks"]:
+        for item in row["evidence"]:
+            path = packet / item["path"]
+            assert path.is_file(), (row["id"], item)
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == item["sha256"], (row["id"], item)
+    rows = {row["id"]: row for row in ssdf["tasks"]}
+    signed = rows["PS.2.1"]
+    assert signed["status"] == "met"
+    paths = [e["path"] for e in signed["evidence"]]
+    assert "releases/1.4.0/verify-release.json" in paths and "releases/1.4.0/transparency-log.json" in paths
+    assert any(p.endswith(".sigstore.json") for p in paths)
+    assert rows["PS.3.2"]["status"] == "met"
+    assert any(p.endswith(".cdx.json") for p in (e["path"] for e in rows["PS.3.2"]["evidence"]))
+    # The fake release has no compilation report: what PW.6 would point at is absent, and the packet says so.
+    assert rows["PW.6.1"]["status"] == "not met"
+    draft = _read(packet, "ssdf/draft-1.2.json")
+    assert draft["draft"] is True and [r["id"] for r in draft["tasks"]][:3] == ["PO.6.1", "PO.6.2", "PO.6.3"]
+    assert {r["id"]: r["status"] for r in draft["tasks"]}["PS.4.3"] == "met"  # the TUF root is in the packet
+    assert not set(ids) & {r["id"] for r in draft["tasks"]}
+
+
+def test_a_missing_organisational_statement_is_marked_missing_and_a_given_one_is_cited(product: Path) -> None:
+    packet, _ = _build(product)
+    rows = {row["id"]: row for row in _read(packet, "ssdf/mapping.json")["tasks"]}
+    assert rows["PO.2.2"]["missing"] is False and rows["PO.2.2"]["how"] == "Maintainers train yearly."
+    assert rows["PO.2.2"]["evidence"][0]["path"] == "ssdf/ssdf-statements.toml"
+    assert rows["RV.1.3"]["missing"] is True
+    assert rows["RV.1.3"]["how"] == (
+        "MISSING: ssdf-statements.toml has no statement on a vulnerability disclosure and remediation policy"
+    )
+
+
+def test_the_verification_and_the_log_evidence_are_recorded_per_bundle(product: Path) -> None:
+    packet, _ = _build(product)
+    result = _read(packet, "releases/1.4.0/verify-release.json")
+    assert result["ok"] is True and result["artifacts"] and all(a["ok"] for a in result["artifacts"])
+    logs = _read(packet, "releases/1.4.0/transparency-log.json")
+    ledger = Ledger.load(signed_release.release_root(product))
+    assert sorted(logs) == sorted(a.path for a in ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE))
+    for entries in logs.values():
+        (entry,) = entries
+        assert entry["log_id"] and entry["log_index"] is not None and entry["integrated_time"]
+        assert entry["inclusion_proof"]["root_hash"] and entry["inclusion_proof"]["hashes"]
+        assert entry["checkpoint"].startswith("opencode-release.local/rekor")
+    trust = {t["name"]: t for t in _read(packet, "trust/fingerprints.json")}
+    assert trust["tuf-root.json"]["keys"] and trust["sigstore-trusted-root.json"]["keys"]
+    assert trust["apt-archive-keyring.asc"]["missing"] is True  # the fake release has no apt repository
+    lifecycle = _read(packet, "lifecycle.json")
+    assert [d["subject"] for d in lifecycle["deprecations_in_force"]] == ["opencode config --global-file"]
+
+
+def test_a_release_that_fails_verification_lowers_ps_2_1(product: Path) -> None:
+    root = signed_release.release_root(product)
+    sbom = root / "opencode-1.4.0-linux-x86_64-gnu.tar.gz.cdx.json"
+    sbom.write_bytes(sbom.read_bytes().replace(b"CycloneDX", b"CycloneDY"))
+    packet, summary = _build(product)
+    assert summary["verified"] is False
+    row = {r["id"]: r for r in _read(packet, "ssdf/mapping.json")["tasks"]}["PS.2.1"]
+    assert row["status"] == "partly met" and row["how"].endswith("does not hold: verification-passed")
+    assert _read(packet, "releases/1.4.0/verify-release.json")["ok"] is False
+
+
+def test_bad_input_writes_nothing(product: Path) -> None:
+    settings = config.load(product / "pyproject.toml")
+    with pytest.raises(UsageError):
+        procurement.build(settings, "2026-Q5", TODAY)
+    with pytest.raises(CheckFailed) as err:
+        procurement.build(settings, "2020-Q1", TODAY)
+    assert str(err.value) == (
+        "procurement 2020-Q1: no release in scope: the stable channel lists none published by 2020-03-31; "
+        "publish a release first"
+    )
+    (product / "ssdf-statements.toml").write_text('[tasks."PS.2.1"]\nstatement = "x"\n')
+    with pytest.raises(UsageError, match="is not an organisational SSDF task"):
+        procurement.build(settings, QUARTER, TODAY)
+    shutil.rmtree(signed_release.release_root(product))
+    (product / "ssdf-statements.toml").unlink()
+    with pytest.raises(UsageError, match=r"^release 1\.4\.0 is in scope but .*release-manifest\.json does not exist"):
+        procurement.build(settings, QUARTER, TODAY)
+    assert not (product.parent / "dist" / "procurement").exists()
+
+
+def test_the_command_dry_run_writes_nothing_and_a_bad_quarter_is_usage(
+    product: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from opencode_release.cli import program
+
+    code = program.main(["procurement", "--quarter", QUARTER, "--project", str(product), "--dry-run", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    why = document["releases"]["1.4.0"]
+    assert code == 0 and list(document["releases"]) == ["1.4.0"] and why[-1] == "latest stable"
+    assert why[0].startswith("lts/1.4 (in support ")
+    assert not (product.parent / "dist" / "procurement").exists()
+    code = program.main(["procurement", "--quarter", "Q4", "--project", str(product), "--json"])
+    assert code == 2 and "expected YYYY-QN" in json.loads(capsys.readouterr().out)["error"]

@@ -82,6 +82,7 @@ TAKES_PROJECT = sorted(
 )
 REQUIRED = {"verify": ["x"], "verify-release": ["x"], "yank": ["1.0.0", "--reason", "r"], "ci": ["--check"]}
 REQUIRED["collect"] = ["--from", "x"]
+REQUIRED["procurement"] = ["--quarter", "2026-Q4"]
 
 
 # verify and verify-release read --project only for --instance local: covered below with --instance local.

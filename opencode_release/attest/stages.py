@@ -21,6 +21,7 @@ from ..core.names import SLSA_PROVENANCE_V1, TRUST_ROOT_NAME
 from ..core.stage import Context, Stage
 from . import (
     _cdx_validate,
+    _image_sboms,
     _release_sboms,
     digests,
     intoto,
@@ -43,6 +44,8 @@ class SbomStage(Stage):
         ArtifactKind.WHEEL,
         ArtifactKind.SDIST,
         ArtifactKind.BUILD_REPORT,
+        ArtifactKind.IMAGE_MANIFEST,
+        ArtifactKind.IMAGE_INDEX,
     )
 
     def skip(self, ctx: Context) -> str | None:
@@ -51,7 +54,7 @@ class SbomStage(Stage):
 
     def fingerprint(self, ctx: Context) -> str:
         # What the documents depend on besides the consumed artifacts: their layout and the product table.
-        return f"sbom/3 {_release_sboms.product_of(ctx)} {sorted(ctx.build_targets)}"
+        return f"sbom/4 {_release_sboms.product_of(ctx)} {sorted(ctx.build_targets)}"
 
     def run(self, ctx: Context) -> None:
         # The validator's imports (~0.1 s of CPU) run while dpkg answers for the binaries' libraries.
@@ -83,10 +86,28 @@ class SbomStage(Stage):
                     bom = sbom.make_bom(product, subject, parts, ctx.epoch, via=binary if merged_inside else None)
                     _release_sboms.record_sbom(ctx, subject, bom)
                     bar.advance()
+            self._write_images(ctx, product, programs)
             for dist in ctx.ledger.by_kind(ArtifactKind.WHEEL) + ctx.ledger.by_kind(ArtifactKind.SDIST):
                 _release_sboms.record_sbom(
                     ctx, dist, pydist_sbom.make_dist_bom(product, dist, ctx.ledger.file(dist), ctx.epoch)
                 )
+
+    @staticmethod
+    def _write_images(ctx: Context, product: sbom.Product, programs: dict[str, sbom.Program]) -> None:
+        """Each image manifest's SBOM (its binary's, with the libc it carries) and the index's over them all."""
+        parts: dict[str, tuple[Artifact, sbom.Program]] = {}
+        for manifest in ctx.ledger.by_kind(ArtifactKind.IMAGE_MANIFEST):
+            (binary_id,) = manifest.related("image_of")
+            binary = ctx.ledger.get(binary_id)
+            program = programs.get(binary_id) or _release_sboms.program_of(ctx, binary)
+            parts[manifest.id] = (manifest, program)
+            _release_sboms.record_sbom(
+                ctx, manifest, _image_sboms.image_bom(product, manifest, [parts[manifest.id]], ctx.epoch)
+            )
+        for index in ctx.ledger.by_kind(ArtifactKind.IMAGE_INDEX):
+            chosen = [parts[i] for i in index.related("index_of") if i in parts]
+            if chosen:
+                _release_sboms.record_sbom(ctx, index, _image_sboms.image_bom(product, index, chosen, ctx.epoch))
 
 
 class ProvenanceStage(Stage):

@@ -17,7 +17,7 @@ def signed_image_product(built_product: Path, tmp_path_factory: pytest.TempPathF
     """A copy of the built release with an image of the host's gnu binary, attested and signed. Read-only."""
     product = copy_release(built_product, tmp_path_factory.mktemp("signed-image"))
     settings = configure(product, GNU)
-    run(settings, "image", "sbom", "provenance", "release-statement", "sign")
+    run(settings, "image", "sbom", "provenance", "release-statement", "sign", "verify")
     return product
 
 

@@ -43,7 +43,7 @@ def test_publish_pushes_the_image_its_tags_and_its_bundles_as_referrers(
         assert found is not None
         entries = json.loads(found.data)["manifests"]
         evidence = {e["annotations"]["dev.opencode.release.evidence"] for e in entries}
-        assert {"signature", "release-statement"} <= evidence
+        assert evidence == {"signature", "sbom", "release-statement"}
         assert all(e["artifactType"] == oci.SIGSTORE_BUNDLE for e in entries)
         referrer = registry.get_manifest(entries[0]["digest"])
         assert referrer is not None

@@ -80,6 +80,8 @@ UPLOADABLE: frozenset[str] = frozenset(
         # The image index and manifests: their bytes are the image digests a registry serves.
         ArtifactKind.IMAGE_INDEX,
         ArtifactKind.IMAGE_MANIFEST,
+        # The quarterly packet's manifest and zip (release/packet_signing.py), signed like a release's files.
+        ArtifactKind.PROCUREMENT_PACKET,
     }
 )
 

@@ -11,3 +11,6 @@ SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
 # The release statement: a DSSE-signed in-toto statement listing every file of a release (attest/release_statement.py).
 RELEASE_STATEMENT_NAME = "release.intoto.json"
 RELEASE_PREDICATE = "https://opencode.example.org/release-statement/v1"
+# The procurement packet's list of its files (procurement/archive.py writes it, verify/packet.py checks it).
+PACKET_MANIFEST_NAME = "packet-manifest.json"
+PACKET_SCHEMA = "https://opencode.example.org/procurement-packet/v1"

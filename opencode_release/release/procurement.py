@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.resources
+import shutil
 from pathlib import Path
 from typing import Any
 
+from ..channels.repository import channel_storage
 from ..core.config import Settings
 from ..core.errors import CheckFailed, ReleaseError, UsageError
 from ..core.ledger import MANIFEST_NAME, ArtifactKind, Ledger
 from ..core.versions import Version
 from ..lifecycle import calendar, changelog
-from ..procurement import packet
+from ..procurement import archive, packet
 from ..procurement.mapping import RULES
 from ..procurement.statements import load as load_statements
 from ..verify import identity_policy, verify_release
 from ..verify.stages import local_trusted_root_path, release_trust
+from .packet_signing import sign_packet
 from .session import release_dir
 from .stages import released_on
 
@@ -138,8 +141,6 @@ def _trust(settings: Settings, ledgers: list[Ledger], instance: str) -> list[pac
 
 
 def released_root(settings: Settings) -> bytes | None:
-    from ..channels.repository import channel_storage
-
     return channel_storage(settings).read("metadata/root.json")
 
 
@@ -198,4 +199,14 @@ def build(settings: Settings, quarter: str, today: dt.date, *, dry_run: bool = F
             "releases": {r.version: list(r.why) for r in wanted.releases},
             "verified": all(r.verified for r in wanted.releases),
         }
-    return packet.build(out, wanted)
+    summary = packet.build(out, wanted)
+    bundle_zip = out.parent / f"{quarter}.zip"
+    try:
+        manifest = archive.write_manifest(out, quarter, settings.name)
+        archive.write_zip(out, bundle_zip)
+        signed = sign_packet(settings, out.parent, [manifest, bundle_zip])
+    except BaseException:  # an unsigned packet is not left looking like a finished one
+        shutil.rmtree(out, ignore_errors=True)
+        bundle_zip.unlink(missing_ok=True)
+        raise
+    return {**summary, "manifest": str(manifest), "zip": str(bundle_zip), "bundles": [str(p) for p in signed]}

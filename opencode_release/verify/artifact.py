@@ -16,8 +16,10 @@ from pathlib import Path
 
 from ..core.errors import UsageError, VerificationError
 from ..core.ledger import ArtifactKind
+from ..core.names import PACKET_MANIFEST_NAME
 from . import bundles
 from .identity_policy import CLAIMS, Policy, Trust
+from .packet import verify_packet_folder
 from .release_files import open_regular
 from .statement_checks import (
     IN_TOTO_PAYLOAD,
@@ -270,8 +272,18 @@ def verify_files(
         if key is not None:
             report.rows.append(_keyed_row(item, trust, key))
             continue
-        report.rows.append(_one_file_row(verifier, item))
+        row = _one_file_row(verifier, item)
+        report.rows.append(_packet_row(row, artifact) if row.ok and name == PACKET_MANIFEST_NAME else row)
     return report
+
+
+def _packet_row(row: Row, manifest: Path) -> Row:
+    """A signed packet manifest vouches for its folder: every file in it is checked too."""
+    try:
+        verify_packet_folder(manifest)
+    except VerificationError as exc:
+        return Row(row.artifact, row.kind, row.passed, exc.check, exc.reason)
+    return Row(row.artifact, row.kind, (*row.passed, "packet-files"))
 
 
 def _keyed_row(item: Item, trust: Trust, key: bundles.PublicKey) -> Row:

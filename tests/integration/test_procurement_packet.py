@@ -154,3 +154,57 @@ def test_the_command_dry_run_writes_nothing_and_a_bad_quarter_is_usage(
     assert not (product.parent / "dist" / "procurement").exists()
     code = program.main(["procurement", "--quarter", "Q4", "--project", str(product), "--json"])
     assert code == 2 and "expected YYYY-QN" in json.loads(capsys.readouterr().out)["error"]
+
+
+def _verify(product: Path, path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    from opencode_release.cli import program
+
+    code = program.main(["verify", str(path), "--instance", "local", "--project", str(product), "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_the_packet_is_signed_and_verify_checks_every_file_in_it(
+    product: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    packet, summary = _build(product)
+    manifest = packet / "packet-manifest.json"
+    listed = [f["path"] for f in json.loads(manifest.read_text())["files"]]
+    assert "ssdf/mapping.json" in listed and "packet-manifest.json" not in listed
+    code, document = _verify(product, manifest, capsys)
+    assert code == 0 and document["artifacts"][0]["passed"][-1] == "packet-files"
+    assert _verify(product, Path(summary["zip"]), capsys)[0] == 0
+    # A changed file inside: the manifest's signature still holds, the folder no longer matches it.
+    fingerprints = packet / "trust" / "fingerprints.json"
+    fingerprints.write_text(fingerprints.read_text().replace("sha256:", "sha256:0"))
+    code, document = _verify(product, manifest, capsys)
+    failed = document["artifacts"][0]["failed"]
+    assert code == 1 and failed["check"] == "packet-digest"
+    assert failed["reason"].startswith("trust/fingerprints.json has sha256 ")
+
+
+def test_an_added_or_removed_file_fails_the_packet(product: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    packet, _ = _build(product)
+    manifest = packet / "packet-manifest.json"
+    (packet / "ssdf" / "extra.json").write_text("{}")
+    code, document = _verify(product, manifest, capsys)
+    assert code == 1 and document["artifacts"][0]["failed"] == {
+        "check": "packet-unlisted",
+        "reason": "ssdf/extra.json is in the packet but not in its manifest",
+    }
+    (packet / "ssdf" / "extra.json").unlink()
+    (packet / "lifecycle.json").unlink()
+    code, document = _verify(product, manifest, capsys)
+    assert code == 1 and document["artifacts"][0]["failed"]["check"] == "listed-file"
+
+
+def test_a_changed_zip_fails_and_the_same_inputs_give_the_same_zip(
+    product: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, summary = _build(product)
+    first = Path(summary["zip"]).read_bytes()
+    _, again = _build(product)
+    assert Path(again["zip"]).read_bytes() == first
+    zipped = Path(again["zip"])
+    zipped.write_bytes(first.replace(b"lifecycle.json", b"lifecycle.jsoN", 1))
+    code, document = _verify(product, zipped, capsys)
+    assert code == 1 and document["artifacts"][0]["failed"]["check"] == "sigstore"

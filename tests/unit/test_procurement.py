@@ -91,3 +91,24 @@ def test_the_sample_products_statements_load() -> None:
 
     found = statements.load(PRODUCT / "ssdf-statements.toml", "ssdf-statements.toml", ORGANISATIONAL)
     assert set(found) == {"PW.8.1"}
+
+
+def test_the_packet_check_refuses_a_manifest_that_is_not_one_and_a_path_that_escapes(tmp_path: Path) -> None:
+    from opencode_release.core.errors import VerificationError
+    from opencode_release.verify.packet import verify_packet_folder
+
+    manifest = tmp_path / "packet-manifest.json"
+    manifest.write_text('{"schema": "other", "files": []}')
+    with pytest.raises(VerificationError) as err:
+        verify_packet_folder(manifest)
+    assert (err.value.check, err.value.reason) == (
+        "packet-manifest",
+        "not a procurement packet manifest: schema is 'other', not https://opencode.example.org/procurement-packet/v1",
+    )
+    manifest.write_text(
+        '{"schema": "https://opencode.example.org/procurement-packet/v1", '
+        '"files": [{"path": "../secret", "sha256": "00"}]}'
+    )
+    with pytest.raises(VerificationError) as err:
+        verify_packet_folder(manifest)
+    assert err.value.check == "path"

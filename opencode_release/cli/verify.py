@@ -14,6 +14,7 @@ from rich.table import Table
 from ..core.errors import ReleaseError, UsageError
 from ..core.names import BUNDLE_SUFFIX
 from ..verify import bundles, identity_policy
+from ..verify import image as images
 from ..verify import release as verification
 from ..verify.artifact import Report, verify_files
 from ..verify.stages import local_trusted_root_path
@@ -136,6 +137,27 @@ def _verify_release(args: argparse.Namespace, out: Output) -> Outcome:
     return _outcome(verification.verify_release(Path(args.path), trust, policy_for), out)
 
 
+def _image_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("reference", metavar="REF", help="HOST[:PORT]/REPO:TAG or HOST[:PORT]/REPO@sha256:DIGEST")
+    parser.add_argument(
+        "--binary",
+        action="store_true",
+        help="also pull the layers and check the entrypoint binary against the release's signed statement",
+    )
+    parser.add_argument(
+        "--channel",
+        metavar="C",
+        help="the channel whose policy applies (default: the one the attached release statement names)",
+    )
+    _trust_arguments(parser)
+
+
+def _verify_image(args: argparse.Namespace, out: Output) -> Outcome:
+    trust, policy_for = _trust(args)
+    rows = images.verify_image(args.reference, trust, policy_for, channel=args.channel, binary=args.binary)
+    return _outcome(Report(rows), out)
+
+
 COMMANDS = (
     Command(
         "verify",
@@ -148,6 +170,13 @@ COMMANDS = (
         "verify a release from its signed release statement: every file, bundle, provenance, SBOM statement",
         _release_arguments,
         _verify_release,
+    ),
+    Command(
+        "verify-image",
+        "verify an OCI image in a registry: digest, attached Sigstore bundle, SBOM statement, release statement, "
+        "tag; --binary: the entrypoint binary",
+        _image_arguments,
+        _verify_image,
     ),
 )
 

@@ -100,6 +100,7 @@ class Fetched:
     data: bytes
     media_type: str
     digest: str  # of the bytes received, computed here; never the registry's word
+    served_digest: str | None = None  # the registry's Docker-Content-Digest, to compare with
 
 
 class Registry:
@@ -172,7 +173,7 @@ class Registry:
             return None
         data = _bounded(response, MAX_MANIFEST_BYTES, f"manifest {reference}")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        return Fetched(data, media_type, sha256_digest(data))
+        return Fetched(data, media_type, sha256_digest(data), response.headers.get("Docker-Content-Digest"))
 
     def put_manifest(self, reference: str, data: bytes, media_type: str) -> str | None:
         """Push a manifest; returns the registry's `OCI-Subject` header (it has the referrers API) or None."""

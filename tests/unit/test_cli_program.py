@@ -85,8 +85,8 @@ REQUIRED["collect"] = ["--from", "x"]
 REQUIRED["procurement"] = ["--quarter", "2026-Q4"]
 
 
-# verify and verify-release read --project only for --instance local: covered below with --instance local.
-@pytest.mark.parametrize("name", [n for n in TAKES_PROJECT if n not in ("verify", "verify-release")])
+# verify, verify-release and verify-image read --project only for --instance local: covered below with --instance local.
+@pytest.mark.parametrize("name", [n for n in TAKES_PROJECT if n not in ("verify", "verify-release", "verify-image")])
 def test_a_missing_project_exits_2_naming_it(capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str) -> None:
     nowhere = tmp_path / "nowhere"
     code, out, err = _main(capsys, name, *REQUIRED.get(name, []), "--project", str(nowhere), "--json")
@@ -211,6 +211,10 @@ def test_check_of_a_broken_table_exits_2_with_every_mistake(capsys: pytest.Captu
         (["update-check"], 2),
         (["verify", "{tmp}/missing.tar.gz", "--instance", "local", "--project", "{tmp}"], 2),
         (["verify-release", "{tmp}", "--instance", "moon"], 2),
+        (["verify-image", "127.0.0.1:9/o/x:1.4.0", "--instance", "local", "--project", "{tmp}"], 2),
+        (["verify-image", "not a reference"], 2),
+        (["verify-image", "127.0.0.1:9/o/x:1.4.0"], 1),  # unreachable: a failed check, one line
+        (["publish-image", "--project", "{product}"], 2),  # no registry configured or given
         (["yank", "1.4.0"], 2),
         (["yank", "not-a-version", "--reason", "r"], 2),
         (["ci"], 2),

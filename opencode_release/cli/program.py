@@ -14,8 +14,8 @@ from typing import NoReturn
 
 from .. import __version__
 from ..core.errors import ReleaseError
+from . import registry
 from .command import EXIT_CODES, Command, Outcome, Output
-from .registry import commands
 
 PROG = "opencode-release"
 
@@ -37,7 +37,8 @@ def _epilog() -> str:
     return "exit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(arguments: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for every command, or only for those `arguments` can need (registry.for_argv)."""
     top = _Parser(
         prog=PROG,
         description="Build, attest, sign, publish and verify releases of a Python CLI; verify them as a distributor.",
@@ -46,7 +47,8 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for cmd in sorted(commands(), key=lambda c: (c.maintainer, c.name)):
+    found = registry.commands() if arguments is None else registry.for_argv(arguments)
+    for cmd in sorted(found, key=lambda c: (c.maintainer, c.name)):
         child = sub.add_parser(
             cmd.name,
             help=cmd.summary + (" [maintainer]" if cmd.maintainer else ""),
@@ -84,7 +86,7 @@ def run(cmd: Command, args: argparse.Namespace, out: Output) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in arguments
-    top = parser()
+    top = parser(arguments)
     try:
         args, extras = top.parse_known_args(arguments)
         cmd: Command | None = getattr(args, "_command", None)

@@ -18,7 +18,6 @@ from ..verify import image as images
 from ..verify import release as verification
 from ..verify.artifact import Report, verify_files
 from ..verify.stages import local_trusted_root_path
-from ._common import project_file, settings
 from .command import Command, Outcome, Output, project_option
 
 
@@ -54,6 +53,10 @@ def _trust_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _local_root(project: str | None) -> Path:
+    # Imported here: the project's configuration is read only for --instance local, and
+    # `_common` brings the pipeline in, which a distributor's verification never needs.
+    from ._common import project_file, settings
+
     try:
         if project or project_file(None).is_file():
             cfg = settings(argparse.Namespace(project=project))
@@ -70,7 +73,7 @@ def _trust(args: argparse.Namespace) -> tuple[identity_policy.Trust, PolicyFor]:
     """The trusted root, and the policy for a channel (verify-release reads each release's channel)."""
     name = args.instance or "production"
     trust = identity_policy.load_trusted_root(
-        name, args.trusted_root, _local_root(args.project) if name == "local" else None
+        name, args.trusted_root, _local_root(args.project) if name == "local" and not args.trusted_root else None
     )
     overrides = {k: getattr(args, k) for k in ("identity", "issuer", "source_repository", "source_ref", "builder_id")}
     identity_policy.load_policy(name, args.policy, overrides)  # a bad policy file is a usage error before any check

@@ -93,7 +93,12 @@ class Report:
 def read_bounded(name: str, path: str, limit: int, check: str) -> bytes:
     try:
         with os.fdopen(open_regular(path), "rb") as handle:
-            data = handle.read(limit + 1)
+            # Ask for what the file holds, not for the limit: read(limit + 1) allocates the whole
+            # limit (16 MiB for a bundle) on every call. A file that grew meanwhile is read on.
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(min(size, limit) + 1)
+            if len(data) > size:
+                data += handle.read(limit + 1 - len(data))
     except OSError as exc:
         raise VerificationError(name, check, f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > limit:

@@ -271,3 +271,32 @@ def test_calendar_lists_the_changelogs_deprecations_in_force(capsys: pytest.Capt
     assert [(d["subject"], d["since"], d["removal"]) for d in found] == [
         ("opencode config --global-file", "1.3.0", "2.0.0")
     ]
+
+
+def test_a_distributors_verification_starts_without_the_pipeline(tmp_path: Path) -> None:
+    """`verify` and `verify-release` import only their own module: the table that says so is right,
+    and a run of the console script loads none of the pipeline (start-up is most of a small check)."""
+    from opencode_release.cli import registry, verify
+
+    for module, names in registry.STANDALONE.items():
+        assert tuple(c.name for c in registry.commands((module,))) == names
+    assert registry.STANDALONE["verify"] == tuple(c.name for c in verify.COMMANDS)
+    assert [c.name for c in registry.for_argv(["--json", "verify-release", "x"])] == list(registry.STANDALONE["verify"])
+    assert len(registry.for_argv(["release"])) == len(NAMES)
+    probe = (
+        "import json, sys\n"
+        "from opencode_release.cli import program\n"
+        "code = program.main(sys.argv[1:])\n"
+        "print(json.dumps([code, sorted({m.split('.')[1] for m in sys.modules if m.startswith('opencode_release.')})]))\n"
+    )
+    root = tmp_path / "trusted_root.json"
+    root.write_text("{}", encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-c", probe, "verify-release", str(tmp_path), "--trusted-root", str(root), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    code, parts = json.loads(run.stdout.splitlines()[-1])
+    assert code == 2 and "not a usable Sigstore trusted root" in run.stderr
+    assert parts == ["cli", "core", "verify"]

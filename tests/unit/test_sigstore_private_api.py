@@ -36,6 +36,12 @@ PRIVATE = [
     ),
     ("bundles.verify_with_key: the log keys", "sigstore._internal.trust.KeyringPurpose"),
     ("identity_policy.parse_trusted_root: a root from bytes", "sigstore.models.TrustedRoot.__init__ (@api private)"),
+    ("identity_policy.parse_trusted_root: a trust config's root", "sigstore.models.TrustedRoot._inner"),
+    (
+        "identity_policy.SharedKeyrings: keyrings built once",
+        "TrustedRoot.rekor_keyring/ct_keyring, asked by Verifier with KeyringPurpose.VERIFY; "
+        "sigstore._internal.trust.RekorKeyring, CTKeyring",
+    ),
     ("identity_policy.Pattern: the extension classes' base", "sigstore.verify.policy._SingleX509ExtPolicyV2"),
     ("identity_policy.shipped_trusted_root_path", "sigstore/_store/<quoted TUF URL>/trusted_root.json"),
 ]
@@ -47,7 +53,7 @@ def test_sigstore_is_pinned_exactly_to_the_version_installed() -> None:
 
 
 def test_every_private_name_is_there_with_the_shape_relied_on() -> None:
-    assert len(PRIVATE) == 10
+    assert len(PRIVATE) == 12
     assert isinstance(Bundle._dsse_envelope, property)
     assert list(inspect.signature(TransparencyLogEntry.__init__).parameters) == ["self", "inner"]
     assert list(inspect.signature(TransparencyLogEntry._verify).parameters) == ["self", "keyring"]
@@ -61,7 +67,24 @@ def test_every_private_name_is_there_with_the_shape_relied_on() -> None:
     assert KeyringPurpose.VERIFY.value == "verify"
     assert list(inspect.signature(TrustedRoot.__init__).parameters) == ["self", "inner"]
     assert list(inspect.signature(TrustedRoot.rekor_keyring).parameters) == ["self", "purpose"]
+    assert list(inspect.signature(TrustedRoot.ct_keyring).parameters) == ["self", "purpose"]
+    # SharedKeyrings saves work only if the Verifier asks for the verifying keyrings on every bundle.
+    common = inspect.getsource(Verifier._verify_common_signing_cert)
+    assert "ct_keyring(KeyringPurpose.VERIFY)" in common and "rekor_keyring(KeyringPurpose.VERIFY)" in common
     for claim in identity_policy.CLAIMS.values():
         assert issubclass(claim, sigstore_policy._SingleX509ExtPolicyV2) and claim.oid.dotted_string
     for instance in ("production", "staging"):
         assert identity_policy.shipped_trusted_root_path(instance).is_file()
+
+
+def test_shared_keyrings_hold_the_library_keyrings_built_once() -> None:
+    raw = identity_policy.shipped_trusted_root_path("production").read_bytes()
+    shared = identity_policy.parse_trusted_root(raw, "production").root
+    plain = TrustedRoot.from_file(str(identity_policy.shipped_trusted_root_path("production")))
+    assert isinstance(shared, identity_policy.SharedKeyrings)
+    for purpose in (KeyringPurpose.VERIFY, KeyringPurpose.SIGN):
+        for keyring in ("rekor_keyring", "ct_keyring"):
+            mine, theirs = getattr(shared, keyring)(purpose), getattr(plain, keyring)(purpose)
+            assert sorted(mine._keyring) == sorted(theirs._keyring)
+            again = getattr(shared, keyring)(purpose)
+            assert (again is mine) == (purpose is KeyringPurpose.VERIFY)

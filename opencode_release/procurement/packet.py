@@ -18,7 +18,7 @@ from typing import Any
 
 from ..core.errors import UsageError
 from ..core.ledger import ArtifactKind
-from . import catalog, evidence, mapping
+from . import attestation, catalog, evidence, mapping, osv, vex
 
 _QUARTER = re.compile(r"(?P<year>\d{4})-Q(?P<quarter>[1-4])")
 
@@ -79,7 +79,10 @@ class PacketRequest:
     statements_file: Path
     statements_source: str  # as cited: relative to the project
     statements: Mapping[str, str] = field(default_factory=dict)
-    extra_evidence: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    osv_export: Path | None = None  # None: no vulnerability data configured
+    osv_source: str = ""
+    triage_file: Path | None = None
+    triage_source: str = ""
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -167,7 +170,7 @@ def _ssdf(folder: _Folder, request: PacketRequest, facts: Mapping[str, bool]) ->
         folder.copy(request.statements_file, statements_path, None)
     folder.add("ssdf/" + catalog.CATALOG_FILE, None).write_bytes(catalog.catalog_bytes())
     cited = mapping.Statements(request.statements_source, statements_path, request.statements)
-    evidence_map = {**folder.evidence, **request.extra_evidence}
+    evidence_map = dict(folder.evidence)
     rows = mapping.map_tasks(catalog.tasks(), mapping.RULES, evidence_map, facts, cited, folder.digest)
     draft = mapping.map_tasks(catalog.draft_tasks(), mapping.DRAFT_RULES, evidence_map, facts, cited, folder.digest)
     document = {
@@ -186,6 +189,52 @@ def _ssdf(folder: _Folder, request: PacketRequest, facts: Mapping[str, bool]) ->
     return document
 
 
+def _sboms(request: PacketRequest) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
+    for release in request.releases:
+        for path, kind in release.files:
+            if kind == ArtifactKind.SBOM:
+                try:
+                    found.setdefault(release.version, []).append(json.loads((release.folder / path).read_bytes()))
+                except ValueError as exc:
+                    raise UsageError(f"release {release.version}: {path} is not a JSON SBOM: {exc}") from None
+    return found
+
+
+def _vulnerabilities(folder: _Folder, request: PacketRequest) -> dict[str, Any]:
+    """Components against the OSV export, with triage; read and checked before anything is written."""
+    if request.osv_export is None:
+        note = {"osv_export": None, "note": "no OSV export configured ([procurement] osv-export): nothing matched"}
+        folder.json("vex/vulnerabilities.json", note, None)
+        return {"findings": None, "untriaged": None}
+    advisories = osv.read_export(request.osv_export, request.osv_source)
+    triage_file = request.triage_file
+    triage = vex.load_triage(triage_file, request.triage_source) if triage_file else []
+    by_release = {
+        version: [m for sbom in sboms for m in osv.match(osv.components(sbom), advisories)]
+        for version, sboms in _sboms(request).items()
+    }
+    found = vex.findings(by_release, triage)
+    rows = [f.to_json() for f in found]
+    untriaged = sum(1 for f in found if f.triage is None)
+    document = {
+        "osv_export": request.osv_source,
+        "advisories_read": len(advisories),
+        "triage": request.triage_source if triage_file and triage_file.is_file() else None,
+        "findings": rows,
+        "untriaged": untriaged,
+    }
+    folder.json("vex/vulnerabilities.json", document, "vulnerabilities")
+    folder.json(
+        "vex/openvex.json", vex.openvex(request.product, request.quarter, request.made_on, found), "vulnerabilities"
+    )
+    cdx = vex.cyclonedx_vex(request.product, request.quarter, request.made_on, found)
+    folder.json("vex/cyclonedx-vex.json", cdx, "vulnerabilities")
+    if triage_file and triage_file.is_file():
+        folder.copy(triage_file, f"vex/{triage_file.name}", "vulnerabilities")
+    return {"findings": len(rows), "untriaged": untriaged}
+
+
 def build(out: Path, request: PacketRequest) -> dict[str, Any]:
     """Write the packet to `out` (replacing an older one whole); return its summary."""
     partial = out.with_name(out.name + ".partial")
@@ -196,6 +245,7 @@ def build(out: Path, request: PacketRequest) -> dict[str, Any]:
         releases = [_release(folder, release) for release in request.releases]
         trust = _trust(folder, request.trust)
         folder.json("lifecycle.json", dict(request.lifecycle), "lifecycle")
+        vulnerabilities = _vulnerabilities(folder, request)
         facts = {"verification-passed": bool(request.releases) and all(r.verified for r in request.releases)}
         scope = {
             "quarter": request.quarter,
@@ -206,6 +256,10 @@ def build(out: Path, request: PacketRequest) -> dict[str, Any]:
         }
         folder.json("scope.json", scope, None)
         ssdf = _ssdf(folder, request, facts)
+        versions = [r["version"] for r in releases]
+        folder.json(
+            "attestation/cisa-attestation-draft.json", attestation.form(request.product, versions, ssdf["tasks"]), None
+        )
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -219,4 +273,5 @@ def build(out: Path, request: PacketRequest) -> dict[str, Any]:
         "verified": facts["verification-passed"],
         "trust_missing": [t["name"] for t in trust if t.get("missing")],
         "ssdf": ssdf["summary"],
+        "vulnerabilities": vulnerabilities,
     }

@@ -169,6 +169,12 @@ def request(settings: Settings, quarter: str, today: dt.date) -> packet.PacketRe
     statements_file = settings.path(statements_source)
     organisational = [task for task, rule in RULES.items() if rule.kind == "organisational"]
     statements = load_statements(statements_file, statements_source, organisational)
+    osv_source = settings.procurement.osv_export
+    if osv_source and not settings.path(osv_source).is_file():
+        raise UsageError(
+            f"{settings.source_file}: procurement.osv-export = {osv_source!r}: no such file; download OSV's "
+            "<ecosystem>/all.zip there or leave it empty"
+        )
     found = [
         _release(settings, version, why) for version, why in sorted(chosen.items(), key=lambda kv: Version.parse(kv[0]))
     ]
@@ -186,6 +192,10 @@ def request(settings: Settings, quarter: str, today: dt.date) -> packet.PacketRe
         statements_file=statements_file,
         statements_source=statements_source,
         statements=statements,
+        osv_export=settings.path(osv_source) if osv_source else None,
+        osv_source=osv_source,
+        triage_file=settings.path(settings.procurement.vex_triage),
+        triage_source=settings.procurement.vex_triage,
     )
 
 

@@ -25,10 +25,40 @@ TODAY = dt.datetime.now(dt.UTC).date()
 QUARTER = f"{TODAY.year}-Q{(TODAY.month - 1) // 3 + 1}"
 
 
+def _signed_with_components(into: Path) -> Path:
+    """tests/fake_release.py's release, with an SBOM listing the components test_procurement_vex.py matches."""
+    from opencode_release.attest.stages import ChecksumStage
+    from opencode_release.core.formats import canonical_json
+    from opencode_release.release import session
+    from tests.fake_release import fake_release
+    from tests.unit.test_procurement_vex import SBOM
+
+    ctx = fake_release(into, only=("linux-x86_64-gnu",))
+    session.run(ctx.settings, [ChecksumStage()], session.Request(snapshot=True, quiet=True))
+    product = ctx.settings.project_dir
+    ledger = Ledger.load(signed_release.release_root(product))
+    (archive,) = ledger.by_kind(ArtifactKind.ARCHIVE)
+    path = ledger.file(archive).with_name(archive.name + ".cdx.json")
+    path.write_bytes(canonical_json({**SBOM, "version": 1, "metadata": {"component": {"name": archive.name}}}))
+    sbom = ledger.record(path, ArtifactKind.SBOM, target=archive.target, relations={"sbom_of": [archive.id]})
+    statement = ledger.file(archive).with_name(archive.name + ".sbom.intoto.json")
+    statement.write_bytes(signed_release.statement([archive], signed_release.CYCLONEDX, json.loads(path.read_bytes())))
+    ledger.record(
+        statement,
+        ArtifactKind.ATTESTATION,
+        target=archive.target,
+        relations={"attests": [archive.id], "sbom": [sbom.id]},
+        facts={"predicate_type": signed_release.CYCLONEDX},
+    )
+    ledger.save()
+    signed_release.sign(product)
+    return product
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A signed fake release 1.4.0, published to stable and lts/1.4, with a changelog and one statement."""
-    product = signed_release.fake_signed(tmp_path_factory.mktemp("procurement"))
+    product = _signed_with_components(tmp_path_factory.mktemp("procurement"))
     shutil.copyfile(PRODUCT / "CHANGELOG.md", product / "CHANGELOG.md")
     (product / "ssdf-statements.toml").write_text('[tasks."PO.2.2"]\nstatement = "Maintainers train yearly."\n')
     settings = config.load(product / "pyproject.toml")
@@ -208,3 +238,40 @@ def test_a_changed_zip_fails_and_the_same_inputs_give_the_same_zip(
     zipped.write_bytes(first.replace(b"lifecycle.json", b"lifecycle.jsoN", 1))
     code, document = _verify(product, zipped, capsys)
     assert code == 1 and document["artifacts"][0]["failed"]["check"] == "sigstore"
+
+
+def test_without_an_osv_export_the_packet_says_so(product: Path) -> None:
+    packet, summary = _build(product)
+    assert summary["vulnerabilities"] == {"findings": None, "untriaged": None}
+    assert _read(packet, "vex/vulnerabilities.json")["osv_export"] is None
+    rows = {r["id"]: r for r in _read(packet, "ssdf/mapping.json")["tasks"]}
+    assert rows["PW.4.4"]["status"] == "partly met" and rows["PW.4.4"]["how"].endswith(
+        "not in this packet: vulnerabilities"
+    )
+
+
+def test_vex_from_the_osv_export_and_the_triage_with_the_untriaged_listed(product: Path) -> None:
+    from tests.unit.test_procurement_vex import TRIAGE, export
+
+    export(product)
+    (product / "vex-triage.toml").write_text(TRIAGE)
+    with (product / "pyproject.toml").open("a") as handle:
+        handle.write('\n[tool.opencode-release.procurement]\nosv-export = "all.zip"\n')
+    packet, summary = _build(product)
+    assert summary["vulnerabilities"] == {"findings": 3, "untriaged": 1}
+    found = _read(packet, "vex/vulnerabilities.json")["findings"]
+    assert [(f["component"], f["state"], f["triaged"]) for f in found] == [
+        ("pkg:pypi/idna@3.6", "affected", True),
+        ("pkg:pypi/jinja2@3.1.2", "under_investigation", False),
+        ("pkg:pypi/requests@2.31.0", "not_affected", True),
+    ]
+    assert len(_read(packet, "vex/openvex.json")["statements"]) == 3
+    assert len(_read(packet, "vex/cyclonedx-vex.json")["vulnerabilities"]) == 3
+    rows = {r["id"]: r for r in _read(packet, "ssdf/mapping.json")["tasks"]}
+    assert rows["PW.4.4"]["status"] == "met"
+    assert "vex/openvex.json" in [e["path"] for e in rows["RV.2.1"]["evidence"]]
+    form = _read(packet, "attestation/cisa-attestation-draft.json")
+    assert form["draft"] is True and len(form["statements"]) == 4
+    (product / "all.zip").unlink()
+    with pytest.raises(UsageError, match=r"procurement\.osv-export = 'all\.zip': no such file"):
+        _build(product)

@@ -1,6 +1,6 @@
 """Every command of the console script, by module. Add a module here to add its commands.
 
-A distributor's `verify` and `verify-release` need none of the pipeline: when
+A distributor's `verify`, `verify-release` and `verify-image` need none of the pipeline: when
 one of them is the command asked for, only its module is imported (`for_argv`),
 so the console script starts without the build, attest and channel code and
 their dependencies (start-up is most of a small verification's time).

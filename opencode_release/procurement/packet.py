@@ -18,7 +18,7 @@ from typing import Any
 
 from ..core.errors import UsageError
 from ..core.ledger import ArtifactKind
-from . import attestation, catalog, evidence, mapping, osv, vex
+from . import attestation, catalog, evidence, mapping, osv, report, report_pdf, vex
 
 _QUARTER = re.compile(r"(?P<year>\d{4})-Q(?P<quarter>[1-4])")
 
@@ -260,6 +260,9 @@ def build(out: Path, request: PacketRequest) -> dict[str, Any]:
         folder.json(
             "attestation/cisa-attestation-draft.json", attestation.form(request.product, versions, ssdf["tasks"]), None
         )
+        parts = report.sections(partial)
+        folder.add(f"{report.REPORT_DIR}/report.html", None).write_bytes(report.render_html(parts))
+        folder.add(f"{report.REPORT_DIR}/report.pdf", None).write_bytes(report_pdf.render_pdf(parts))
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -275,3 +275,29 @@ def test_vex_from_the_osv_export_and_the_triage_with_the_untriaged_listed(produc
     (product / "all.zip").unlink()
     with pytest.raises(UsageError, match=r"procurement\.osv-export = 'all\.zip': no such file"):
         _build(product)
+
+
+def test_the_report_renders_every_section_and_every_ssdf_task(product: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    from opencode_release.procurement import report
+
+    packet, _ = _build(product)
+    pdf = packet / "report" / "report.pdf"
+    subprocess.run(["pdftoppm", "-r", "30", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    by_page = text.split("\f")[: len(pages)]
+    titles = [part.title for part in report.sections(packet)]
+    # One section at least per page; the SSDF table runs over several.
+    assert len(pages) == text.count("\f") and len(pages) >= len(titles)
+    assert all(p.stat().st_size > 1000 for p in pages)  # rendered, not blank
+    for title in titles:
+        assert any(title in page for page in by_page), title
+    for task in (*catalog.tasks(), *catalog.draft_tasks()):
+        assert f"{task.id} " in text, task.id
+    assert by_page[0].lstrip().startswith(f"opencode procurement packet {QUARTER}")
+    html = (packet / "report" / "report.html").read_text()
+    assert all(f"<td>{t.id}</td>" in html for t in catalog.tasks()) and "<svg" in html
+    listed = [f["path"] for f in _read(packet, "packet-manifest.json")["files"]]
+    assert "report/report.pdf" in listed and "report/report.html" in listed

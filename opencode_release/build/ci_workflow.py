@@ -45,7 +45,27 @@ def _secrets_env(channel: str) -> dict[str, str]:
     return env
 
 
-def _publish(layout: Layout, channel: str) -> dict[str, Any]:
+def _image_env(settings: Settings) -> dict[str, str]:
+    """The publish step's credentials for images.registry, when the release has images to push there: the
+    workflow's own token for the GitHub Container Registry (with `packages: write`), else the environment's
+    REGISTRY_USERNAME / REGISTRY_PASSWORD secrets."""
+    images = settings.images
+    built = [t for t in images.targets if t in settings.targets and (t.endswith("-musl") or images.libc_package)]
+    if not built or not images.registry:
+        return {}
+    if images.registry.split("/", 1)[0] == "ghcr.io":
+        return {
+            "OPENCODE_REGISTRY_USERNAME": "${{ github.actor }}",
+            "OPENCODE_REGISTRY_PASSWORD": "${{ github.token }}",
+        }
+    return {
+        "OPENCODE_REGISTRY_USERNAME": "${{ secrets.REGISTRY_USERNAME }}",
+        "OPENCODE_REGISTRY_PASSWORD": "${{ secrets.REGISTRY_PASSWORD }}",
+    }
+
+
+def _publish(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]:
+    images = _image_env(settings)
     steps = [
         *setup(layout),
         download(layout.dist, name="release"),
@@ -54,7 +74,7 @@ def _publish(layout: Layout, channel: str) -> dict[str, Any]:
             "record the attestations, verify, sign the channel's indexes, publish to the store",
             f"opencode-release collect --project {layout.project} --from attested --phase publish "
             f'--version "$VERSION" --channel {channel} --json',
-            {**CALLER_VERSION_ENV, **_secrets_env(channel)},
+            {**CALLER_VERSION_ENV, **_secrets_env(channel), **images},
         ),
     ]
     if channel != "nightly":
@@ -71,7 +91,10 @@ def _publish(layout: Layout, channel: str) -> dict[str, Any]:
         "needs": ["plan", "build"],
         "runs-on": HOST_RUNNER,
         "environment": channel,
-        "permissions": {"contents": "write" if channel != "nightly" else "read"},
+        "permissions": {
+            "contents": "write" if channel != "nightly" else "read",
+            **({"packages": "write"} if "github.token" in str(images) else {}),
+        },
         "steps": steps,
     }
 
@@ -131,7 +154,7 @@ def workflow(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
             "uses": f"./{BUILD_WORKFLOW}",
             "with": {"version": "${{ needs.plan.outputs.version }}", "channel": channel},
         },
-        "publish": _publish(layout, channel),
+        "publish": _publish(settings, layout, channel),
     }
     if channel == "nightly":
         jobs["refresh"] = _refresh(layout)

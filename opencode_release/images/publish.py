@@ -15,7 +15,6 @@ same release writes the same digests and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +26,7 @@ from ..core.versions import Version
 from .layout import created
 
 SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
-EVIDENCE = "dev.opencode.release.evidence"  # signature | sbom | release-statement
+EVIDENCE = "dev.opencode.release.evidence"  # signature | sbom | provenance | release-statement
 _SUBJECT_KINDS = (ArtifactKind.IMAGE_INDEX, ArtifactKind.IMAGE_MANIFEST)
 
 
@@ -82,22 +81,33 @@ def _bytes(ledger: Ledger, artifact: Artifact) -> bytes:
     return ledger.file(artifact).read_bytes()
 
 
-def _bundles_of(ledger: Ledger, subject: Artifact) -> Iterator[tuple[str, str, Artifact]]:
-    """(evidence, predicate type, bundle) for each bundle about the subject."""
+def _bundles_of(ledger: Ledger, subject: Artifact) -> list[tuple[str, str, Artifact]]:
+    """(evidence, predicate type, bundle) for each bundle about the subject: its own signature, the signed
+    statements naming it (SBOM, provenance: CI's provenance is its only bundle) and the release statement."""
     bundles = {
         b.related("signature_of")[0]: b
         for b in ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE)
         if b.related("signature_of")
     }
-    if subject.id not in bundles:
-        raise UsageError(f"{subject.path}: no Sigstore bundle; run the sign stage before publishing the image")
-    yield "signature", SIGN_PREDICATE, bundles[subject.id]
-    for statement in ledger.by_kind(ArtifactKind.ATTESTATION):
-        if subject.id in statement.related("attests") and statement.id in bundles:
-            yield "sbom", str(statement.facts.get("predicate_type", "")), bundles[statement.id]
+    found = []
+    if subject.id in bundles:
+        found.append(("signature", SIGN_PREDICATE, bundles[subject.id]))
+    for kind, evidence, relation in (
+        (ArtifactKind.ATTESTATION, "sbom", "attests"),
+        (ArtifactKind.PROVENANCE, "provenance", "provenance_of"),
+    ):
+        for statement in ledger.by_kind(kind):
+            if subject.id in statement.related(relation) and statement.id in bundles:
+                found.append((evidence, str(statement.facts.get("predicate_type", "")), bundles[statement.id]))
+    if not found:
+        raise UsageError(
+            f"{subject.path}: no Sigstore bundle signs it or a statement about it; run the sign stage "
+            "(or collect CI's attestations) before publishing the image"
+        )
     for statement in ledger.by_kind(ArtifactKind.RELEASE_STATEMENT):
         if statement.id in bundles:
-            yield "release-statement", "", bundles[statement.id]
+            found.append(("release-statement", "", bundles[statement.id]))
+    return found
 
 
 def referrer_manifest(

@@ -11,7 +11,7 @@ from ..core.errors import LedgerError, StageError
 from ..core.fsio import write_atomic
 from ..core.ledger import Artifact, ArtifactKind
 from ..core.stage import Context, Stage
-from . import _libc, layout
+from . import _libc, layout, publish
 
 FOLDER = "oci"
 LAYOUT = f"{FOLDER}/layout"
@@ -152,3 +152,30 @@ class ImageStage(Stage):
             facts={"digest": digest, "media_type": oci.INDEX, "ref_name": ledger.version},
         )
         ctx.reporter.note(f"{LAYOUT}/: image index {digest} over {len(built)} platform(s)")
+
+
+def configured_registry(ctx: Context) -> str:
+    return ctx.settings.images.registry
+
+
+class ImagePublishStage(Stage):
+    name = "publish-image"
+    description = "push the OCI image, its tags and its evidence (OCI referrers) to images.registry"
+    always_run = True  # idempotent: the same release pushes the same digests, and a moved version tag is refused
+
+    def skip(self, ctx: Context) -> str | None:
+        if not configured_registry(ctx):
+            return "no images.registry configured"
+        if not ctx.ledger.by_kind(ArtifactKind.IMAGE_INDEX):
+            return "no image in this release"
+        return None
+
+    def run(self, ctx: Context) -> None:
+        where = oci.Reference.parse(configured_registry(ctx), what="a registry repository (images.registry)")
+        if where.tag or where.digest:
+            raise StageError(f"images.registry {where}: name the repository only; the tags come from the release")
+        plan = publish.push(ctx.ledger, publish.plan(ctx.ledger, where.repo), oci.Registry.of(where))
+        ctx.reporter.note(
+            f"{where.repo}@{plan.index.facts['digest']} as {', '.join(plan.tags)}, "
+            f"{len(plan.referrers)} referrers ({', '.join(sorted(set(plan.attached.values())))})"
+        )

@@ -13,7 +13,7 @@ from ..attest.stages import (
 from ..build.stages import BuildStage, InspectStage, PackageStage, SmokeStage, UniversalStage
 from ..core.errors import UsageError
 from ..core.stage import Stage
-from ..images.stages import ImageStage
+from ..images.stages import ImagePublishStage, ImageStage
 from ..manifests.stages import AptRepoStage, DebStage, HomebrewStage, IndexUploadStage, PythonDistsStage, WingetStage
 from ..verify.stages import VerifyStage
 from .stages import PreflightStage, PublishStage
@@ -42,6 +42,7 @@ def release_stages() -> list[Stage]:
         VerifyStage(),  # the distributor's verify-release over the ledger; a failure stops before publishing
         IndexUploadStage(),  # wheel and sdist to the configured package index (skipped without index.url)
         PublishStage(),  # channel repository: files, index, TUF targets, snapshot, timestamp; nightly retention
+        ImagePublishStage(),  # the image, its tags and evidence to images.registry (skipped without one)
     ]
 
 
@@ -57,6 +58,7 @@ SKIPPABLE = (
     "verify",
     "index-upload",
     "publish",
+    "publish-image",
 )
 
 

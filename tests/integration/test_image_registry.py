@@ -43,7 +43,7 @@ def test_publish_pushes_the_image_its_tags_and_its_bundles_as_referrers(
         assert found is not None
         entries = json.loads(found.data)["manifests"]
         evidence = {e["annotations"]["dev.opencode.release.evidence"] for e in entries}
-        assert evidence == {"signature", "sbom", "release-statement"}
+        assert evidence == {"signature", "sbom", "provenance", "release-statement"}
         assert all(e["artifactType"] == oci.SIGSTORE_BUNDLE for e in entries)
         referrer = registry.get_manifest(entries[0]["digest"])
         assert referrer is not None
@@ -112,3 +112,29 @@ def test_an_unreachable_registry_is_one_line(signed_image_product: Path) -> None
         "1.4.0",
     )
     assert done.returncode == 1 and "cannot reach the registry" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_release_pushes_the_image_when_a_registry_is_configured(
+    signed_image_product: Path, session_registry: RegistryServer, tmp_path: Path
+) -> None:
+    from opencode_release.core import config
+    from opencode_release.release import pipeline, session
+
+    from .signed_release import copy_release
+
+    product = copy_release(signed_image_product, tmp_path)
+    registry = oci.Registry(session_registry.host, "opencode/released")
+    _, report = session.run(
+        config.load(product / "pyproject.toml"),
+        pipeline.stages_named(("publish-image",)),
+        session.Request(snapshot=True, quiet=True),
+    )
+    assert [r.status for r in report.results] == ["skipped"] and registry.tags() == []
+    pyproject = product / "pyproject.toml"
+    # the images table is the file's last (image_helpers.configure): the key joins it
+    pyproject.write_text(pyproject.read_text() + f'registry = "{session_registry.host}/opencode/released"\n')
+    _, report = session.run(
+        config.load(pyproject), pipeline.stages_named(("publish-image",)), session.Request(snapshot=True, quiet=True)
+    )
+    assert [r.status for r in report.results] == ["ran"]
+    assert {"1.4.0", "1.4", "stable"} <= set(registry.tags())

@@ -6,13 +6,14 @@ import shutil
 from typing import Any
 
 from ..core import oci
-from ..core.config_images import binary_path, platform_of
+from ..core.config_images import ImageSettings, binary_path, platform_of
 from ..core.errors import LedgerError, StageError
 from ..core.fsio import write_atomic
 from ..core.ledger import Artifact, ArtifactKind
 from ..core.stage import Context, Stage
 from . import _libc, layout, publish
 
+DEFAULT_TARGETS = ImageSettings().targets
 FOLDER = "oci"
 LAYOUT = f"{FOLDER}/layout"
 IMAGE_KINDS = (
@@ -30,6 +31,10 @@ def image_binaries(ctx: Context) -> list[Artifact]:
     return sorted(found, key=lambda b: wanted.index(b.target or ""))
 
 
+class NeedsLibc(StageError):
+    """A dynamically linked binary, and no images.libc-package to carry its C library."""
+
+
 def _root_files(ctx: Context, binary: Artifact, entrypoint: str) -> tuple[list[layout.RootFile], dict[str, Any] | None]:
     inspection = binary.facts.get("inspection")
     if not isinstance(inspection, dict) or "static" not in inspection:
@@ -40,10 +45,11 @@ def _root_files(ctx: Context, binary: Artifact, entrypoint: str) -> tuple[list[l
     interpreter = inspection.get("interpreter")
     package = ctx.settings.images.libc_package
     if not package:
-        raise StageError(
+        suggested = "musl" if "ld-musl" in str(interpreter) else "libc6"
+        raise NeedsLibc(
             f"{binary.path}: dynamically linked (interpreter {interpreter}), and an image without a base has no "
-            f'libc for it; set images.libc-package = "libc6" to carry this machine\'s glibc (recorded in the '
-            "SBOM), or make images of the static musl targets"
+            f'libc for it; set images.libc-package = "{suggested}" to carry this machine\'s (recorded in the '
+            "SBOM), or make images of static binaries"
         )
     _, architecture = platform_of(binary.target or "")
     libc = _libc.host_libc(package, architecture, interpreter, list(inspection.get("needed", [])))
@@ -51,6 +57,13 @@ def _root_files(ctx: Context, binary: Artifact, entrypoint: str) -> tuple[list[l
     if clash:
         raise StageError(f"images.binary-path {entrypoint}: is a file of {package}; choose another path")
     return files + list(libc.files), libc.facts()
+
+
+def _clear(ctx: Context) -> None:
+    """A rerun with other targets (or none left) leaves no stale image file or record behind."""
+    for old in [a for a in ctx.ledger.artifacts if a.kind in IMAGE_KINDS]:
+        ctx.ledger.remove(old.id)
+    shutil.rmtree(ctx.dist_dir / FOLDER, ignore_errors=True)
 
 
 class ImageStage(Stage):
@@ -85,11 +98,21 @@ class ImageStage(Stage):
         for binary in image_binaries(ctx):
             if not ledger.verify_file(binary):
                 raise LedgerError(f"{binary.path}: missing or changed since it was recorded; rerun its stage")
-            files, libc = _root_files(ctx, binary, entrypoint)
+            try:
+                files, libc = _root_files(ctx, binary, entrypoint)
+            except NeedsLibc as exc:
+                if s.images.targets != DEFAULT_TARGETS:
+                    raise  # asked for by name: refused
+                # The default asks for images only of what can run alone: a release never fails for one.
+                ctx.reporter.warn(f"{exc}; no image of {binary.target}")
+                continue
             image = layout.build_image(
                 files, platform=platform_of(binary.target or ""), entrypoint=entrypoint, labels=tags, epoch=ctx.epoch
             )
             built.append((binary, image, libc))
+        if not built:
+            _clear(ctx)
+            return
         index = layout.build_index([image for _, image, _ in built], tags)
         self._write(ctx, built, index, entrypoint)
 
@@ -101,9 +124,7 @@ class ImageStage(Stage):
         entrypoint: str,
     ) -> None:
         ledger, root = ctx.ledger, ctx.dist_dir
-        for old in [a for a in ledger.artifacts if a.kind in IMAGE_KINDS]:
-            ledger.remove(old.id)  # a rerun with other targets leaves no stale blob behind
-        shutil.rmtree(root / FOLDER, ignore_errors=True)
+        _clear(ctx)
         blobs = {oci.sha256_digest(index): index}
         for _, image, _ in built:
             blobs.update(image.blobs())

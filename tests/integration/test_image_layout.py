@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from opencode_release.core import oci
+from opencode_release.core import config, oci
 from opencode_release.core.errors import StageError
 from opencode_release.core.ledger import ArtifactKind, Ledger
 
@@ -59,3 +59,42 @@ def test_the_default_makes_musl_images_only_and_this_release_has_none(release_co
     ctx = run(settings, "image")
     assert not ctx.ledger.by_kind(ArtifactKind.IMAGE_INDEX)
     assert not (ctx.dist_dir / "oci").exists()
+
+
+def _as_musl(product: Path, *, static: bool) -> None:
+    """The host's binary recorded again as the musl target's, with the linkage a musl build has."""
+    ledger = Ledger.load(product.parent / "dist" / "1.4.0")
+    (gnu,) = ledger.by_kind(ArtifactKind.BINARY, target="linux-x86_64-gnu")
+    inspection = {**gnu.facts["inspection"], "static": static, "needed": [] if static else ["libc.so"]}
+    inspection["interpreter"] = None if static else "/lib/ld-musl-x86_64.so.1"
+    ledger.record(
+        ledger.file(gnu),
+        ArtifactKind.BINARY,
+        target="linux-x86_64-musl",
+        facts={**gnu.facts, "inspection": inspection},
+        artifact_id="binary:linux-x86_64-musl/opencode",
+    )
+    ledger.save()
+
+
+def test_a_static_musl_binary_becomes_an_image_without_a_libc(release_copy: Path) -> None:
+    _as_musl(release_copy, static=True)
+    ctx = run(configure(release_copy, ""), "image")
+    (manifest,) = ctx.ledger.by_kind(ArtifactKind.IMAGE_MANIFEST)
+    assert manifest.target == "linux-x86_64-musl" and "libc" not in manifest.facts
+
+
+def test_a_dynamic_musl_binary_is_left_out_by_default_and_refused_by_name(release_copy: Path) -> None:
+    _as_musl(release_copy, static=False)
+    ctx = run(configure(release_copy, ""), "image")
+    assert not ctx.ledger.by_kind(ArtifactKind.IMAGE_INDEX), "the default never fails a release for an image"
+    named = configure_again(release_copy, 'targets = ["linux-x86_64-musl"]')
+    with pytest.raises(StageError, match=r'ld-musl-x86_64\.so\.1.*images\.libc-package = "musl"'):
+        run(named, "image")
+
+
+def configure_again(product: Path, table: str) -> config.Settings:
+    path = product / "pyproject.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: text.rindex("[tool.opencode-release.images]")], encoding="utf-8")
+    return configure(product, table)

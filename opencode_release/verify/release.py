@@ -151,14 +151,18 @@ def plan(root: Path, signed: ReleaseStatement, strict: bool) -> tuple[Item | Non
     provenance = [f for f in signed.files.values() if f.kind == ArtifactKind.PROVENANCE]
     strict = strict or bool(provenance or sboms)
 
+    base = str(root)
+
     def item(listed: Listed) -> Item:
         deliverable = listed.kind in SUMMED_KINDS
-        path = root / listed.path
+        # Plain string joins (pathlib costs more than the rest of planning): listed paths have
+        # passed safe_path, so they are relative, normalized and free of '.', '..' and empty parts.
+        path = os.path.join(base, listed.path)  # noqa: PTH118
         return Item(
             listed.path,
             listed.kind,
-            str(path),
-            str(path.with_name(path.name + BUNDLE_SUFFIX)),
+            path,
+            path + BUNDLE_SUFFIX,
             expected_sha256=listed.sha256,
             sums_sha256=(sums or {}).get(listed.path, NOT_LISTED) if deliverable else None,
             needs_bundle=listed.uploadable and listed.kind not in NOT_BUNDLED,
@@ -171,7 +175,8 @@ def plan(root: Path, signed: ReleaseStatement, strict: bool) -> tuple[Item | Non
     sums_listed = [f for f in ordered if f.kind == ArtifactKind.CHECKSUMS and f.path.endswith("SHA256SUMS")]
     first = item(sums_listed[0]) if sums_listed else None
     prov = item(provenance[0]) if provenance else None
-    rest = [item(f) for f in ordered if f not in sums_listed[:1] and f not in provenance[:1]]
+    apart = {id(f) for f in (*sums_listed[:1], *provenance[:1])}
+    rest = [item(f) for f in ordered if id(f) not in apart]
     return first, prov, rest
 
 

@@ -14,6 +14,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quarter", required=True, metavar="YYYY-QN", help="the quarter the packet covers, e.g. 2026-Q4"
     )
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="then publish the signed zip into the channel repository under each LTS line it covers (TUF targets)",
+    )
+    parser.add_argument("--snapshot", action="store_true", help="publish with the local keys of the state folder")
     project_option(parser)
     dry_run_option(parser, "show the releases in scope and whether they verify; write nothing")
 
@@ -21,6 +27,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace, out: Output) -> Outcome:
     cfg = settings(args)
     result = procurement.build(cfg, args.quarter, dt.datetime.now(dt.UTC).date(), dry_run=args.dry_run)
+    if args.publish and not args.dry_run:
+        result["channel_repository"] = procurement.publish(cfg, args.quarter, snapshot=args.snapshot)
     if not out.json:
         for key, value in result.items():
             out.say(f"{key}: {value}")

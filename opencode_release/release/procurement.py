@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.resources
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
-from ..channels.repository import channel_storage
+from ..channels.packet_publish import packet_target, publish_packet
+from ..channels.repository import channel_storage, repository
 from ..core.config import Settings
 from ..core.errors import CheckFailed, ReleaseError, UsageError
 from ..core.ledger import MANIFEST_NAME, ArtifactKind, Ledger
+from ..core.names import BUNDLE_SUFFIX
 from ..core.versions import Version
 from ..lifecycle import calendar, changelog
 from ..procurement import archive, packet
@@ -220,3 +223,27 @@ def build(settings: Settings, quarter: str, today: dt.date, *, dry_run: bool = F
         bundle_zip.unlink(missing_ok=True)
         raise
     return {**summary, "manifest": str(manifest), "zip": str(bundle_zip), "bundles": [str(p) for p in signed]}
+
+
+def publish(settings: Settings, quarter: str, *, snapshot: bool, dry_run: bool = False) -> dict[str, Any]:
+    """The signed zip of a built packet into the channel repository, under each LTS line it covers."""
+    out = packet_dir(settings, quarter)
+    zipped = out.parent / f"{quarter}.zip"
+    bundle = zipped.with_name(zipped.name + BUNDLE_SUFFIX)
+    if not (out / "scope.json").is_file() or not zipped.is_file() or not bundle.is_file():
+        raise UsageError(
+            f"{zipped}: no signed packet for {quarter}; run `opencode-release procurement --quarter {quarter}`"
+        )
+    scope_json = json.loads((out / "scope.json").read_text(encoding="utf-8"))
+    channels = [f"lts/{line['line']}" for line in scope_json.get("lts_lines", []) if line.get("line")]
+    if not channels:
+        raise CheckFailed(f"procurement {quarter}: the packet covers no LTS line; nothing to publish it under")
+    files = {zipped.name: zipped.read_bytes(), bundle.name: bundle.read_bytes()}
+    if dry_run:
+        targets = [packet_target(c, quarter, name) for c in channels for name in sorted(files)]
+        return {"would_publish": targets}
+    result = publish_packet(repository(settings, snapshot=snapshot), quarter, files, channels)
+    return {
+        "published": result.to_json(),
+        "targets": [packet_target(c, quarter, n) for c in channels for n in sorted(files)],
+    }

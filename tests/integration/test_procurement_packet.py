@@ -301,3 +301,52 @@ def test_the_report_renders_every_section_and_every_ssdf_task(product: Path, tmp
     assert all(f"<td>{t.id}</td>" in html for t in catalog.tasks()) and "<svg" in html
     listed = [f["path"] for f in _read(packet, "packet-manifest.json")["files"]]
     assert "report/report.pdf" in listed and "report/report.html" in listed
+
+
+def test_the_packet_is_published_under_its_lts_line_and_a_tuf_client_downloads_it(
+    product: Path, tmp_path: Path
+) -> None:
+    import time
+
+    from tuf.ngclient import Updater
+
+    from opencode_release.channels.update_client import BoundedFetcher
+
+    _, summary = _build(product)
+    settings = config.load(product / "pyproject.toml")
+    assert procurement.publish(settings, QUARTER, snapshot=True, dry_run=True) == {
+        "would_publish": [
+            f"lts/1.4/procurement/{QUARTER}/{QUARTER}.zip",
+            f"lts/1.4/procurement/{QUARTER}/{QUARTER}.zip.sigstore.json",
+        ]
+    }
+    published = procurement.publish(settings, QUARTER, snapshot=True)
+    assert published["published"]["status"] == "published" and published["published"]["channels"] == ["lts/1.4"]
+    assert procurement.publish(settings, QUARTER, snapshot=True)["published"]["status"] == "unchanged"
+    repo = (product.parent / "public").as_uri()
+    (tmp_path / "metadata").mkdir()
+    updater = Updater(
+        str(tmp_path / "metadata"),
+        f"{repo}/metadata/",
+        str(tmp_path),
+        f"{repo}/targets/",
+        fetcher=BoundedFetcher(time.monotonic() + 60),
+        bootstrap=(product.parent / "public" / "metadata" / "1.root.json").read_bytes(),
+    )
+    updater.refresh()
+    info = updater.get_targetinfo(f"lts/1.4/procurement/{QUARTER}/{QUARTER}.zip")
+    assert info is not None
+    downloaded = updater.download_target(info, str(tmp_path / "packet.zip"))
+    assert Path(downloaded).read_bytes() == Path(summary["zip"]).read_bytes()
+    # The stable channel has no packet: only LTS lines carry it.
+    stable = json.loads((product.parent / "public" / "stable" / "index.json").read_text())
+    assert "procurement" not in json.dumps(stable)
+
+
+def test_publishing_a_packet_that_was_not_made_is_refused(product: Path) -> None:
+    settings = config.load(product / "pyproject.toml")
+    with pytest.raises(UsageError) as err:
+        procurement.publish(settings, "2026-Q1", snapshot=True)
+    assert str(err.value).endswith(
+        "2026-Q1.zip: no signed packet for 2026-Q1; run `opencode-release procurement --quarter 2026-Q1`"
+    )

@@ -130,8 +130,18 @@ RULES: Mapping[str, Rule] = {
         "vulnerabilities",
     ),
     "PW.5.1": _o("secure coding practices"),
-    "PW.6.1": _c("the compiler and its flags are recorded per binary in the build report", "build-report"),
-    "PW.6.2": _c("the build tool features used are configured in the build and recorded", "build-report"),
+    "PW.6.1": _c(
+        "the compiler (Nuitka and its C compiler) and the build options are recorded per binary (build report, "
+        "ledger); the pipeline does not yet check the binaries' hardening (PIE, RELRO, stack protector)",
+        "build-report",
+        ceiling=PARTLY,
+    ),
+    "PW.6.2": _c(
+        "the build options are configured in the pipeline and recorded per build; which hardening features to use "
+        "is not yet decided or checked by it",
+        "build-report",
+        ceiling=PARTLY,
+    ),
     "PW.7.1": _o("whether code review and/or code analysis is used"),
     "PW.7.2": _o("code review and analysis performed and recorded"),
     "PW.8.1": _o("whether executable code testing is performed"),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
-from ..core.ledger import ArtifactKind
+from ..core.ledger import MANIFEST_NAME, ArtifactKind
 from . import attestation, catalog, evidence, mapping, osv, report, report_pdf, vex
 
 _QUARTER = re.compile(r"(?P<year>\d{4})-Q(?P<quarter>[1-4])")
@@ -122,6 +122,8 @@ def _release(folder: _Folder, release: ReleaseEvidence) -> dict[str, Any]:
         folder.copy(release.folder / path, f"{base}/{path}", category)
         if kind == ArtifactKind.SIGSTORE_BUNDLE:
             logs[path] = evidence.log_entries(release.folder / path, f"{release.version}/{path}")
+    # The ledger: compiler, build environment lock and inspection facts per binary (PO.3.1, PW.6).
+    folder.copy(release.folder / MANIFEST_NAME, f"{base}/{MANIFEST_NAME}", "build-report")
     folder.json(f"{base}/verify-release.json", dict(release.verification), "verification")
     folder.json(f"{base}/transparency-log.json", logs, "transparency-log" if logs else None)
     return {"version": release.version, "why": list(release.why), "verified": release.verified, "folder": base}

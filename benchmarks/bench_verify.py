@@ -44,14 +44,15 @@ from opencode_release.attest.stages import ReleaseStatementStage, SignStage
 from opencode_release.core import config
 from opencode_release.core.formats import canonical_json
 from opencode_release.core.ledger import ArtifactKind, Ledger, Source
+from opencode_release.core.names import local_builder_id
 from opencode_release.release import session
 from opencode_release.verify import identity_policy
 from opencode_release.verify.release import verify_release
 
 RESULTS = Path(__file__).resolve().parent / "results"
 IDENTITY, ISSUER = "release@opencode.local", "http://127.0.0.1/oidc"
-BUILDER = "https://opencode.example.org/builders/local-snapshot@v1"
 REPOSITORY = "https://github.com/opencode/opencode"
+BUILDER = local_builder_id(REPOSITORY, "opencode")
 PYPROJECT = f"""[project]
 name = "bench"
 version = "1.4.0"

@@ -13,8 +13,12 @@ import importlib.metadata
 import json
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
+
+from packaging.utils import canonicalize_name
 
 from ..core.environment import minimal
 
@@ -39,7 +43,8 @@ class DebianPackage:
 
 
 def distribution_details(name: str, version: str) -> DistributionDetails | None:
-    """License, archive hashes and home page from the installed metadata, if it is that version."""
+    """License, archive hashes and home page from the metadata installed here, if it is that version
+    (a binary compiled in this interpreter: `build.isolated = false`)."""
     try:
         dist = importlib.metadata.distribution(name)
     except importlib.metadata.PackageNotFoundError:
@@ -47,15 +52,35 @@ def distribution_details(name: str, version: str) -> DistributionDetails | None:
     if dist.version != version:
         return None
     meta = dist.metadata
+    fields = {f: [str(v) for v in meta.get_all(f) or []] for f in ("License-Expression", "License", "Classifier")}
+    fields |= {f: [str(v) for v in meta.get_all(f) or []] for f in ("Home-page", "Project-URL")}
+    return declared_details(fields, dist.read_text("direct_url.json") or "")
+
+
+def build_environment_details(facts: Mapping[str, Any], name: str, version: str) -> DistributionDetails | None:
+    """What distribution `name` at `version` declared about itself in the product's build environment
+    (the build recorded it with the binary), never the pipeline's own copy of it."""
+    for package in facts.get("packages") or []:
+        if not isinstance(package, dict) or canonicalize_name(str(package.get("name", ""))) != canonicalize_name(name):
+            continue
+        metadata = package.get("metadata")
+        if str(package.get("version")) != version or not isinstance(metadata, dict):
+            return None
+        fields = {str(k): [str(v) for v in values] for k, values in metadata.items() if isinstance(values, list)}
+        return declared_details(fields, str(package.get("direct_url") or ""))
+    return None
+
+
+def declared_details(meta: Mapping[str, Sequence[str]], direct: str) -> DistributionDetails:
+    """From a distribution's metadata fields (name -> values) and its direct_url.json text."""
     license_text = _field(meta, "License-Expression") or _short(_field(meta, "License"))
     if not license_text:
         classifiers = [
-            c[len(_LICENSE_CLASSIFIER) :] for c in meta.get_all("Classifier") or [] if c.startswith(_LICENSE_CLASSIFIER)
+            c[len(_LICENSE_CLASSIFIER) :] for c in meta.get("Classifier") or [] if c.startswith(_LICENSE_CLASSIFIER)
         ]
         license_text = classifiers[0] if len(classifiers) == 1 else None
     hashes: list[tuple[str, str]] = []
     # pip records the archive's hash only for installs from a file or URL.
-    direct = dist.read_text("direct_url.json")
     if direct:
         try:
             info = json.loads(direct).get("archive_info", {})
@@ -65,15 +90,15 @@ def distribution_details(name: str, version: str) -> DistributionDetails | None:
             if algorithm in _HASH_NAMES:
                 hashes.append((_HASH_NAMES[algorithm], str(value)))
     homepage = _field(meta, "Home-page")
-    for url in meta.get_all("Project-URL") or []:
+    for url in meta.get("Project-URL") or []:
         label, _, link = url.partition(",")
         if label.strip().lower() in ("homepage", "home", "source") and not homepage:
             homepage = link.strip()
     return DistributionDetails(license_text, tuple(hashes), homepage or None)
 
 
-def _field(meta: importlib.metadata.PackageMetadata, name: str) -> str | None:
-    values = meta.get_all(name) or []
+def _field(meta: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = meta.get(name) or []
     return str(values[0]) if values else None
 
 

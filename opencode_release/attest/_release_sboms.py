@@ -34,16 +34,27 @@ def build_report_for(ctx: Context, binary: Artifact) -> Artifact:
 
 
 def host_details(ctx: Context, binary: Artifact, report: compilation.CompilationReport) -> sbom.HostDetails:
+    environment = binary.facts.get("build_environment")
+    if isinstance(environment, dict):
+        # Compiled in the product's own environment: what its distributions declared there, on
+        # whichever machine built it (the build recorded it with the binary).
+        details = {
+            d.name: _buildhost.build_environment_details(environment, d.name, d.version) for d in report.distributions
+        }
+    elif binary.target in ctx.build_targets:  # compiled in this interpreter (build.isolated = false)
+        details = {d.name: _buildhost.distribution_details(d.name, d.version) for d in report.distributions}
+    else:
+        details = {}
+    distributions = {k: v for k, v in details.items() if v is not None}
     if binary.target not in ctx.build_targets:
         ctx.reporter.note(
-            f"{binary.path}: built on another machine; licenses and Debian packages "
-            "come only from the machine that built it"
+            f"{binary.path}: built on another machine; Debian packages (and, without a recorded build "
+            "environment, licenses) come only from the machine that built it"
         )
-        return sbom.HostDetails()
-    details = {d.name: _buildhost.distribution_details(d.name, d.version) for d in report.distributions}
+        return sbom.HostDetails(distributions=distributions)
     compiler = str(binary.facts.get("c_compiler") or report.c_compiler)
     return sbom.HostDetails(
-        distributions={k: v for k, v in details.items() if v is not None},
+        distributions=distributions,
         debian=_buildhost.debian_packages([lib.source_path for lib in report.libraries]),
         compiler_version=_buildhost.compiler_version(compiler),
     )

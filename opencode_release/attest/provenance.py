@@ -27,12 +27,10 @@ from in_toto_attestation.predicates.provenance.v1.provenance_pb2 import Provenan
 from .. import __version__
 from ..core.errors import VerificationError
 from ..core.ledger import UPLOADABLE, Artifact, ArtifactKind, Ledger
-from ..core.names import SLSA_PROVENANCE_V1
+from ..core.names import SLSA_PROVENANCE_V1, local_builder_id
 from . import statements
 
 BUILD_TYPE = "https://opencode.example.org/opencode-release/build-types/nuitka-onefile/v1"
-# The [local] builder-id of opencode_release/verify/identity-policy.toml, which `verify` expects.
-LOCAL_BUILDER = "https://opencode.example.org/builders/local-snapshot@v1"
 PROVENANCE_NAME = "provenance.intoto.json"
 # Evidence written after the provenance (or about it) is not one of its subjects.
 AFTER_PROVENANCE = frozenset(
@@ -70,8 +68,9 @@ def _rfc3339(moment: dt.datetime) -> str:
 
 
 def current_run(ledger: Ledger, started: dt.datetime, *, snapshot: bool, env: Mapping[str, str] | None = None) -> Run:
-    """CI identity when GITHUB_ACTIONS is set; else the local builder, whose snapshots take
-    their times from SOURCE_DATE_EPOCH (so the statement is reproducible)."""
+    """CI identity when GITHUB_ACTIONS is set; else the product's local builder (named after its
+    repository: the [local] builder-id of the policy `init` writes), whose snapshots take their
+    times from SOURCE_DATE_EPOCH (so the statement is reproducible)."""
     env = os.environ if env is None else env
     if env.get("GITHUB_ACTIONS") == "true":
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
@@ -81,12 +80,13 @@ def current_run(ledger: Ledger, started: dt.datetime, *, snapshot: bool, env: Ma
         )
         now = dt.datetime.now(dt.UTC)
         return Run(f"{server}/{env.get('GITHUB_WORKFLOW_REF', '')}", run, _rfc3339(started), _rfc3339(now))
+    local = local_builder_id(ledger.source.repository, ledger.product)
     if not snapshot:
         now = dt.datetime.now(dt.UTC)
-        return Run(LOCAL_BUILDER, f"urn:uuid:{uuid.uuid4()}", _rfc3339(started), _rfc3339(now))
+        return Run(local, f"urn:uuid:{uuid.uuid4()}", _rfc3339(started), _rfc3339(now))
     epoch = _rfc3339(dt.datetime.fromtimestamp(ledger.source.epoch, dt.UTC))
     seed = f"{ledger.product} {ledger.version} {ledger.source.commit} {ledger.source.epoch}"
-    return Run(LOCAL_BUILDER, f"urn:uuid:{uuid.uuid5(_INVOCATION_NS, seed)}", epoch, epoch)
+    return Run(local, f"urn:uuid:{uuid.uuid5(_INVOCATION_NS, seed)}", epoch, epoch)
 
 
 def _record_digest(dist: importlib.metadata.Distribution) -> str:

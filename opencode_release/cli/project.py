@@ -17,6 +17,7 @@ from ..build import ci_workflow, environment, nuitka, targets
 from ..core import config, project_table
 from ..core.errors import ConfigError, ReleaseError, UsageError
 from ..core.fsio import write_atomic
+from ..verify import identity_policy, policy_template
 from ._common import project_file
 from .command import Command, Outcome, Output, dry_run_option, project_option
 
@@ -83,25 +84,46 @@ def _init(args: argparse.Namespace, out: Output) -> Outcome:
     gitignore = root / ".gitignore"
     present = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.is_file() else []
     missing = [line for line in IGNORED if line not in present and line.rstrip("/") not in present]
+    # The product's identity policy: what its distributors (and verify-release --project) trust.
+    policy_path = settings.project_dir / identity_policy.POLICY_FILE
+    policy = None
+    if policy_path.exists():
+        out.say(f"{policy_path}: kept as it is")
+    else:
+        try:
+            policy = policy_template.for_product(settings)
+        except UsageError as exc:
+            out.say(f"no identity policy written: {exc}")
+    workflow_paths = [str(root / p) for p in workflows]
     plan = {
         "pyproject": str(pyproject),
-        "workflows": [str(root / p) for p in workflows],
+        "workflows": workflow_paths,
         "gitignore": missing,
         "name": settings.name,
         "package": settings.package,
         "entry_point": settings.entry_point or f"{settings.package}/__main__.py",
+        "policy": str(policy_path) if policy is not None else None,
     }
     if args.dry_run:
-        out.say(f"would add [{config.TABLE}] to {pyproject}, write {len(workflows)} workflows, ignore {missing}")
+        out.say(
+            f"would add [{config.TABLE}] to {pyproject}, write {len(workflows)} workflows"
+            + (f" and {policy_path.name}" if policy is not None else "")
+            + f", ignore {missing}"
+        )
         return Outcome({**plan, "written": []})
     write_atomic(pyproject, new_text.encode())
+    if policy is not None:
+        write_atomic(policy_path, policy.encode())
     for path, body in workflows.items():
         write_atomic(root / path, body.encode())
     if missing:
         write_atomic(gitignore, ("\n".join([*present, *missing]) + "\n").encode())
     out.say(f"{pyproject}: [{config.TABLE}] added; {len(workflows)} workflows and .gitignore written")
+    if policy is not None:
+        out.say(f"{policy_path}: the identity policy to ship to distributors (verify-release --policy FILE)")
     out.say(f"next: `opencode-release check --project {pyproject.parent}`")
-    return Outcome({**plan, "written": [str(pyproject), *plan["workflows"], *([str(gitignore)] if missing else [])]})
+    written = [str(pyproject), *([str(policy_path)] if policy is not None else []), *workflow_paths]
+    return Outcome({**plan, "written": [*written, *([str(gitignore)] if missing else [])]})
 
 
 def problems_of(settings: config.Settings) -> list[str]:

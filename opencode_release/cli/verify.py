@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..core.errors import ReleaseError, UsageError
 from ..core.names import BUNDLE_SUFFIX
-from ..verify import bundles, identity_policy
+from ..verify import bundles, identity_policy, policy_template
 from ..verify import image as images
 from ..verify import release as verification
 from ..verify.artifact import Report, verify_files
@@ -34,7 +34,8 @@ def _trust_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         metavar="FILE",
-        help="identity policy TOML (default: the packaged one); its [instance] section applies",
+        help="identity policy TOML (default: with --project, the product's identity-policy.toml, else the "
+        "packaged one); its [instance] section applies",
     )
     parser.add_argument(
         "--identity",
@@ -76,10 +77,16 @@ def _trust(args: argparse.Namespace) -> tuple[identity_policy.Trust, PolicyFor]:
         name, args.trusted_root, _local_root(args.project) if name == "local" and not args.trusted_root else None
     )
     overrides = {k: getattr(args, k) for k in ("identity", "issuer", "source_repository", "source_ref", "builder_id")}
-    identity_policy.load_policy(name, args.policy, overrides)  # a bad policy file is a usage error before any check
+    where, text = args.policy, None
+    if not args.policy and args.project:
+        # --project: the product's own trust (the policy `init` wrote, or would write), not the sample's.
+        from ._common import settings  # only here: see _local_root
+
+        where, text = policy_template.product_policy(settings(args))
+    identity_policy.load_policy(name, where, overrides, text=text)  # a bad policy is a usage error before any check
 
     def policy_for(channel: str | None) -> identity_policy.Policy:
-        return identity_policy.load_policy(name, args.policy, overrides, channel)
+        return identity_policy.load_policy(name, where, overrides, channel, text=text)
 
     return trust, policy_for
 

@@ -23,7 +23,9 @@ settings, or a secret that is the tool's job, such as twine's password).
 
 Variables a single tool needs are named at its call site (`extra=`): Nuitka
 `NUITKA_CACHE_DIR`, `CC`, `CCACHE_DIR`, `PYENV_ROOT`; gpg `GNUPGHOME`; pip `PIP_INDEX_URL`
-for the isolated build fallback. Anything else (tokens, keys, passwords,
+for the isolated build fallback. The product's build environment (build/environment.py) gets
+no PIP_* and no PYTHONPATH at all: what it installs is the product's lock, and an index comes
+from pip's configuration files. Anything else (tokens, keys, passwords,
 cloud credentials) never reaches a subprocess unless its call site passes it.
 """
 

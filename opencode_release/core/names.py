@@ -14,3 +14,13 @@ RELEASE_PREDICATE = "https://opencode.example.org/release-statement/v1"
 # The procurement packet's list of its files (procurement/archive.py writes it, verify/packet.py checks it).
 PACKET_MANIFEST_NAME = "packet-manifest.json"
 PACKET_SCHEMA = "https://opencode.example.org/procurement-packet/v1"
+
+
+def local_builder_id(repository: str, product: str) -> str:
+    """The provenance's builder of a release made outside CI (a maintainer's machine, a snapshot).
+
+    Named after the product's source repository, so two products' local builds never share one
+    builder id, and the product's identity policy (written by `init`) can pin it.
+    """
+    base = repository.rstrip("/") if repository else f"urn:opencode-release:{product}"
+    return f"{base}/opencode-release/local-snapshot@v1"

@@ -279,9 +279,16 @@ def _values(where: str, name: str, table: Mapping[str, Any]) -> dict[str, str]:
 
 
 def load_policy(
-    instance: str, policy_file: str | None, overrides: Mapping[str, str | None], channel: str | None = None
+    instance: str,
+    policy_file: str | None,
+    overrides: Mapping[str, str | None],
+    channel: str | None = None,
+    *,
+    text: str | None = None,
 ) -> Policy:
     """The section `instance` (and its `channel` table) of the policy file, with flags taking precedence.
+
+    `text`, when given, is the policy itself (a product's, generated), and `policy_file` names it in messages.
 
     An `identity` or `issuer` flag replaces the certificate rules of the file: the
     certificate must then carry exactly the identity and issuer given, and the
@@ -289,7 +296,8 @@ def load_policy(
     """
     where = policy_file or f"opencode_release/verify/{POLICY_FILE}"
     try:
-        text = Path(policy_file).read_text(encoding="utf-8") if policy_file else packaged_policy_text()
+        if text is None:
+            text = Path(policy_file).read_text(encoding="utf-8") if policy_file else packaged_policy_text()
         table = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"{where}: not a readable policy file: {_one_line(exc)}") from None

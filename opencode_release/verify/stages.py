@@ -8,7 +8,7 @@ from ..core.config import Settings
 from ..core.errors import UsageError, VerificationError
 from ..core.ledger import ArtifactKind
 from ..core.stage import Context, Stage
-from . import identity_policy
+from . import identity_policy, policy_template
 from .identity_policy import Policy, Trust
 from .release import verify_folder
 
@@ -20,7 +20,8 @@ def local_trusted_root_path(state_dir: Path) -> Path:
 def release_trust(
     settings: Settings, instance: str, state_dir: Path, channel: str | None = None
 ) -> tuple[Trust, Policy]:
-    """What this project's own releases are verified with: its instance and signing identity."""
+    """What this project's own releases are verified with: its instance, and the product's identity
+    policy (its file, else the one `init` would write), as its distributors verify them."""
     if instance in identity_policy.INSTANCES:
         trust = identity_policy.load_trusted_root(instance, None, local_trusted_root_path(state_dir))
         section = instance
@@ -30,10 +31,8 @@ def release_trust(
             raise UsageError(f"{path}: no such trust config")
         trust = identity_policy.parse_trusted_root(path.read_bytes(), str(path))
         section = "production"
-    overrides: dict[str, str | None] = {"source_repository": settings.repository or None}
-    if section == "local":
-        overrides.update(identity=settings.signing.identity, issuer=settings.signing.issuer)
-    return trust, identity_policy.load_policy(section, None, overrides, channel)
+    where, text = policy_template.product_policy(settings)
+    return trust, identity_policy.load_policy(section, where, {}, channel, text=text)
 
 
 class VerifyStage(Stage):

@@ -17,10 +17,11 @@ from opencode_release.attest.stages import ChecksumStage, ReleaseStatementStage,
 from opencode_release.core import config
 from opencode_release.core.formats import canonical_json
 from opencode_release.core.ledger import Artifact, ArtifactKind, Ledger
+from opencode_release.core.names import local_builder_id
 from opencode_release.release import session
 
-BUILDER_ID = "https://opencode.example.org/builders/local-snapshot@v1"
 REPOSITORY = "https://github.com/opencode/opencode"
+BUILDER_ID = local_builder_id(REPOSITORY, "opencode")
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 SLSA = "https://slsa.dev/provenance/v1"
 CYCLONEDX = "https://cyclonedx.org/bom"

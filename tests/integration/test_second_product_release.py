@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from opencode_release.attest.provenance import LOCAL_BUILDER
 from opencode_release.core.ledger import ArtifactKind, Ledger
 from tests.conftest import REPO
 
@@ -75,20 +74,13 @@ def test_a_click_product_from_init_to_verify_release(tmp_path: Path) -> None:
     assert json.loads((public / "snapshot" / "index.json").read_text())["releases"][0]["version"] == folder.name
     assert not (public / "stable").exists()
 
-    policy = tmp_path / "mytool-policy.toml"
-    policy.write_text(
-        "[local]\n"
-        'identity = "release@mytool.local"\n'
-        'issuer = "http://127.0.0.1/oidc"\n'
-        'source-repository = "https://github.com/newcomer/mytool"\n'
-        'source-ref = "*"\n'
-        f'builder-id = "{LOCAL_BUILDER}"\n'
-    )
-    verified = _run(
-        "verify-release", str(folder), "--instance", "local", "--policy", str(policy), "--json", cwd=product
-    )
-    assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-3000:]
-    assert json.loads(verified.stdout)["ok"] is True
+    # Its own trust, as init wrote it: the policy file it ships (--policy), or --project in a checkout.
+    policy = product / "identity-policy.toml"
+    assert str(policy) in json.loads(init.stdout)["written"]
+    for trust in (("--policy", str(policy)), ("--project", str(product))):
+        verified = _run("verify-release", str(folder), "--instance", "local", *trust, "--json", cwd=product)
+        assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-3000:]
+        assert json.loads(verified.stdout)["ok"] is True
     # The sample's packaged policy does not accept it: the trust is the product's own.
     foreign = _run("verify-release", str(folder), "--instance", "local", "--json", cwd=product)
     assert foreign.returncode == 1
@@ -104,6 +96,8 @@ def test_a_click_product_from_init_to_verify_release(tmp_path: Path) -> None:
     assert b"defusedxml" not in ledger.file(binary).read_bytes()
     (provenance,) = ledger.by_kind(ArtifactKind.PROVENANCE)
     statement = json.loads(ledger.file(provenance).read_text())
+    builder = statement["predicate"]["runDetails"]["builder"]["id"]
+    assert builder == "https://github.com/newcomer/mytool/opencode-release/local-snapshot@v1"
     resolved = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
     product_lock = next(d for d in resolved if d["name"] == "product-build-environment.lock")
     assert base64.b64decode(product_lock["content"]).decode() == f"click=={click_installed['version']}\n"

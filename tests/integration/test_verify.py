@@ -282,3 +282,31 @@ def test_npm_sigstore_verify_accepts_the_same_bundles(signed: Path) -> None:
         text=True,
     )
     assert wrong.returncode == 1 and "SIGNATURE_ERROR" in wrong.stdout
+
+
+def test_a_tampered_artifact_fails_verify_and_verify_release_with_exit_1_and_one_line(copy: Path) -> None:
+    """Exit 1 (a failed check, not 2), no traceback, one `error:` line on stderr naming the artifact,
+    with and without --json (whose stdout is then one JSON document saying the same)."""
+    script = Path(sys.executable).parent / "opencode-release"
+    root = _root(copy)
+    archive = _archive(copy)
+    data = bytearray((root / archive).read_bytes())
+    data[len(data) // 2] ^= 1  # same size: only the digests and the signature can tell
+    (root / archive).write_bytes(bytes(data))
+    trust = ("--instance", "local", "--trusted-root", str(root / "sigstore-trusted-root.json"))
+    for command in (["verify", str(root / archive)], ["verify-release", str(root)]):
+        for as_json in ((), ("--json",)):
+            proc = subprocess.run(
+                [str(script), *command, *trust, *as_json], cwd=copy.parent, capture_output=True, text=True
+            )
+            assert proc.returncode == 1, (command, as_json, proc.stdout[-2000:], proc.stderr[-2000:])
+            assert "Traceback" not in proc.stdout + proc.stderr
+            errors = [line for line in proc.stderr.splitlines() if line.strip()]
+            if as_json:
+                document = json.loads(proc.stdout)
+                assert (document["ok"], document["exit_code"]) == (False, 1)
+                assert Path(archive).name in document["error"] and "\n" not in document["error"]
+            else:
+                errors = [line for line in errors if line.startswith("error:")]
+            assert len(errors) == 1, (command, as_json, proc.stderr)
+            assert errors[0].startswith("error: ") and Path(archive).name in errors[0], errors

@@ -14,6 +14,7 @@ import pytest
 from opencode_release.cli import program
 from opencode_release.cli.command import SHORT_FLAGS
 from opencode_release.cli.registry import commands
+from opencode_release.verify import identity_policy
 from tests.conftest import PRODUCT
 
 SCRIPT = Path(sys.executable).parent / "opencode-release"
@@ -138,6 +139,7 @@ def test_init_writes_the_table_workflows_and_ignores_then_check_passes(
     written = json.loads(out)["written"]
     assert {Path(p).name for p in written} == {
         "pyproject.toml",
+        "identity-policy.toml",
         "release.yml",
         "nightly.yml",
         "build.yml",
@@ -146,6 +148,17 @@ def test_init_writes_the_table_workflows_and_ignores_then_check_passes(
     assert (product / ".gitignore").read_text().split() == ["dist/", "public/", ".opencode-release/"]
     text = (product / "pyproject.toml").read_text()
     assert text.startswith(NEWCOMER_PROJECT.rstrip("\n")) and "entry point 'mytool.cli:main'" in text
+    # The product's own trust: its repository's workflows per channel, its local identity and builder.
+    policy = str(product / "identity-policy.toml")
+    local = identity_policy.load_policy("local", policy, {})
+    assert (local.identity, local.source_repository) == ("release@mytool.local", "https://github.com/newcomer/mytool")
+    assert local.builder_id == "https://github.com/newcomer/mytool/opencode-release/local-snapshot@v1"
+    stable = identity_policy.load_policy("production", policy, {}, "stable")
+    assert stable.identity == "https://github.com/newcomer/mytool/.github/workflows/release.yml@refs/tags/v*"
+    assert stable.claims["source-repository-uri"] == "https://github.com/newcomer/mytool"
+    nightly = identity_policy.load_policy("staging", policy, {}, "nightly")
+    assert nightly.claims["build-signer-uri"].endswith("/newcomer/mytool/.github/workflows/nightly.yml@refs/heads/main")
+    assert "opencode" not in (product / "identity-policy.toml").read_text().replace("opencode-release", "")
     code, out, err = _main(capsys, "check", "--project", str(product), "--json")
     assert code == 0, out + err
     assert json.loads(out)["problems"] == []

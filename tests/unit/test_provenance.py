@@ -13,7 +13,7 @@ import pytest
 
 from opencode_release.attest import provenance, statements
 from opencode_release.core.errors import VerificationError
-from opencode_release.core.ledger import ArtifactKind, Ledger
+from opencode_release.core.ledger import ArtifactKind, Ledger, Source
 
 Doc = dict[str, Any]
 
@@ -71,6 +71,23 @@ def test_snapshot_provenance_is_reproducible(ledger: Ledger, tmp_path: Path) -> 
         ledger, targets=("linux-x86_64-gnu",), build_targets=("linux-x86_64-gnu",), snapshot=True, run=run
     )
     assert statements.encode(again) == first
+
+
+def test_a_local_builder_is_named_after_the_product_s_repository(tmp_path: Path) -> None:
+    """Not the sample's host: each product's local builds have their own builder id (its policy pins it)."""
+    runs = {}
+    for product, repository in (("mytool", "https://github.com/newcomer/mytool"), ("tool2", "")):
+        source = Source(repository, "b" * 40, "", 1767225600)
+        ledger = Ledger(tmp_path / product, product=product, version="0.3.0", channel="snapshot", source=source)
+        for snapshot in (True, False):
+            runs[product, snapshot] = provenance.current_run(ledger, dt.datetime.now(dt.UTC), snapshot=snapshot, env={})
+    assert (
+        runs["mytool", True].builder_id
+        == runs["mytool", False].builder_id
+        == ("https://github.com/newcomer/mytool/opencode-release/local-snapshot@v1")
+    )
+    assert runs["tool2", True].builder_id == "urn:opencode-release:tool2/opencode-release/local-snapshot@v1"
+    assert not [run for run in runs.values() if "example.org" in run.builder_id]
 
 
 def test_ci_builder_is_the_workflow_identity(ledger: Ledger) -> None:

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from opencode_release.core import config
 from opencode_release.core.errors import UsageError, VerificationError
 from opencode_release.core.ledger import MANIFEST_NAME
-from opencode_release.verify import identity_policy
+from opencode_release.core.names import local_builder_id
+from opencode_release.verify import identity_policy, policy_template
 from opencode_release.verify.bundles import BundleVerifier
 from opencode_release.verify.release import find_releases
+from tests.conftest import PRODUCT, write_project
 
 
 def test_packaged_policy_pins_the_release_workflow_for_production() -> None:
@@ -103,3 +106,31 @@ def test_a_bundle_bigger_than_any_sigstore_bundle_is_refused_unread() -> None:
     with pytest.raises(VerificationError, match="more than any Sigstore bundle") as caught:
         BundleVerifier.parse("a.tar.gz", b" " * (17 << 20))
     assert caught.value.check == "bundle-format"
+
+
+def test_the_packaged_policy_is_the_one_init_writes_for_the_sample() -> None:
+    sample = config.load(PRODUCT / "pyproject.toml")
+    assert identity_policy.packaged_policy_text() == policy_template.for_product(
+        sample, policy_template.PACKAGED_READ_BY
+    )
+    where, text = policy_template.product_policy(sample)  # product/ ships no file: the derived one
+    assert "not written yet" in where and text == policy_template.for_product(sample)
+
+
+def test_a_product_s_policy_pins_its_own_repository_and_local_builder(tmp_path: Path) -> None:
+    settings = config.load(
+        write_project(tmp_path, 'name = "mytool"\npackage = "p"\nrepository = "https://github.com/newcomer/mytool"\n')
+    )
+    where, text = policy_template.product_policy(settings)
+    local = identity_policy.load_policy("local", where, {}, text=text)
+    assert local.builder_id == local_builder_id("https://github.com/newcomer/mytool", "mytool")
+    assert (local.identity, local.source_repository) == ("release@mytool.local", "https://github.com/newcomer/mytool")
+    assert local.builder_id != identity_policy.load_policy("local", None, {}).builder_id  # not the sample's
+    (tmp_path / "identity-policy.toml").write_text(text.replace("release@mytool.local", "ci@mytool.example.net"))
+    where, text = policy_template.product_policy(settings)  # the product's file wins over the derived one
+    assert where == str(tmp_path / "identity-policy.toml")
+    assert identity_policy.load_policy("local", where, {}, text=text).identity == "ci@mytool.example.net"
+    (tmp_path / "norepo").mkdir()
+    without = config.load(write_project(tmp_path / "norepo", 'name = "mytool"\npackage = "p"\n'))
+    with pytest.raises(UsageError, match=r"mytool: no source repository \(\[project.urls\] Repository\)"):
+        policy_template.for_product(without)

@@ -6,6 +6,7 @@ that was not signed.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,16 @@ IN_TOTO_PAYLOAD = "application/vnd.in-toto+json"
 CYCLONEDX = "https://cyclonedx.org/bom"
 
 
+def _shown(value: object, limit: int = 200) -> str:
+    """A value from the statement, fit for a one-line message: control and separator characters
+    (a newline, NEL, U+2028) escaped, long values cut."""
+    text = "".join(
+        c.encode("unicode_escape").decode("ascii") if unicodedata.category(c)[0] in "CZ" and c != " " else c
+        for c in str(value)[: limit + 1]
+    )
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 @dataclass(frozen=True)
 class Statement:
     predicate_type: str
@@ -28,20 +39,20 @@ class Statement:
 
 def parse_statement(name: str, check: str, payload_type: str, payload: bytes) -> Statement:
     if payload_type != IN_TOTO_PAYLOAD:
-        raise VerificationError(name, check, f"DSSE payload type is {payload_type!r}, not {IN_TOTO_PAYLOAD}")
+        raise VerificationError(name, check, f"DSSE payload type is {_shown(payload_type)!r}, not {IN_TOTO_PAYLOAD}")
     try:
         data = parse_json(payload, "the statement")
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         if data.get("_type") != STATEMENT_V1:
-            raise ValueError(f"_type is {data.get('_type')!r}, not {STATEMENT_V1}")
+            raise ValueError(f"_type is {_shown(repr(data.get('_type')))}, not {STATEMENT_V1}")
         digests = frozenset(str(s["digest"]["sha256"]) for s in data["subject"])
         predicate = data.get("predicate") or {}
         if not isinstance(predicate, dict):
             raise ValueError("predicate is not an object")
         return Statement(str(data["predicateType"]), digests, predicate)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise VerificationError(name, check, f"not an in-toto Statement v1: {exc}") from None
+        raise VerificationError(name, check, f"not an in-toto Statement v1: {_shown(exc)}") from None
 
 
 def verify_dsse_payload(name: str, payload: bytes, file_bytes: bytes) -> None:
@@ -55,7 +66,9 @@ def verify_dsse_payload(name: str, payload: bytes, file_bytes: bytes) -> None:
 def verify_provenance_type(name: str, statement: Statement) -> None:
     if statement.predicate_type != SLSA_PROVENANCE_V1:
         raise VerificationError(
-            name, "provenance-type", f"predicateType is {statement.predicate_type!r}, expected {SLSA_PROVENANCE_V1}"
+            name,
+            "provenance-type",
+            f"predicateType is {_shown(repr(statement.predicate_type))}, expected {SLSA_PROVENANCE_V1}",
         )
 
 
@@ -71,7 +84,9 @@ def provenance_builder(statement: Statement) -> str:
 
 def provenance_source(statement: Statement) -> tuple[str, str]:
     """Source repository and ref, from the external parameters (flat, `source` or GitHub's `workflow`)."""
-    params = _field(statement.predicate, "buildDefinition", "externalParameters") or {}
+    params = _field(statement.predicate, "buildDefinition", "externalParameters")
+    if not isinstance(params, dict):  # absent, or hostile (a list, a string): names no source
+        return "", ""
     for holder in (params, params.get("source"), params.get("workflow")):
         if isinstance(holder, dict) and holder.get("repository"):
             return str(holder["repository"]), str(holder.get("ref") or "")
@@ -82,7 +97,9 @@ def verify_provenance_builder(name: str, statement: Statement, policy: Policy) -
     builder = provenance_builder(statement)
     if not matches(policy.builder_id, builder):
         raise VerificationError(
-            name, "provenance-builder", f"built by {builder or 'an unnamed builder'}, expected {policy.builder_id}"
+            name,
+            "provenance-builder",
+            f"built by {_shown(builder) or 'an unnamed builder'}, expected {policy.builder_id}",
         )
 
 
@@ -92,11 +109,11 @@ def verify_provenance_source(name: str, statement: Statement, policy: Policy) ->
         raise VerificationError(
             name,
             "provenance-source",
-            f"built from {repository or 'an unnamed repository'}, expected {policy.source_repository}",
+            f"built from {_shown(repository) or 'an unnamed repository'}, expected {policy.source_repository}",
         )
     if not matches(policy.source_ref, ref):
         raise VerificationError(
-            name, "provenance-source", f"built from ref {ref or '(none)'}, expected {policy.source_ref}"
+            name, "provenance-source", f"built from ref {_shown(ref) or '(none)'}, expected {policy.source_ref}"
         )
 
 
@@ -110,7 +127,9 @@ def verify_provenance_version(name: str, statement: Statement, version: str) -> 
     """The provenance's external `version` parameter, when it has one, is the release's."""
     found = _field(statement.predicate, "buildDefinition", "externalParameters", "version")
     if found is not None and found != version:
-        raise VerificationError(name, "version", f"the provenance is for version {found}; the release is {version}")
+        raise VerificationError(
+            name, "version", f"the provenance is for version {_shown(found)}; the release is {version}"
+        )
 
 
 def verify_provenance_subject(name: str, statement: Statement, sha256: str) -> None:
@@ -128,12 +147,12 @@ def verify_provenance_subject(name: str, statement: Statement, sha256: str) -> N
 def verify_sbom_statement(name: str, statement: Statement, sha256: str) -> None:
     if statement.predicate_type != CYCLONEDX:
         raise VerificationError(
-            name, "sbom-statement", f"predicateType is {statement.predicate_type!r}, expected {CYCLONEDX}"
+            name, "sbom-statement", f"predicateType is {_shown(repr(statement.predicate_type))}, expected {CYCLONEDX}"
         )
     if sha256 not in statement.digests:
         raise VerificationError(
             name,
             "sbom-statement",
             f"the SBOM statement is bound to "
-            f"{', '.join(sorted(statement.digests)) or 'no digest'}, not sha256:{sha256}",
+            f"{_shown(', '.join(sorted(statement.digests))) or 'no digest'}, not sha256:{sha256}",
         )

@@ -33,6 +33,8 @@ from opencode_release.core.errors import ConfigError, ReleaseError
 from opencode_release.core.ledger import MANIFEST_NAME, Ledger
 from opencode_release.core.names import SLSA_PROVENANCE_V1
 from opencode_release.release import merge
+from opencode_release.verify import statement_checks
+from opencode_release.verify.identity_policy import Policy
 from tests import binaries
 
 settings.register_profile(
@@ -299,3 +301,71 @@ def test_configuration(tmp_path: Path, table: dict[str, Any]) -> None:
     path = tmp_path / "pyproject.toml"
     path.write_text(table["raw"] if set(table) == {"raw"} else _toml(table), encoding="utf-8", errors="surrogatepass")
     bounded(lambda: config.load(path))
+
+
+# -- release statements as the verifier reads them (verify/statement_checks.py) ---------------
+
+# hostile text in values a message repeats: a newline, NEL, a line separator, a very long value
+_HOSTILE_TEXT = ["https://github.com/o/r", "refs/tags/v1.4.0", "a\nb", "\x85", "x\u2028y", "z" * 5000]
+_text_or_json = st.text(max_size=30) | st.sampled_from(_HOSTILE_TEXT) | JSON
+
+
+_SOURCE = st.fixed_dictionaries({"repository": _text_or_json, "ref": _text_or_json})
+_PARAMETERS = st.fixed_dictionaries(
+    {},
+    optional={
+        "repository": _text_or_json,
+        "ref": _text_or_json,
+        "version": _text_or_json,
+        "source": _SOURCE | JSON,
+        "workflow": _SOURCE | JSON,
+    },
+)
+_PROVENANCE = st.fixed_dictionaries(
+    {},
+    optional={
+        "buildDefinition": st.fixed_dictionaries(
+            {"externalParameters": _PARAMETERS | st.sampled_from([[1], "x", 3]) | JSON}
+        )
+        | JSON,
+        "runDetails": st.fixed_dictionaries({"builder": st.fixed_dictionaries({"id": _text_or_json}) | JSON}) | JSON,
+    },
+)
+_SUBJECT = st.fixed_dictionaries({"name": JSON, "digest": st.fixed_dictionaries({"sha256": _text_or_json})})
+# Well-formed on the outside (the outer shape is test_in_toto_statements's and the JSON branch's),
+# so the examples reach the checks inside; hostile in every value those checks read.
+RELEASE_STATEMENT = st.fixed_dictionaries(
+    {
+        "_type": st.just(statement_checks.STATEMENT_V1),
+        "subject": st.lists(_SUBJECT, max_size=2),
+        "predicateType": st.sampled_from([SLSA_PROVENANCE_V1, statement_checks.CYCLONEDX]) | _text_or_json,
+        "predicate": _PROVENANCE,
+    }
+)
+POLICY = Policy("release@x.local", "http://127.0.0.1/oidc", "https://github.com/o/r", "refs/tags/v*", "urn:b")
+
+
+def _checked(payload_type: str, payload: bytes) -> None:
+    statement = statement_checks.parse_statement("fuzzed.intoto.json", "statement", payload_type, payload)
+    statement_checks.verify_dsse_payload("fuzzed.intoto.json", payload, payload)
+    for check in (
+        lambda: statement_checks.verify_provenance_release("fuzzed", statement, POLICY),
+        # each check on its own too: the release check stops at the first that refuses
+        lambda: statement_checks.verify_provenance_builder("fuzzed", statement, POLICY),
+        lambda: statement_checks.verify_provenance_source("fuzzed", statement, POLICY),
+        lambda: statement_checks.verify_provenance_version("fuzzed", statement, "1.4.0"),
+        lambda: statement_checks.verify_provenance_subject("fuzzed", statement, "a" * 64),
+        lambda: statement_checks.verify_sbom_statement("fuzzed", statement, "a" * 64),
+    ):
+        bounded(check)
+
+
+@given(
+    st.sampled_from([statement_checks.IN_TOTO_PAYLOAD, "application/json"]),
+    RELEASE_STATEMENT.map(lambda d: json.dumps(d).encode())
+    | st.binary(max_size=300)
+    | JSON.map(lambda d: json.dumps(d).encode()),
+)
+def test_release_statements_as_the_verifier_reads_them(payload_type: str, payload: bytes) -> None:
+    """Hostile statements: every check gives a result or its VerificationError (one line), nothing else."""
+    bounded(lambda: _checked(payload_type, payload))

@@ -60,8 +60,8 @@ class UpdateError(ReleaseError):
 def no_root_error() -> UsageError:
     return UsageError(
         "update-check: no root of trust; pass --root FILE (the repository's metadata/1.root.json, obtained "
-        "out of band, or shipped with the product); --trust-on-first-use accepts whatever root the server "
-        "sends (unsafe)"
+        "out of band), or --project DIR of a product that pins one (channels.update-root); "
+        "--trust-on-first-use accepts whatever root the server sends (unsafe)"
     )
 
 

@@ -193,7 +193,8 @@ def _update_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--root",
         metavar="FILE",
-        help="the trusted root.json to start from: the repository's metadata/1.root.json, obtained out of band",
+        help="the trusted root.json to start from: the repository's metadata/1.root.json, obtained out of band "
+        "(default: with --project, the product's channels.update-root)",
     )
     parser.add_argument(
         "--trust-on-first-use",
@@ -203,19 +204,24 @@ def _update_arguments(parser: argparse.ArgumentParser) -> None:
     option(parser, "--target", metavar="T", help="platform target (default: this machine's)")
     parser.add_argument("--current", metavar="VERSION", help="the installed version: report only newer")
     parser.add_argument("--cache", metavar="DIR", help="where metadata and downloads are kept (default: ~/.cache/…)")
+    project_option(parser)
 
 
 def _update_check(args: argparse.Namespace, out: Output) -> Outcome:
     """Exit 0: up to date, or the update downloaded and verified; 1: download or verification failed
     (deadline, length cap, signatures, expiry, rollback); 2: usage (no root of trust, a bad URL)."""
-    if not args.root and args.trust_on_first_use:
+    root = Path(args.root) if args.root else None
+    if root is None and args.project:  # the root pinned in the product's configuration; --root wins
+        cfg = settings(args)
+        root = cfg.path(cfg.channels.update_root) if cfg.channels.update_root else None
+    if root is None and args.trust_on_first_use:
         out.progress.quiet = False  # loud even under --json: it goes to stderr
         out.progress.print(update_client.TOFU_WARNING.format(url=args.repo), style="bold red")
     found = update_client.check(
         args.repo,
         args.channel,
         Path(args.cache) if args.cache else update_client.default_cache(args.repo),
-        trusted_root=Path(args.root) if args.root else None,
+        trusted_root=root,
         trust_on_first_use=args.trust_on_first_use,
         target=args.target,
         current=args.current,

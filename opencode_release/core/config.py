@@ -112,6 +112,12 @@ class ChannelSettings:
     hash_bin_bits: int = setting(
         8, "each channel's targets are spread over 2**bits hash bins (a publish re-signs only those it touches)", "8"
     )
+    update_root: str = setting(
+        "",
+        "the channel repository's root.json (its metadata/1.root.json, shipped with the product) that "
+        "update-check --project trusts when no --root is given; relative to the project",
+        '"release/tuf-root.json"',
+    )
     # The publisher's own layout (TUF consistent snapshots, channels/tuf_repo.py),
     # so the default URL is one the publisher creates.
     download_url: str = setting(

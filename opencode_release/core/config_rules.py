@@ -54,6 +54,7 @@ def check(settings: Any, where: str, problems: list[str], table: str) -> None:
     _check_names(settings, where, problems, table)
     _check_ranges(settings, where, problems, table)
     _check_paths(settings, where, problems, table)
+    _check_update_root(settings, where, problems, table)
     try:
         check_download_url(settings.channels.download_url, f"{where}: {table}.channels.download-url")
     except ConfigError as exc:
@@ -115,6 +116,23 @@ def _check_paths(settings: Any, where: str, problems: list[str], table: str) -> 
         problem = path_problem(value) if value else None
         if problem is not None:
             problems.append(f"{where}: {table}.{key}: found {value!r}: {problem}; expected a path inside the project")
+
+
+def _check_update_root(settings: Any, where: str, problems: list[str], table: str) -> None:
+    """The pinned TUF root: a .json file of the product, there when the configuration loads."""
+    value = settings.channels.update_root
+    if not value:
+        return
+    key = f"{where}: {table}.channels.update-root: found {value!r}"
+    problem = path_problem(value)
+    if problem is not None:
+        problems.append(f"{key}: {problem}; expected a path inside the project")
+    elif not value.endswith(".json"):
+        problems.append(f"{key}; expected the repository's root metadata, a .json file")
+    elif not settings.path(value).is_file():
+        problems.append(
+            f"{key}: no such file; copy the channel repository's metadata/1.root.json there (obtained out of band)"
+        )
 
 
 def check_download_url(template: str, where: str) -> None:

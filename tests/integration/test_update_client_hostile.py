@@ -22,7 +22,7 @@ import pytest
 from opencode_release.channels import update_client
 from opencode_release.channels.update_client import UpdateError
 from opencode_release.core.errors import UsageError
-from tests.conftest import REPO
+from tests.conftest import REPO, write_project
 from tests.integration.channel_helpers import TARGET, make_ledger, repository, serve
 
 pytestmark = pytest.mark.integration
@@ -179,3 +179,43 @@ def test_command_exit_codes_and_one_line_failures(repos: tuple[Path, Path], tmp_
     tofu = _cli("--repo", ours.as_uri(), "--cache", str(tmp_path / "c"), "--trust-on-first-use", "--json")
     assert tofu.returncode == 0, tofu.stderr
     assert "WARNING: --trust-on-first-use" in tofu.stderr and '"version": "1.4.0"' in tofu.stdout
+
+
+def test_a_root_pinned_in_the_product_s_configuration_is_trusted_and_a_passed_root_wins(
+    repos: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """channels.update-root: the root shipped with the product, used by update-check --project."""
+    ours, foreign = repos
+    product = tmp_path / "product"
+    (product / "release").mkdir(parents=True)
+    pinned = product / "release" / "tuf-root.json"
+    pinned.write_bytes((ours / "metadata/1.root.json").read_bytes())
+    write_project(product, 'name = "o"\npackage = "p"\n[channels]\nupdate-root = "release/tuf-root.json"\n')
+    found = _cli("--repo", ours.as_uri(), "--project", str(product), "--cache", str(tmp_path / "a"), "--json")
+    assert found.returncode == 0, found.stderr
+    assert '"version": "1.4.0"' in found.stdout and "WARNING" not in found.stderr
+    # The same product pin refuses the foreign repository (its root is not the one shipped).
+    refused = _cli("--repo", foreign.as_uri(), "--project", str(product), "--cache", str(tmp_path / "b"))
+    assert refused.returncode == 1 and "refused by TUF verification" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    # --root wins over the configuration.
+    passed = _cli(
+        "--repo",
+        foreign.as_uri(),
+        "--project",
+        str(product),
+        "--root",
+        str(foreign / "metadata/1.root.json"),
+        "--cache",
+        str(tmp_path / "c"),
+        "--json",
+    )
+    assert passed.returncode == 0 and '"version": "9.9.9"' in passed.stdout, passed.stderr
+    # A pin that is not there: a configuration error (exit 2), one line, before any download.
+    pinned.unlink()
+    missing = _cli("--repo", ours.as_uri(), "--project", str(product), "--cache", str(tmp_path / "d"))
+    assert (
+        missing.returncode == 2
+        and "channels.update-root: found 'release/tuf-root.json': no such file" in missing.stderr
+    )
+    assert len(missing.stderr.strip().splitlines()) == 1 and not (tmp_path / "d").exists()

@@ -218,6 +218,23 @@ HOSTILE = [
     ('name = "o"\npackage = "p"\n[winget]\nidentifier = "../../x"\n', "winget.identifier: found '../../x'"),
     ('name = "o"\npackage = "p"\n[winget]\nidentifier = "One"\n', "winget.identifier: found 'One'"),
     ('name = "o"\npackage = "p"\n[apt]\nsection = "devel/../x"\n', "apt.section: found 'devel/../x'"),
+    (
+        'name = "o"\npackage = "p"\n[channels]\nupdate-root = "../root.json"\n',
+        "channels.update-root: found '../root.json': climbs out with '..'; expected a path inside the project",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[channels]\nupdate-root = "/etc/root.json"\n',
+        "channels.update-root: found '/etc/root.json': absolute",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[channels]\nupdate-root = "root.toml"\n',
+        "channels.update-root: found 'root.toml'; expected the repository's root metadata, a .json file",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[channels]\nupdate-root = "release/root.json"\n',
+        "channels.update-root: found 'release/root.json': no such file; copy the channel repository's "
+        "metadata/1.root.json there",
+    ),
 ]
 
 
@@ -237,3 +254,12 @@ def test_every_name_pattern_accepts_the_sample() -> None:
     assert settings.channels.download_url.startswith("{homepage}/")
     for key in config_rules.NAME_PATTERNS:
         assert config_rules.value_of(settings, key)
+
+
+def test_a_pinned_update_root_inside_the_project_loads(tmp_path: Path) -> None:
+    (tmp_path / "release").mkdir()
+    (tmp_path / "release" / "root.json").write_text("{}")
+    settings = config.load(
+        write_project(tmp_path, 'name = "o"\npackage = "p"\n[channels]\nupdate-root = "release/root.json"\n')
+    )
+    assert settings.path(settings.channels.update_root) == (tmp_path / "release" / "root.json").resolve()

@@ -81,7 +81,10 @@ def _statement(subjects: list[tuple[str, str]], predicate_type: str, predicate: 
 
 def build_release(count: int) -> Path:
     """The signed release of `count` archives; made once, then reused."""
-    folder = RESULTS / f"verify-{count}-v2"
+    # Named after what shapes the release: a cached release made for another builder id or
+    # project table would fail verification, not measure it.
+    shape = hashlib.sha256(f"{BUILDER}\n{REPOSITORY}\n{PYPROJECT}".encode()).hexdigest()[:12]
+    folder = RESULTS / f"verify-{count}-{shape}"
     root = folder / "dist" / "1.4.0"
     if (folder / "signed.ok").is_file():
         return root

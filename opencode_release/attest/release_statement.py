@@ -47,24 +47,31 @@ def _file(artifact: Artifact) -> dict[str, Any]:
     return entry
 
 
+def predicate(ledger: Ledger, signatures: str = "each-file") -> dict[str, Any]:
+    """What the statement says of the release. `signatures` (verify/release_statement.py): "each-file"
+    when every uploadable file gets a bundle of its own, "statement" when only this statement (and
+    the provenance) are signed, as in CI, whose attest job signs this predicate with actions/attest."""
+    return {
+        "product": ledger.product,
+        "version": ledger.version,
+        "channel": ledger.channel,
+        "source": {
+            "repository": ledger.source.repository,
+            "commit": ledger.source.commit,
+            "ref": ledger.source.ref,
+        },
+        "signatures": signatures,
+        "files": [_file(a) for a in listed(ledger)],
+    }
+
+
 def make(ledger: Ledger) -> bytes:
     """The statement's bytes (canonical JSON): these are the DSSE payload the sign stage signs."""
-    files = listed(ledger)
     document = {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": a.path, "digest": {"sha256": a.sha256}} for a in files],
+        "subject": [{"name": a.path, "digest": {"sha256": a.sha256}} for a in listed(ledger)],
         "predicateType": RELEASE_PREDICATE,
-        "predicate": {
-            "product": ledger.product,
-            "version": ledger.version,
-            "channel": ledger.channel,
-            "source": {
-                "repository": ledger.source.repository,
-                "commit": ledger.source.commit,
-                "ref": ledger.source.ref,
-            },
-            "files": [_file(a) for a in files],
-        },
+        "predicate": predicate(ledger),
     }
     return canonical_json(document)
 

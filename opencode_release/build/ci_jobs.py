@@ -180,7 +180,10 @@ def merge(layout: Layout, builds: list[str]) -> dict[str, Any]:
         "needs": builds,
         "runs-on": HOST_RUNNER,
         "permissions": {"contents": "read"},
-        "outputs": {"subjects": "${{ steps.digests.outputs.subjects }}"},
+        "outputs": {
+            "subjects": "${{ steps.digests.outputs.subjects }}",
+            "predicate": "${{ steps.digests.outputs.predicate }}",
+        },
         "steps": [
             *setup(layout),
             download("partials", pattern="partial-*"),
@@ -191,44 +194,15 @@ def merge(layout: Layout, builds: list[str]) -> dict[str, Any]:
                 {**VERSION_ENV, "CHANNEL": "${{ inputs.channel }}"},
             ),
             run(
-                "publish the digests of every uploadable file for the attest job",
+                "publish the digests of every uploadable file and the release predicate for the attest job",
                 f'opencode-release ci --subjects --project {layout.project} --version "$VERSION" > subjects.sha256\n'
-                'echo "subjects=$(base64 -w0 subjects.sha256)" >> "$GITHUB_OUTPUT"\n',
+                'echo "subjects=$(base64 -w0 subjects.sha256)" >> "$GITHUB_OUTPUT"\n'
+                f'opencode-release ci --release-predicate --project {layout.project} --version "$VERSION" '
+                "> release-predicate.json\n"
+                'echo "predicate=$(base64 -w0 release-predicate.json)" >> "$GITHUB_OUTPUT"\n',
                 VERSION_ENV,
                 id="digests",
             ),
             upload("release", DIST_UPLOAD.format(dist=layout.dist)),
-        ],
-    }
-
-
-def attest() -> dict[str, Any]:
-    """The platform side: no checkout, no project code; signs what it received and checked."""
-    check = (
-        "printf '%s' \"$SUBJECTS\" | base64 -d > subjects.sha256\n"
-        'cd "release/$VERSION"\n'
-        "sha256sum --strict --check ../../subjects.sha256\n"
-        "# the subjects' digests, computed here from the files this job received\n"
-        "awk '{print $2}' ../../subjects.sha256 | xargs sha256sum > ../../provenance.sha256\n"
-    )
-    keep = 'mkdir -p attested\ncp "$BUNDLE" attested/provenance.sigstore.json\n'
-    return {
-        "needs": "merge",
-        "runs-on": HOST_RUNNER,
-        "permissions": {"contents": "read", "id-token": "write", "attestations": "write"},
-        "steps": [
-            download("release", name="release"),
-            run(
-                "check the files against the merge job's digests",
-                check,
-                {"SUBJECTS": "${{ needs.merge.outputs.subjects }}", **VERSION_ENV},
-            ),
-            {
-                "uses": ci_pins.uses("actions/attest"),
-                "id": "provenance",
-                "with": {"subject-checksums": "provenance.sha256", "show-summary": False},
-            },
-            run("keep the provenance bundle", keep, {"BUNDLE": "${{ steps.provenance.outputs.bundle-path }}"}),
-            upload("attested", "attested/"),
         ],
     }

@@ -20,20 +20,41 @@ from typing import Any
 from ..core.config import Settings
 from ..core.formats import dump_yaml
 from . import ci_pins, targets
-from .ci_jobs import CALLER_VERSION_ENV, HOST_RUNNER, PYTHON, Layout, attest, build, download, merge, plan, run, setup
+from .ci_attest import attest
+from .ci_jobs import CALLER_VERSION_ENV, HOST_RUNNER, PYTHON, Layout, build, download, merge, plan, run, setup
 
-__all__ = ["FILES", "HOST_RUNNER", "NIGHTLY_CRON", "PYTHON", "Layout", "render", "stale", "unpinned", "workflow"]
+__all__ = [
+    "FILES",
+    "HOST_RUNNER",
+    "NIGHTLY_CRON",
+    "PYTHON",
+    "Layout",
+    "render",
+    "stale",
+    "tuf_secret_names",
+    "unpinned",
+    "workflow",
+]
 
 NIGHTLY_CRON = "17 3 * * *"
 REFRESH_CRON = "41 4 * * *"
 BUILD_WORKFLOW = ".github/workflows/build.yml"
 # Environment-scoped secrets of the publish job: TUF role keys, the apt repository's key, the
 # in-toto owner key, the object store's credentials. GitHub hands each environment its own values.
+# The root key is read only while the store holds no root.json yet (channels/tuf_repo.py
+# ensure_root), and a new root names the targets key too: the first release of a channel
+# repository. Remove the root secret once the repository exists (and, from nightly's
+# environment, the targets one).
 _TUF_ROLES = {
-    "stable": ("release", "targets", "snapshot", "timestamp"),
-    "nightly": ("nightly", "snapshot", "timestamp"),
+    "stable": ("root", "release", "targets", "snapshot", "timestamp"),
+    "nightly": ("root", "nightly", "targets", "snapshot", "timestamp"),
 }
 _STORE_SECRETS = {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"}
+
+
+def tuf_secret_names(channel: str) -> list[str]:
+    """The secrets holding the TUF role keys the publish job of `channel` signs with."""
+    return [f"TUF_{r.upper()}_KEY" for r in _TUF_ROLES["nightly" if channel == "nightly" else "stable"]]
 
 
 def _secrets_env(channel: str) -> dict[str, str]:
@@ -73,7 +94,7 @@ def _publish(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
         run(
             "record the attestations, verify, sign the channel's indexes, publish to the store",
             f"opencode-release collect --project {layout.project} --from attested --phase publish "
-            f'--version "$VERSION" --channel {channel} --json',
+            f'--version "$VERSION" --channel {channel} --instance production --json',
             {**CALLER_VERSION_ENV, **_secrets_env(channel), **images},
         ),
     ]
@@ -83,7 +104,8 @@ def _publish(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
                 "the deliverables and their evidence as the tag's GitHub Release",
                 f'cd "{layout.dist}/$VERSION"\n'
                 'gh release create "v$VERSION" --verify-tag --title "v$VERSION" --notes "Checksums: SHA256SUMS" '
-                "SHA256SUMS $(awk '{print $2}' SHA256SUMS) provenance.sigstore.json\n",
+                "SHA256SUMS $(awk '{print $2}' SHA256SUMS) provenance.intoto.json provenance.intoto.json.sigstore.json "
+                "release.intoto.json release.intoto.json.sigstore.json\n",
                 {**CALLER_VERSION_ENV, "GH_TOKEN": "${{ github.token }}"},
             )
         )

@@ -7,8 +7,10 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from ..attest import release_statement
 from ..build import ci_workflow, targets
 from ..core.errors import CheckFailed, UsageError, VersionError
+from ..core.formats import canonical_json
 from ..core.fsio import write_atomic
 from ..core.ledger import Ledger
 from ..core.versions import Version
@@ -70,6 +72,11 @@ def _ci_arguments(parser: argparse.ArgumentParser) -> None:
         "--subjects", action="store_true", help="print `<sha256>  <path>` for every uploadable file (what CI signs)"
     )
     mode.add_argument(
+        "--release-predicate",
+        action="store_true",
+        help="print the release statement's predicate for CI's attest job to sign (every file but the provenance)",
+    )
+    mode.add_argument(
         "--simulate",
         action="store_true",
         help="run the generated workflow with act on this machine; prints the produced release folder last",
@@ -115,6 +122,12 @@ def _ci(args: argparse.Namespace, out: Output) -> Outcome:
             for artifact in subjects:
                 print(f"{artifact.sha256}  {artifact.path}")
         return Outcome({"subjects": [{"path": a.path, "sha256": a.sha256} for a in subjects]})
+    if args.release_predicate:
+        ledger = Ledger.load(session.release_dir(cfg, args.version or cfg.version))
+        document = release_statement.predicate(ledger, signatures="statement")
+        if not out.json:
+            print(canonical_json(document).decode())
+        return Outcome({"predicate": document})
     if args.plan:
         result = plan_of(args.project, args.channel, args.ref)
         if args.plan_file:
@@ -162,6 +175,13 @@ def _collect_arguments(parser: argparse.ArgumentParser) -> None:
         help="merge: import partial ledgers, run the stages up to signing; publish: import bundles, run the rest",
     )
     parser.add_argument("--snapshot", action="store_true", help="a local snapshot: floors warn instead of fail")
+    parser.add_argument(
+        "--instance",
+        default=None,
+        metavar="NAME|FILE",
+        help="the Sigstore instance CI signed with, which the verify stage checks against: production, "
+        "staging, local or a client trust config file (default: signing.instance)",
+    )
     dry_run_option(parser, "show what would be imported and run; change nothing")
 
 
@@ -176,6 +196,7 @@ def _collect(args: argparse.Namespace, out: Output) -> Outcome:
         dry_run=args.dry_run,
         targets=(),
         quiet=out.json,
+        signing_instance=args.instance,
     )
     ctx = session.make_context(cfg, request, reporter)
     ctx.build_targets = ()  # nothing is compiled here: the builds come from --from

@@ -147,7 +147,7 @@ def problems_of(settings: config.Settings) -> list[str]:
             found.append(
                 f"{where}: signing.identity {signing.identity!r} is the local instance's; {signing.instance} "
                 "certifies your CI workflow's identity (e.g. https://github.com/OWNER/REPO/.github/workflows/"
-                "release.yml@refs/tags/v*)"
+                "build.yml@refs/tags/v*)"
             )
         if not signing.issuer.startswith("https://"):
             found.append(f"{where}: signing.issuer {signing.issuer!r}: {signing.instance} needs an https OIDC issuer")

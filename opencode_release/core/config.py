@@ -56,8 +56,8 @@ class SigningSettings:
         "",
         "the signer identity the local instance certifies (and verify expects)",
         '"release@mytool.local"',
-        derived="release@<name>.local; for production and staging, the repository's release workflow "
-        "(<repository>/.github/workflows/release.yml@refs/tags/v*)",
+        derived="release@<name>.local; for production and staging, the repository's reusable build workflow "
+        "(<repository>/.github/workflows/build.yml@refs/tags/v*)",
     )
     issuer: str = setting(
         "http://127.0.0.1/oidc",

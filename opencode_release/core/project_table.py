@@ -138,7 +138,7 @@ def derived(project: Any, pyproject: Path, problems: list[str], table: dict[str,
     if instance in ("production", "staging") and repository:
         # Public Sigstore certifies the CI workflow that runs for a version tag (GitHub's OIDC).
         values["signing"] = {
-            "identity": f"{repository.rstrip('/')}/.github/workflows/release.yml@refs/tags/v*",
+            "identity": f"{repository.rstrip('/')}/.github/workflows/build.yml@refs/tags/v*",
             "issuer": "https://token.actions.githubusercontent.com",
         }
     else:

@@ -113,11 +113,20 @@ def _reprove(raw: str, proof: Any) -> str:
 
 
 class LocalSigstore:
-    def __init__(self, state_dir: Path, issuer: str, identity: str, inactive_shard_entries: int | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        issuer: str,
+        identity: str,
+        inactive_shard_entries: int | None = None,
+        actions_issuer: str = ACTIONS_ISSUER,
+    ) -> None:
         """`inactive_shard_entries`: how many entries the Rekor v1 log's frozen shard holds
-        when the log is made (default shards.DEFAULT_INACTIVE_ENTRIES; an existing log keeps its own)."""
+        when the log is made (default shards.DEFAULT_INACTIVE_ENTRIES; an existing log keeps its own).
+        `actions_issuer`: the issuer whose tokens Fulcio reads as GitHub Actions tokens (the CI
+        simulation plays GitHub and passes GitHub's own issuer URL)."""
         self.folder = state_dir / "sigstore"
-        self.issuer, self.identity = issuer, identity
+        self.issuer, self.identity, self.actions_issuer = issuer, identity, actions_issuer
         self.inactive_shard_entries = inactive_shard_entries
 
     def keys(self) -> InstanceKeys:
@@ -146,7 +155,7 @@ class LocalSigstore:
         if rekor_version not in trust.REKOR_VERSIONS:
             raise ValueError(f"rekor version {rekor_version!r}: expected 1 or 2")
         keys = self.keys()
-        services = Services(keys, self.log(), self.log_v2(), self.issuer, self.identity)
+        services = Services(keys, self.log(), self.log_v2(), self.issuer, self.identity, self.actions_issuer)
         server = Server(services)
         server.start()
         # One file per session: parallel releases of one state folder each sign with their own.

@@ -44,9 +44,17 @@ class Services:
     """What the routes do, free of HTTP."""
 
     def __init__(
-        self, keys: InstanceKeys, log: TransparencyLog, log_v2: TransparencyLogV2, issuer: str, identity: str
+        self,
+        keys: InstanceKeys,
+        log: TransparencyLog,
+        log_v2: TransparencyLogV2,
+        issuer: str,
+        identity: str,
+        actions_issuer: str = oidc.ACTIONS_ISSUER,
     ) -> None:
         self.keys, self.log, self.log_v2, self.issuer, self.identity = keys, log, log_v2, issuer, identity
+        # Whose tokens carry GitHub Actions claims, which Fulcio maps to the GitHub extensions.
+        self.actions_issuer = actions_issuer
 
     def token(self) -> str:
         return oidc.mint(self.keys.oidc, self.issuer, self.identity)
@@ -64,8 +72,8 @@ class Services:
         if not authorization.startswith("Bearer "):
             raise _HttpError(401, "missing bearer token")
         try:
-            claims = oidc.check(authorization[7:], self.keys.oidc.public_key(), (self.issuer, oidc.ACTIONS_ISSUER))
-            if claims.issuer == oidc.ACTIONS_ISSUER:
+            claims = oidc.check(authorization[7:], self.keys.oidc.public_key(), (self.issuer, self.actions_issuer))
+            if claims.issuer == self.actions_issuer:
                 principal = fulcio.actions_principal(claims.all)
             else:
                 principal = fulcio.plain_principal(claims.identity, claims.issuer, str(claims.all["sub"]))

@@ -23,6 +23,8 @@ from ..core.errors import CheckFailed, ConfigError, ToolMissingError
 from ..core.fsio import write_atomic
 
 SNAPSHOT_HOME = "apt-gnupg"
+# CI's publish job gets the repository key as an environment-scoped secret: an armored secret key.
+KEY_ENV = "OPENCODE_RELEASE_APT_KEY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,30 @@ def configured_signer(key_id: str, where: str) -> Signer:
             f"{os.environ.get('GNUPGHOME') or '~/.gnupg'}; import the repository key or fix "
             f"apt.key-id ({exc})"
         ) from exc
+
+
+@contextlib.contextmanager
+def environment_signer(armored: str, key_id: str = "") -> Iterator[Signer]:
+    """The key `armored` (from $OPENCODE_RELEASE_APT_KEY) in a GnuPG home of its own, removed after
+    the `with` block: the secret never reaches the state folder, the release or the user's keyring."""
+    home = Path(tempfile.mkdtemp(prefix="ocgpg-key-"))
+    try:
+        home.chmod(0o700)
+        with _home(home, keep=True) as gpg:
+            proc = subprocess.run(
+                [*gpg, "--import"], input=armored.encode(), capture_output=True, check=False, env=_env()
+            )
+        if proc.returncode != 0:
+            reason = proc.stderr.decode(errors="replace").strip().splitlines()[:1]
+            raise ConfigError(f"${KEY_ENV}: not an OpenPGP secret key gpg can import ({' '.join(reason)})")
+        try:
+            found = fingerprint(home, key_id)
+        except CheckFailed:
+            wanted = f" {key_id}" if key_id else ""
+            raise ConfigError(f"${KEY_ENV}: holds no secret key{wanted} (a public key only?)") from None
+        yield Signer(found, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def sign_release(signer: Signer, release: Path) -> tuple[Path, Path]:

@@ -13,15 +13,19 @@ first copy.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from ..attest.provenance import PROVENANCE_NAME
 from ..build import archives
 from ..core.errors import MergeError
 from ..core.fsio import inside
 from ..core.ledger import MANIFEST_NAME, Artifact, ArtifactKind, Ledger, file_digest
-from ..core.names import BUNDLE_SUFFIX, SLSA_PROVENANCE_V1
+from ..core.names import BUNDLE_SUFFIX, RELEASE_STATEMENT_NAME, SLSA_PROVENANCE_V1
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,37 +114,82 @@ def merge(ledger: Ledger, partials: list[Ledger]) -> list[Artifact]:
     return added
 
 
-def import_signatures(ledger: Ledger, folder: Path) -> list[Artifact]:
-    """Record Sigstore bundles made outside the pipeline (CI's attest job) beside their subjects.
+# What CI's attest job hands the publish job (build/ci_attest.py): two signed statements, each
+# beside its bundle, as the bundles' DSSE payloads.
+STATEMENTS: dict[str, str] = {
+    PROVENANCE_NAME: ArtifactKind.PROVENANCE,
+    RELEASE_STATEMENT_NAME: ArtifactKind.RELEASE_STATEMENT,
+}
+MAX_STATEMENT_BYTES = 64 << 20
 
-    `folder` mirrors the release folder: `<path>.sigstore.json` signs the ledger's
-    artifact at `<path>`; `provenance.sigstore.json` holds the SLSA provenance
-    over the checksummed deliverables. Unknown subjects are refused before
-    anything is copied.
+
+def _statement(path: Path) -> dict[str, Any]:
+    """A statement's JSON, or one line saying why it is not one (it is read before anything is copied)."""
+    try:
+        if path.stat().st_size > MAX_STATEMENT_BYTES:
+            raise MergeError(f"{path}: larger than {MAX_STATEMENT_BYTES >> 20} MiB; not a statement")
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise MergeError(f"{path}: not a readable in-toto statement ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("subject"), list):
+        raise MergeError(f"{path}: not an in-toto statement (no subject list)")
+    return data
+
+
+def _statement_record(ledger: Ledger, kind: str, data: dict[str, Any]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    by_path = {a.path: a for a in ledger.artifacts}
+    named = [s.get("name") for s in data["subject"] if isinstance(s, dict)]
+    ids = sorted(by_path[n].id for n in named if isinstance(n, str) and n in by_path)
+    if kind == ArtifactKind.PROVENANCE:
+        builder = data.get("predicate", {}).get("runDetails", {}).get("builder", {}).get("id", "")
+        return {"provenance_of": ids}, {"predicate_type": SLSA_PROVENANCE_V1, "builder_id": str(builder)}
+    return {"lists": ids}, {}
+
+
+def import_signatures(ledger: Ledger, folder: Path) -> list[Artifact]:
+    """Record what CI's attest job signed: its statements and Sigstore bundles, beside their subjects.
+
+    `folder` mirrors the release folder: `provenance.intoto.json` and `release.intoto.json` are
+    the statements the attest job signed, `<path>.sigstore.json` signs the artifact (or statement)
+    at `<path>`. Anything else, a bundle of an unknown subject, or a statement that is not JSON is
+    refused before anything is copied.
     """
     if not folder.is_dir():
         raise MergeError(f"{folder}: no such folder; pass --from the folder the signed artifact was put in")
-    by_path = {a.path: a for a in ledger.artifacts}
-    summed = [a.id for a in ledger.artifacts if a.kind in (ArtifactKind.ARCHIVE, ArtifactKind.DEB)]
-    planned: list[tuple[Path, str, dict[str, list[str]], dict[str, str]]] = []
+    source = f"--from {folder}"
+    statements: list[tuple[Path, str, str, dict[str, Any]]] = []
+    for name, kind in STATEMENTS.items():
+        found = inside(folder, name, source=source)
+        if os.path.lexists(found):
+            if not found.is_file() or found.is_symlink():
+                raise MergeError(f"{found}: not a regular file; a statement is a file")
+            inside(ledger.root, name, source=source)
+            statements.append((found, name, kind, _statement(found)))
+    known = {a.path: a.id for a in ledger.artifacts} | {name: f"{kind}:{name}" for _, name, kind, _ in statements}
+    bundles: list[tuple[Path, str, str]] = []
     for found in sorted(folder.rglob(f"*{BUNDLE_SUFFIX}")):
         relative = found.relative_to(folder).as_posix()
-        bundle = inside(folder, relative, source=f"--from {folder}")
-        inside(ledger.root, relative, source=f"--from {folder}")  # where it will be copied to
+        bundle = inside(folder, relative, source=source)
+        inside(ledger.root, relative, source=source)  # where it will be copied to
         subject_path = relative[: -len(BUNDLE_SUFFIX)]
-        if subject_path == "provenance":
-            planned.append((bundle, relative, {"provenance_of": summed}, {"predicate_type": SLSA_PROVENANCE_V1}))
-        elif subject_path in by_path:
-            planned.append((bundle, relative, {"signature_of": [by_path[subject_path].id]}, {}))
-        else:
+        if subject_path not in known:
             raise MergeError(f"{bundle}: signs {subject_path!r}, which {ledger.path} does not record")
-    if not planned:
+        bundles.append((bundle, relative, known[subject_path]))
+    if not bundles:
         raise MergeError(f"{folder}: no *{BUNDLE_SUFFIX} bundles in it")
     added = []
-    for bundle, relative, relations, facts in planned:
-        dest = inside(ledger.root, relative, source=f"--from {folder}")
-        if not dest.exists() or file_digest(dest) != file_digest(bundle):
-            shutil.copy2(bundle, dest)
-        added.append(ledger.record(dest, ArtifactKind.SIGSTORE_BUNDLE, relations=relations, facts=facts))
+    for found, name, kind, data in statements:
+        dest = _copy(found, inside(ledger.root, name, source=source))
+        relations, facts = _statement_record(ledger, kind, data)
+        added.append(ledger.record(dest, kind, relations=relations, facts=facts))
+    for bundle, relative, subject_id in bundles:
+        dest = _copy(bundle, inside(ledger.root, relative, source=source))
+        added.append(ledger.record(dest, ArtifactKind.SIGSTORE_BUNDLE, relations={"signature_of": [subject_id]}))
     ledger.save()
     return added
+
+
+def _copy(source: Path, dest: Path) -> Path:
+    if not dest.exists() or file_digest(dest) != file_digest(source):
+        shutil.copy2(source, dest)
+    return dest

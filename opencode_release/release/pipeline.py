@@ -108,5 +108,10 @@ def ci_phase(phase: str) -> list[Stage]:
     if phase == "merge":
         return [s for s in stages[:first] if s not in keyed]
     if phase == "publish":
-        return keyed + stages[last + 1 :]
+        # Verify first, over exactly what the attest job signed. The apt repository comes after:
+        # it is signed with a key the signing jobs never see (gpg), and covered by TUF and its own
+        # InRelease signature, not by the release statement signed before it existed.
+        after = stages[last + 1 :]
+        checks = [s for s in after if s.name == "verify"]
+        return checks + keyed + [s for s in after if s not in checks]
     raise ValueError(f"unknown CI phase {phase!r}; expected merge or publish")

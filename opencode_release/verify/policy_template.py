@@ -3,8 +3,8 @@
 `opencode-release init` writes it beside the product's pyproject.toml (the product ships it to
 its distributors, who pass `--policy FILE`; in a checkout `verify-release --project DIR` reads
 it); the packaged `identity-policy.toml` is this text for the sample product, and a test keeps
-the two equal. Per instance, and per channel within it: the GitHub release workflow for a
-version tag (stable, lts) or the nightly workflow on the default branch, with the Fulcio claims
+the two equal. Per instance, and per channel within it: the reusable build.yml (what signs in
+CI), called for a version tag (stable, lts) or on the default branch (nightly), with the Fulcio claims
 GitHub-built certificates carry; `[local]` is the embedded instance of a maintainer's machine.
 """
 
@@ -38,9 +38,21 @@ TAG_REF = "refs/tags/v*"
 MAIN_REF = "refs/heads/main"
 # Per channel: the workflow that signs, the ref it runs for, and a comment.
 _CHANNELS = (
-    ("stable", "release.yml", TAG_REF, "The release workflow, run for a version tag, signs through GitHub's OIDC."),
-    ("lts", "release.yml", TAG_REF, ""),
-    ("nightly", "nightly.yml", MAIN_REF, "The scheduled nightly workflow, on the default branch."),
+    (
+        "stable",
+        "build.yml",
+        TAG_REF,
+        "The reusable build.yml, called by release.yml for a version tag, signs through GitHub's OIDC: the\n"
+        "# certificate names it (Build Signer URI and SAN), not its caller, so a certificate minted for a job\n"
+        "# of the calling workflow alone is refused (SLSA Build L3, docs/slsa.md).",
+    ),
+    ("lts", "build.yml", TAG_REF, ""),
+    (
+        "nightly",
+        "build.yml",
+        MAIN_REF,
+        "The reusable build.yml, called by the scheduled nightly.yml on the default branch.",
+    ),
 )
 
 
@@ -69,7 +81,7 @@ def _instance(name: str, repository: str, channels: tuple[str, ...], lead: list[
     ]
     if name == "production":
         lines.append("# Until a channel is known (verify FILE without --channel), a release tag is required.")
-    lines += _workflow(repository, "release.yml", TAG_REF)
+    lines += _workflow(repository, "build.yml", TAG_REF)
     for channel, workflow, ref, comment in _CHANNELS:
         if channel in channels:
             lines += ["", f"[{name}.{channel}]", *([f"# {comment}"] if comment else [])]

@@ -165,7 +165,9 @@ def plan(root: Path, signed: ReleaseStatement, strict: bool) -> tuple[Item | Non
             path + BUNDLE_SUFFIX,
             expected_sha256=listed.sha256,
             sums_sha256=(sums or {}).get(listed.path, NOT_LISTED) if deliverable else None,
-            needs_bundle=listed.uploadable and listed.kind not in NOT_BUNDLED,
+            needs_bundle=listed.uploadable
+            and listed.kind not in NOT_BUNDLED
+            and (signed.signatures == release_statement.EACH_FILE or listed.kind == ArtifactKind.PROVENANCE),
             in_provenance=deliverable and strict,
             sbom_statements=tuple(sboms.get(listed.id, ())),
             needs_sbom=deliverable and strict and listed.kind in SBOM_REQUIRED,
@@ -254,7 +256,7 @@ def verify_folder(
             safe[listed.path] = listed
         except VerificationError as exc:
             rows.append(Row(listed.path, listed.kind, (), exc.check, exc.reason))
-    checked = ReleaseStatement(signed.product, signed.version, signed.channel, safe)
+    checked = ReleaseStatement(signed.product, signed.version, signed.channel, safe, signed.signatures)
     sums_item, provenance_item, items = plan(folder, checked, strict=require_statement)
     if sums_item is not None:
         rows.append(verifier.row(sums_item))

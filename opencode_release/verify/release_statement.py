@@ -54,12 +54,21 @@ class Listed:
         return f"{self.kind}:{self.path}"
 
 
+# How the files of a release are signed, as its signed statement declares (predicate.signatures):
+# "each-file": every uploadable file has a Sigstore bundle of its own (the local pipeline);
+# "statement": the statement's signature binds every listed file by its digest, and only the
+# provenance carries a bundle of its own (CI, where the attest job signs two statements).
+EACH_FILE, STATEMENT_ONLY = "each-file", "statement"
+SIGNATURE_MODES = (EACH_FILE, STATEMENT_ONLY)
+
+
 @dataclass(frozen=True)
 class ReleaseStatement:
     product: str
     version: str
     channel: str
     files: Mapping[str, Listed]  # by path
+    signatures: str = EACH_FILE
 
     def by_id(self) -> dict[str, Listed]:
         return {f.id: f for f in self.files.values()}
@@ -119,7 +128,10 @@ def parse(statement: Statement) -> ReleaseStatement:
     if {f.sha256 for f in files.values()} != set(statement.digests):
         raise _refuse("the subjects' digests differ from the files listed in the predicate")
     product, version, channel = (_text(predicate, k) for k in ("product", "version", "channel"))
-    return ReleaseStatement(product, version, channel, files)
+    signatures = predicate.get("signatures", EACH_FILE)
+    if signatures not in SIGNATURE_MODES:
+        raise _refuse(f"predicate.signatures is {signatures!r}, expected one of {', '.join(SIGNATURE_MODES)}")
+    return ReleaseStatement(product, version, channel, files, str(signatures))
 
 
 # -- release-level checks -------------------------------------------------------------------

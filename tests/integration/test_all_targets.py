@@ -264,6 +264,13 @@ def _attest_job_check(project: Path, work: Path) -> None:
     ).stdout
     lines = subjects.splitlines()
     assert any(line.endswith("  SHA256SUMS") for line in lines) and any(".cdx.json" in line for line in lines)
+    predicate = subprocess.run(
+        [str(SCRIPT), "ci", "--release-predicate", "--project", str(project)], capture_output=True, check=True
+    ).stdout
+    listed = json.loads(predicate)["files"]
+    assert json.loads(predicate)["signatures"] == "statement" and {f["path"] for f in listed} >= {
+        line.split("  ", 1)[1] for line in lines
+    }
     flow = yaml.safe_load((REPO / ".github/workflows/build.yml").read_text())
     script = next(s["run"] for s in flow["jobs"]["attest"]["steps"] if "sha256sum --strict" in s.get("run", ""))
     shutil.copytree(project.parent / "dist", work / "release", ignore=shutil.ignore_patterns(".work"))
@@ -272,6 +279,7 @@ def _attest_job_check(project: Path, work: Path) -> None:
         "VERSION": "1.4.0",
         "GITHUB_OUTPUT": str(work / "out"),
         "SUBJECTS": base64.b64encode(subjects.encode()).decode(),
+        "PREDICATE": base64.b64encode(predicate).decode(),
     }
     subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env, check=True, capture_output=True)
     # the provenance's subjects: every uploadable file (SHA256SUMS among them), digests computed in this job
@@ -283,6 +291,14 @@ def _attest_job_check(project: Path, work: Path) -> None:
         ["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env, capture_output=True, text=True, check=False
     )
     assert proc.returncode != 0 and "opencode-1.4.0-windows-arm64.zip: FAILED" in proc.stdout
+    # A file the predicate lists with a digest other than the one received is refused too.
+    archive.write_bytes(archive.read_bytes()[:-1])
+    forged = [{**f, "sha256": "0" * 64} if f["kind"] == "build-report" else f for f in listed]
+    env["PREDICATE"] = base64.b64encode(json.dumps({"files": forged}).encode()).decode()
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode != 0 and "nuitka-report.xml: FAILED" in proc.stdout
 
 
 def test_signatures_from_ci_are_recorded_beside_their_subjects(
@@ -295,14 +311,30 @@ def test_signatures_from_ci_are_recorded_beside_their_subjects(
     signed = tmp_path / "signed"
     (signed / "windows-arm64").mkdir(parents=True)
     (signed / "windows-arm64/nuitka-report.xml.sigstore.json").write_text("{}")
-    (signed / "provenance.sigstore.json").write_text("{}")
+    report = "windows-arm64/nuitka-report.xml"
+    provenance = {"subject": [{"name": report}], "predicate": {"runDetails": {"builder": {"id": "B"}}}}
+    (signed / "provenance.intoto.json").write_text(json.dumps(provenance))
+    (signed / "provenance.intoto.json.sigstore.json").write_text("{}")
+    (signed / "release.intoto.json").write_text(json.dumps({"subject": [{"name": report}]}))
+    (signed / "release.intoto.json.sigstore.json").write_text("{}")
     added = {a.id: a for a in merge.import_signatures(ledger, signed)}
     assert added["sigstore-bundle:windows-arm64/nuitka-report.xml.sigstore.json"].related("signature_of") == (
         "build-report:windows-arm64/nuitka-report.xml",
     )
-    assert added["sigstore-bundle:provenance.sigstore.json"].facts == {
-        "predicate_type": "https://slsa.dev/provenance/v1"
-    }
+    # the attest job's statements are recorded as what they are, each bound to its bundle
+    recorded = added["provenance:provenance.intoto.json"]
+    assert recorded.related("provenance_of") == ("build-report:windows-arm64/nuitka-report.xml",)
+    assert recorded.facts == {"predicate_type": "https://slsa.dev/provenance/v1", "builder_id": "B"}
+    assert added["release-statement:release.intoto.json"].related("lists") == (
+        "build-report:windows-arm64/nuitka-report.xml",
+    )
+    assert added["sigstore-bundle:provenance.intoto.json.sigstore.json"].related("signature_of") == (
+        "provenance:provenance.intoto.json",
+    )
+    (signed / "release.intoto.json").write_text("[1, 2")
+    with pytest.raises(MergeError, match=r"release.intoto.json: not a readable in-toto statement"):
+        merge.import_signatures(ledger, signed)
+    (signed / "release.intoto.json").write_text(json.dumps({"subject": [{"name": report}]}))
     (signed / "windows-arm64/opencode.zip.sigstore.json").write_text("{}")
     with pytest.raises(MergeError, match=r"opencode.zip.sigstore.json: signs 'windows-arm64/opencode.zip', which "):
         merge.import_signatures(ledger, signed)

@@ -2,10 +2,12 @@
 
 Both runs go through the reusable build.yml (every target's build job: the host's compiled for
 real through the `docker run` stand-in, the others fed the all-targets fixtures), the merge and the
-attest job, whose provenance is signed by the embedded Sigstore with the token the simulated runner
-grants the attest job alone. The nightly run restores the host build's cache the release run saved.
-(The publish job is not run here: its verify stage needs the verification issue's signed-roots
-checks to accept a CI release; docs/slsa.md says so.)
+attest job, whose provenance and release statement are signed by the embedded Sigstore (playing
+public-good Sigstore, with GitHub's issuer) with the token the simulated runner grants the attest
+job alone, then the publish job (verify against the signed statements, apt and TUF signed with the
+environment's secrets, the GitHub Release). Each run ends with verify-release of the delivered
+release under production's policy for its channel. The nightly run restores the host build's
+cache the release run saved.
 """
 
 from __future__ import annotations
@@ -33,6 +35,22 @@ def _statement(bundle: Path) -> dict[str, Any]:
     return dict(json.loads(base64.b64decode(data["dsseEnvelope"]["payload"])))
 
 
+def _extensions(bundle: Path) -> dict[str, str]:
+    """The signing certificate's Fulcio extensions (DER UTF8String values), by OID arc."""
+    from cryptography import x509
+
+    material = json.loads(bundle.read_text().splitlines()[0])["verificationMaterial"]
+    cert = x509.load_der_x509_certificate(base64.b64decode(material["certificate"]["rawBytes"]))
+    found = {}
+    for extension in cert.extensions:
+        oid = extension.oid.dotted_string
+        if oid.startswith("1.3.6.1.4.1.57264.1.") and int(oid.rsplit(".", 1)[1]) >= 8:
+            raw = extension.value.value
+            skip = 2 + (raw[1] & 0x7F if raw[1] & 0x80 else 0)  # DER UTF8String: tag, length, text
+            found[oid.rsplit(".", 1)[1]] = raw[skip:].decode()
+    return found
+
+
 def _host_build_lines(log: Path) -> list[str]:
     return [line for line in log.read_text(errors="replace").splitlines() if "build-linux-x86_64-gnu" in line]
 
@@ -47,9 +65,12 @@ def test_release_then_nightly_build_merge_and_attest_under_act(tmp_path: Path) -
         .stdout.strip()
     )
 
-    release = simulate.simulate(settings, REPO, "release", folder, prebuilt, job="build", echo=False)
+    release = simulate.simulate(settings, REPO, "release", folder, prebuilt, echo=False)
     assert release.jobs and set(release.jobs.values()) == {"succeeded"}, release.jobs
     assert len([j for j in release.jobs if j.startswith("build/build/build-")]) == 8
+    assert "release/publish" in release.jobs
+    # the run ended with verify-release of the delivered release, under production's stable policy
+    assert release.verified > 20
     delivered = release.delivered
     ledger = Ledger.load(delivered)
     assert (ledger.version, ledger.channel, ledger.source.commit) == ("1.4.0", "stable", commit)
@@ -60,21 +81,41 @@ def test_release_then_nightly_build_merge_and_attest_under_act(tmp_path: Path) -
     with tarfile.open(delivered / "opencode-1.4.0-linux-x86_64-gnu.tar.gz") as archive:
         assert {m.name.rsplit("/", 1)[-1]: m.mode for m in archive.getmembers() if m.isfile()}["opencode"] == 0o755
     # the provenance: signed for the reusable workflow at the tag, over every uploadable file
-    statement = _statement(delivered / "provenance.sigstore.json")
+    statement = _statement(delivered / "provenance.intoto.json.sigstore.json")
     assert statement["predicate"]["runDetails"]["builder"]["id"] == BUILDER.format(ref="refs/tags/v1.4.0")
     assert statement["predicate"]["buildDefinition"]["externalParameters"]["workflow"]["path"] == (
         ".github/workflows/release.yml"
     )
+    # the certificate carries GitHub's claims as Fulcio maps them: the reusable workflow signed
+    extensions = _extensions(delivered / "provenance.intoto.json.sigstore.json")
+    assert extensions["9"] == BUILDER.format(ref="refs/tags/v1.4.0")  # Build Signer URI
+    assert extensions["18"] == "https://github.com/opencode/opencode/.github/workflows/release.yml@refs/tags/v1.4.0"
+    assert (extensions["11"], extensions["14"]) == ("github-hosted", "refs/tags/v1.4.0")
     subjects = {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}
-    assert subjects == {a.path: a.sha256 for a in ledger.uploadable()} and "SHA256SUMS" in subjects
+    # what the merge job made (the attest job's statements and bundles were recorded after it)
+    signed_after = (ArtifactKind.PROVENANCE, ArtifactKind.RELEASE_STATEMENT, ArtifactKind.SIGSTORE_BUNDLE)
+    merged = {a.path: a.sha256 for a in ledger.uploadable() if a.kind not in signed_after}
+    assert subjects == merged and "SHA256SUMS" in subjects
     assert any(
         "Cache not found for input keys: nuitka-linux-x86_64-gnu-" in line for line in _host_build_lines(release.log)
     )
+    # the release statement, signed by the same reusable workflow, lists every file with its digest
+    listed = _statement(delivered / "release.intoto.json.sigstore.json")
+    assert (delivered / "release.intoto.json").read_bytes() == base64.b64decode(
+        json.loads((delivered / "release.intoto.json.sigstore.json").read_text())["dsseEnvelope"]["payload"]
+    )
+    files = {f["path"]: f["sha256"] for f in listed["predicate"]["files"]}
+    assert listed["predicate"]["signatures"] == "statement" and "provenance.intoto.json" in files
+    assert merged.items() <= files.items()
+    # the GitHub Release holds the deliverables and both signed statements
+    assets = {p.name for p in (folder / "github-releases" / "v1.4.0").iterdir()}
+    assert {"SHA256SUMS", "release.intoto.json", "provenance.intoto.json.sigstore.json"} <= assets
 
-    nightly = simulate.simulate(settings, REPO, "nightly", folder, prebuilt, job="build", echo=False)
+    nightly = simulate.simulate(settings, REPO, "nightly", folder, prebuilt, echo=False)
     assert set(nightly.jobs.values()) == {"succeeded"}, nightly.jobs
+    assert "nightly release/publish" in nightly.jobs and nightly.verified > 20
     night = Ledger.load(nightly.delivered)
     assert night.channel == "nightly" and night.version.startswith("1.4.1-nightly.")
-    statement = _statement(nightly.delivered / "provenance.sigstore.json")
+    statement = _statement(nightly.delivered / "provenance.intoto.json.sigstore.json")
     assert statement["predicate"]["runDetails"]["builder"]["id"] == BUILDER.format(ref="refs/heads/main")
     assert any("Cache restored from key: nuitka-linux-x86_64-gnu-" in line for line in _host_build_lines(nightly.log))

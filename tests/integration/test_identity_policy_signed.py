@@ -29,6 +29,8 @@ RELEASE = ActionsClaims(
     ref="refs/tags/v1.4.0",
     sha="0123456789abcdef0123456789abcdef01234567",
     workflow_ref="opencode/opencode/.github/workflows/release.yml@refs/tags/v1.4.0",
+    # the job that signs runs in the reusable build.yml the release workflow calls
+    job_workflow_ref="opencode/opencode/.github/workflows/build.yml@refs/tags/v1.4.0",
 )
 
 
@@ -63,6 +65,8 @@ def test_the_release_workflows_bundle_passes_every_rule(session: Session) -> Non
     [
         ({"repository": "mallory/opencode"}, "source-repository-uri"),
         ({"job_workflow_ref": "opencode/opencode/.github/workflows/other.yml@refs/tags/v1.4.0"}, "identity"),
+        # the calling workflow's own job, outside the reusable build: refused (SLSA Build L3)
+        ({"job_workflow_ref": "opencode/opencode/.github/workflows/release.yml@refs/tags/v1.4.0"}, "identity"),
         ({"ref": "refs/heads/main"}, "source-repository-ref"),
         ({"runner_environment": "self-hosted"}, "runner-environment"),
     ],
@@ -79,6 +83,7 @@ def test_the_nightly_policy_refuses_a_release_tag_and_takes_main(session: Sessio
         ref="refs/heads/main",
         sha=RELEASE.sha,
         workflow_ref="opencode/opencode/.github/workflows/nightly.yml@refs/heads/main",
+        job_workflow_ref="opencode/opencode/.github/workflows/build.yml@refs/heads/main",
     )
     _verify(session, nightly, "nightly")
     with pytest.raises(VerificationError) as caught:

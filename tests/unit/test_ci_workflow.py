@@ -15,6 +15,7 @@ import yaml
 import opencode_release
 from opencode_release.build import ci_pins, ci_workflow, targets
 from opencode_release.core import config
+from opencode_release.core.names import RELEASE_PREDICATE
 from tests.conftest import PRODUCT, REPO
 
 pytestmark = pytest.mark.integration
@@ -127,12 +128,17 @@ def test_least_privilege_secrets_only_in_the_publish_environment_and_no_expressi
 def test_attest_job_runs_none_of_the_builds_code_and_computes_the_subjects_itself() -> None:
     attest = _workflows()[ci_workflow.BUILD_WORKFLOW]["jobs"]["attest"]
     uses = [s["uses"].split("@")[0] for s in attest["steps"] if "uses" in s]
-    assert uses == ["actions/download-artifact", "actions/attest", "actions/upload-artifact"]
+    assert uses == ["actions/download-artifact", "actions/attest", "actions/attest", "actions/upload-artifact"]
     scripts = "\n".join(s.get("run", "") for s in attest["steps"])
     assert "opencode-release" not in scripts and ".venv" not in scripts and "python" not in scripts
     assert "sha256sum --strict --check" in scripts and "xargs sha256sum > ../../provenance.sha256" in scripts
+    # the merge job's release predicate: every file it lists is checked against what was received
+    assert "../../subjects.sha256 ../../listed.sha256" in scripts
     provenance = next(s for s in attest["steps"] if s.get("id") == "provenance")
     assert provenance["with"]["subject-checksums"] == "provenance.sha256"
+    statement = next(s for s in attest["steps"] if s.get("id") == "release-statement")
+    assert statement["with"]["predicate-type"] == RELEASE_PREDICATE
+    assert statement["with"]["subject-checksums"] == "release.sha256"
 
 
 def test_tools_are_installed_by_exact_version_and_other_repositories_get_the_package(tmp_path: Path) -> None:

@@ -155,10 +155,10 @@ def test_init_writes_the_table_workflows_and_ignores_then_check_passes(
     assert (local.identity, local.source_repository) == ("release@mytool.local", "https://github.com/newcomer/mytool")
     assert local.builder_id == "https://github.com/newcomer/mytool/opencode-release/local-snapshot@v1"
     stable = identity_policy.load_policy("production", policy, {}, "stable")
-    assert stable.identity == "https://github.com/newcomer/mytool/.github/workflows/release.yml@refs/tags/v*"
+    assert stable.identity == "https://github.com/newcomer/mytool/.github/workflows/build.yml@refs/tags/v*"
     assert stable.claims["source-repository-uri"] == "https://github.com/newcomer/mytool"
     nightly = identity_policy.load_policy("staging", policy, {}, "nightly")
-    assert nightly.claims["build-signer-uri"].endswith("/newcomer/mytool/.github/workflows/nightly.yml@refs/heads/main")
+    assert nightly.claims["build-signer-uri"].endswith("/newcomer/mytool/.github/workflows/build.yml@refs/heads/main")
     assert "opencode" not in (product / "identity-policy.toml").read_text().replace("opencode-release", "")
     code, out, err = _main(capsys, "check", "--project", str(product), "--json")
     assert code == 0, out + err

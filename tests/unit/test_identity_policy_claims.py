@@ -24,8 +24,10 @@ from opencode_release.verify import identity_policy
 from opencode_release.verify.identity_policy import PolicyRefusal
 
 REPO = "https://github.com/opencode/opencode"
-WORKFLOW = f"{REPO}/.github/workflows/release.yml@refs/tags/v1.4.0"
-NIGHTLY = f"{REPO}/.github/workflows/nightly.yml@refs/heads/main"
+# The reusable build.yml signs (its job_workflow_ref); release.yml and nightly.yml only call it.
+WORKFLOW = f"{REPO}/.github/workflows/build.yml@refs/tags/v1.4.0"
+NIGHTLY = f"{REPO}/.github/workflows/build.yml@refs/heads/main"
+CALLER = f"{REPO}/.github/workflows/release.yml@refs/tags/v1.4.0"
 GITHUB = "https://token.actions.githubusercontent.com"
 OID = "1.3.6.1.4.1.57264.1."
 GOOD = {
@@ -103,6 +105,14 @@ def test_a_certificate_with_every_claim_of_the_stable_policy_passes() -> None:
             "https://github.com/mallory/opencode/.github/workflows/release.yml@refs/tags/v1.4.0",
             "identity",
             "signed by https://github.com/mallory/",
+        ),
+        # a certificate for a job of the calling workflow alone: not the reusable build (SLSA L3)
+        ("san", CALLER, "identity", f"signed by {CALLER}, expected {REPO}/.github/workflows/build.yml@"),
+        (
+            "build-signer-uri",
+            CALLER,
+            "build-signer-uri",
+            "OIDCBuildSignerURI is https://github.com/opencode/opencode/.github/workflows/release.yml@",
         ),
         (
             "build-signer-uri",

@@ -32,7 +32,8 @@ def _steps(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_l1_provenance_by_actions_attest_in_provenance_mode() -> None:
     attest = _flows()[BUILD]["jobs"]["attest"]
-    step = next(s for s in _steps(attest) if s.get("uses", "").startswith("actions/attest@"))
+    step = next(s for s in _steps(attest) if s.get("id") == "provenance")
+    assert step["uses"].startswith("actions/attest@")
     assert set(step["with"]) <= {"subject-checksums", "show-summary"}  # no predicate: provenance mode
 
 
@@ -42,6 +43,19 @@ def test_l1_subjects_are_computed_by_the_attest_job_from_what_it_received_and_ch
     assert script.index("sha256sum --strict --check") < script.index("xargs sha256sum > ../../provenance.sha256")
     step = next(s for s in _steps(attest) if s.get("id") == "provenance")
     assert step["with"]["subject-checksums"] == "provenance.sha256"
+
+
+def test_l1_the_release_statement_is_signed_after_its_files_are_checked() -> None:
+    attest = _flows()[BUILD]["jobs"]["attest"]
+    steps = _steps(attest)
+    script = "\n".join(s.get("run", "") for s in steps)
+    # every file the merge job's predicate lists is checked, with the subjects, before any signing
+    assert "sha256sum --strict --check --quiet ../../subjects.sha256 ../../listed.sha256" in script
+    ids = [s.get("id") for s in steps]
+    statement = steps[ids.index("release-statement")]
+    assert ids.index("provenance") < ids.index("release-statement")
+    assert statement["with"]["predicate-type"] == "https://opencode.example.org/release-statement/v1"
+    assert "provenance.intoto.json" in script and "release-predicate.json" in statement["with"]["predicate-path"]
 
 
 def test_l2_hosted_runners_and_images_by_digest() -> None:

@@ -16,17 +16,17 @@ from opencode_release.verify.release import find_releases
 from tests.conftest import PRODUCT, write_project
 
 
-def test_packaged_policy_pins_the_release_workflow_for_production() -> None:
+def test_packaged_policy_pins_the_reusable_build_workflow_for_production() -> None:
     policy = identity_policy.load_policy("production", None, {})
     assert policy.issuer == "https://token.actions.githubusercontent.com"
     assert identity_policy.matches(
-        policy.identity, "https://github.com/opencode/opencode/.github/workflows/release.yml@refs/tags/v1.4.0"
+        policy.identity, "https://github.com/opencode/opencode/.github/workflows/build.yml@refs/tags/v1.4.0"
     )
     assert not identity_policy.matches(
-        policy.identity, "https://github.com/opencode/opencode/.github/workflows/release.yml@refs/heads/main"
+        policy.identity, "https://github.com/opencode/opencode/.github/workflows/build.yml@refs/heads/main"
     )
     assert not identity_policy.matches(
-        policy.identity, "https://github.com/mallory/opencode/.github/workflows/release.yml@refs/tags/v1.4.0"
+        policy.identity, "https://github.com/mallory/opencode/.github/workflows/build.yml@refs/tags/v1.4.0"
     )
     assert identity_policy.matches("release@opencode.local", "release@opencode.local")
     assert not identity_policy.matches("release@opencode.local", "release@opencode.locals")
@@ -62,7 +62,7 @@ def test_shipped_production_root_loads_offline_and_unknown_instances_are_refused
 
 def test_a_channel_table_overrides_its_instance_and_flags_replace_certificate_rules() -> None:
     nightly = identity_policy.load_policy("production", None, {}, "nightly")
-    assert nightly.identity.endswith("/nightly.yml@refs/heads/main")
+    assert nightly.identity.endswith("/build.yml@refs/heads/main")
     assert nightly.claims["source-repository-ref"] == "refs/heads/main"
     assert nightly.claims["runner-environment"] == "github-hosted"
     assert identity_policy.load_policy("production", None, {}, "lts/1.2").claims["source-repository-ref"] == (

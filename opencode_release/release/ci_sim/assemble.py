@@ -47,13 +47,15 @@ def actions(folder: Path) -> dict[str, Path]:
 
 
 def tools(folder: Path) -> Path:
-    """`bin/` for the front of the jobs' PATH: docker, python3, python3.X (the host's interpreter)."""
+    """`bin/` for the front of the jobs' PATH: docker, gh, python3, python3.X (the host's interpreter)."""
     dest = folder / "bin"
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     shutil.copy2(STANDINS / "bin" / "docker", dest / "docker")
     shutil.copy2(STANDINS / "docker_run.py", dest / "docker_run.py")
+    shutil.copy2(STANDINS / "bin" / "gh", dest / "gh")
+    shutil.copy2(STANDINS / "gh_release.py", dest / "gh_release.py")
     base = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
     for name in ("python3", f"python3.{sys.version_info.minor}"):
         (dest / name).symlink_to(base)

@@ -41,6 +41,9 @@ class Run:
     env: Mapping[str, str] = field(default_factory=dict)  # more variables for every job (no secrets)
     secrets: Mapping[str, str] = field(default_factory=dict)
     job: str | None = None  # run this job and what it needs, not the whole graph
+    # the simulated Sigstore's client trust config, which the publish job verifies against
+    # instead of public-good Sigstore's (the one change to the generated scripts besides token grants)
+    trust_config: str = ""
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -85,6 +88,19 @@ def load_workflow(text: str) -> Any:
     return yaml.load(text, Loader=_WorkflowLoader)  # noqa: S506 (a SafeLoader without the bool resolver)
 
 
+PRODUCTION_TRUST = "--instance production"
+
+
+def retarget_verification(work: Path, trust_config: str) -> int:
+    """Point the workflows' `--instance production` at the simulated instance; returns how many."""
+    count = 0
+    for path in sorted((work / ".github" / "workflows").glob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        count += text.count(PRODUCTION_TRUST)
+        path.write_text(text.replace(PRODUCTION_TRUST, f"--instance {trust_config}"), encoding="utf-8")
+    return count
+
+
 def write_grants(work: Path, caller: str, token_url: str) -> list[grants.Grant]:
     folder = work / ".github" / "workflows"
     documents = {
@@ -103,6 +119,8 @@ def run_workflow(
     """Run `run.caller` under act to the end; returns act's exit status and its log."""
     folder.mkdir(parents=True, exist_ok=True)
     commit = lay_out(repo_root, folder, run)
+    if run.trust_config and not retarget_verification(folder / "repo", run.trust_config):
+        raise UsageError(f"{run.caller}: no `{PRODUCTION_TRUST}` to point at the simulated Sigstore")
     facts = token_endpoint.RunFacts(
         repository=run.repository,
         repository_id="100001",

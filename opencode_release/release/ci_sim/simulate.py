@@ -24,8 +24,12 @@ from ...build import ci_workflow, targets
 from ...build import stages as build_stages
 from ...core.config import Settings
 from ...core.errors import CheckFailed, UsageError
+from ...core.ledger import Ledger
 from ...devsigstore import LocalSigstore
-from . import runner, token_endpoint
+from ...verify import stages as verify_stages
+from ...verify.release import verify_release
+from .. import merge
+from . import runner, secrets, token_endpoint
 
 CALLERS = {"release": ".github/workflows/release.yml", "nightly": ".github/workflows/nightly.yml"}
 _JOB_END = re.compile(r"^\[(?P<job>[^\]]+?)\s*\]\s+🏁\s+Job (?P<result>succeeded|failed)")
@@ -36,6 +40,18 @@ class Outcome:
     jobs: dict[str, str]  # act's job name -> succeeded | failed
     log: Path
     delivered: Path  # the release folder the run produced
+    verified: int = 0  # files verify-release checked at the end (0: the run stopped before publish)
+
+
+def verify_delivered(settings: Settings, release: Path, trust_file: str, channel: str) -> int:
+    """verify-release of what the run delivered, with production's policy for the channel and the
+    simulated Sigstore's trusted root (it plays public-good Sigstore); returns the files checked."""
+    trust, policy = verify_stages.release_trust(settings, trust_file, settings.path(settings.state_dir), channel)
+    report = verify_release(release, trust, policy)
+    failure = report.first_failure()
+    if failure is not None:
+        raise CheckFailed(f"ci --simulate: verify-release {release}: {failure}")
+    return len(report.rows)
 
 
 def github_repository(settings: Settings) -> str:
@@ -49,7 +65,14 @@ def github_repository(settings: Settings) -> str:
     return "/".join(parts)
 
 
-def run_for(settings: Settings, workflow: str, env: Mapping[str, str], job: str | None) -> runner.Run:
+def run_for(
+    settings: Settings,
+    workflow: str,
+    env: Mapping[str, str],
+    job: str | None,
+    trust_config: str = "",
+    secrets: Mapping[str, str] | None = None,
+) -> runner.Run:
     if workflow not in CALLERS:
         raise UsageError(f"ci --simulate --workflow {workflow!r}: expected release or nightly")
     release = workflow == "release"
@@ -62,6 +85,8 @@ def run_for(settings: Settings, workflow: str, env: Mapping[str, str], job: str 
         labels=labels,
         env=env,
         job=job,
+        trust_config=trust_config,
+        secrets=dict(secrets or {}),
     )
 
 
@@ -80,7 +105,8 @@ def _artifact(folder: Path, name: str) -> zipfile.ZipFile | None:
 
 
 def delivered(folder: Path) -> Path:
-    """The release folder as the run left it: the merged release, with the attest job's bundles."""
+    """The release folder as the publish job had it: the merged release, with the attest job's
+    statements and bundles recorded in its ledger as `collect --phase publish` records them."""
     dest = folder / "delivered"
     shutil.rmtree(dest, ignore_errors=True)
     release = _artifact(folder, "release")
@@ -90,7 +116,10 @@ def delivered(folder: Path) -> Path:
     versions = [p for p in dest.iterdir() if p.is_dir()]
     attested = _artifact(folder, "attested")
     if attested is not None and len(versions) == 1:
-        attested.extractall(versions[0])
+        incoming = folder / "attested"
+        shutil.rmtree(incoming, ignore_errors=True)
+        attested.extractall(incoming)
+        merge.import_signatures(Ledger.load(versions[0]), incoming)
     return versions[0] if len(versions) == 1 else dest
 
 
@@ -115,25 +144,35 @@ def simulate(
             f"(binary and nuitka-report.xml) for {', '.join(missing)}"
         )
     folder = folder.resolve()
-    instance = LocalSigstore(folder, token_endpoint.GITHUB_ISSUER, "")
+    # GitHub's issuer URL, read as an Actions issuer: certificates carry the GitHub extensions
+    # (Build Signer URI, source repository and ref, runner environment) that the policy pins.
+    issuer = token_endpoint.GITHUB_ISSUER
+    instance = LocalSigstore(folder, issuer, "", actions_issuer=issuer)
     with instance.running() as sigstore:
         key = sigstore.services.keys.oidc
 
         def mint(claims: Mapping[str, Any]) -> str:
             return jwt.encode(dict(claims), key, algorithm="ES256")
 
+        trust = str(sigstore.trust_config_path)
         env = {
-            "OPENCODE_SIM_SIGSTORE_TRUST_CONFIG": str(sigstore.trust_config_path),
+            "OPENCODE_SIM_SIGSTORE_TRUST_CONFIG": trust,
+            "OPENCODE_SIM_RELEASES": str(folder / "github-releases"),
             build_stages.SIMULATED_RUNNER: "1",
             **({build_stages.PREBUILT: str(prebuilt.resolve())} if prebuilt else {}),
         }
-        code, log = runner.run_workflow(repo_root, folder, run_for(settings, workflow, env, job), mint, echo=echo)
-    jobs = job_results(log)
-    outcome = Outcome(jobs, log, delivered(folder))
-    failed = sorted(name for name, result in jobs.items() if result == "failed")
-    if code != 0 or failed:
-        raise CheckFailed(
-            f"ci --simulate: the {workflow} workflow failed under act (exit {code}; failed jobs: "
-            f"{', '.join(failed) or 'none reported'}); see {log}"
-        )
-    return outcome
+        channel = "nightly" if workflow == "nightly" else "stable"
+        publishing = secrets.publishing_secrets(channel, settings.name) if job != "build" else {}
+        shutil.rmtree(folder / "github-releases", ignore_errors=True)
+        planned = run_for(settings, workflow, env, job, trust_config=trust, secrets=publishing)
+        code, log = runner.run_workflow(repo_root, folder, planned, mint, echo=echo)
+        jobs = job_results(log)
+        failed = sorted(name for name, result in jobs.items() if result == "failed")
+        if code != 0 or failed:
+            raise CheckFailed(
+                f"ci --simulate: the {workflow} workflow failed under act (exit {code}; failed jobs: "
+                f"{', '.join(failed) or 'none reported'}); see {log}"
+            )
+        release = delivered(folder)
+        verified = verify_delivered(settings, release, trust, channel) if job != "build" else 0
+    return Outcome(jobs, log, release, verified)

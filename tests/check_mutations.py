@@ -42,6 +42,7 @@ TESTS = [
     "tests/unit/test_identity_policy_claims.py",
     "tests/integration/test_verify_release_checks.py",
     "tests/integration/test_procurement_packet.py",
+    "tests/unit/test_procurement.py",
     "tests/integration/test_image_verify.py",
 ]
 CONSTANTS = {"FORMAT": "bundle-format", "SIGSTORE": "sigstore"}

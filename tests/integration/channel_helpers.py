@@ -9,7 +9,7 @@ import hashlib
 import http.server
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tuf.api.metadata import Metadata, Snapshot, Targets, Timestamp
@@ -101,14 +101,10 @@ def assert_consistent(public: Path) -> None:
 
 
 @contextlib.contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    """A static HTTP server on 127.0.0.1 (ephemeral port) for `folder`; stops with the block."""
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+def serving(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 (ephemeral port) answering with `handler`; stops with the block."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -116,3 +112,15 @@ def serve(folder: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """A static HTTP server on 127.0.0.1 (ephemeral port) for `folder`; stops with the block."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    with serving(functools.partial(Quiet, directory=str(folder))) as url:
+        yield url

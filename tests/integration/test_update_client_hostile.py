@@ -10,11 +10,8 @@ import http.server
 import socket
 import subprocess
 import sys
-import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,7 @@ from opencode_release.channels import update_client
 from opencode_release.channels.update_client import UpdateError
 from opencode_release.core.errors import UsageError
 from tests.conftest import REPO, write_project
-from tests.integration.channel_helpers import TARGET, make_ledger, repository, serve
+from tests.integration.channel_helpers import TARGET, make_ledger, repository, serve, serving
 
 pytestmark = pytest.mark.integration
 
@@ -37,19 +34,6 @@ def repos(tmp_path: Path) -> tuple[Path, Path]:
         make_ledger(tmp_path / "d2", "9.9.9", b"EVIL" * 100), ["stable"]
     )
     return ours, foreign
-
-
-@contextmanager
-def _server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class _Endless(http.server.BaseHTTPRequestHandler):
@@ -126,7 +110,7 @@ def test_file_urls_work(repos: tuple[Path, Path], tmp_path: Path) -> None:
 def test_an_endless_root_is_cut_at_the_length_cap_in_bounded_memory(tmp_path: Path) -> None:
     tracemalloc.start()
     try:
-        with _server(_Endless) as url, pytest.raises(UpdateError, match="DownloadLengthMismatchError"):
+        with serving(_Endless) as url, pytest.raises(UpdateError, match="DownloadLengthMismatchError"):
             update_client.check(url, "stable", tmp_path / "cache", trusted_root=None, trust_on_first_use=True)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -136,7 +120,7 @@ def test_an_endless_root_is_cut_at_the_length_cap_in_bounded_memory(tmp_path: Pa
 
 def test_a_slow_server_meets_the_overall_deadline(tmp_path: Path) -> None:
     started = time.monotonic()
-    with _server(_Slow) as url, pytest.raises(UpdateError, match=r"SlowRetrievalError: .*deadline"):
+    with serving(_Slow) as url, pytest.raises(UpdateError, match=r"SlowRetrievalError: .*deadline"):
         update_client.check(
             url, "stable", tmp_path / "cache", trusted_root=None, trust_on_first_use=True, deadline_seconds=3
         )

@@ -37,6 +37,7 @@ from sigstore_models.bundle.v1 import Bundle as BundleMessage
 from sigstore_models.common.v1 import HashAlgorithm
 
 from ..core.errors import UsageError, VerificationError
+from ._remembered import RememberingVerifier
 from .identity_policy import PolicyRefusal
 
 MAX_BUNDLE_BYTES = 16 << 20  # a real bundle is a few KiB; bigger is refused unread
@@ -68,7 +69,7 @@ class BundleVerifier:
     def __init__(self, root: TrustedRoot, policy: VerificationPolicy) -> None:
         self.root = root
         self.policy = policy
-        self.verifier = Verifier(trusted_root=root)
+        self.verifier = RememberingVerifier(trusted_root=root)
 
     # -- reading ------------------------------------------------------------------
     @staticmethod

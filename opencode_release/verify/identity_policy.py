@@ -39,6 +39,7 @@ from sigstore.verify import policy as sigstore_policy
 from sigstore_models.trustroot.v1 import TrustedRoot as TrustedRootMessage
 
 from ..core.errors import UsageError
+from ._remembered import RememberingKeyring
 
 INSTANCES = ("production", "staging", "local")
 CHANNELS = ("stable", "lts", "nightly")
@@ -77,7 +78,8 @@ class SharedKeyrings(TrustedRoot):
     and each time the root loads every key of the file again (about a tenth of a
     bundle's verification time). The keyrings hold the same keys either way, and
     every check made with them stays the library's. Only the verifying purpose is
-    kept: a signing keyring depends on the time it is asked for.
+    kept: a signing keyring depends on the time it is asked for. Each keyring
+    remembers the signatures it accepted (see _remembered.py).
     """
 
     def __init__(self, inner: TrustedRootMessage) -> None:
@@ -89,14 +91,14 @@ class SharedKeyrings(TrustedRoot):
         if purpose is not KeyringPurpose.VERIFY:
             return super().rekor_keyring(purpose)
         if self._rekor is None:
-            self._rekor = super().rekor_keyring(purpose)
+            self._rekor = RekorKeyring(RememberingKeyring(super().rekor_keyring(purpose)))
         return self._rekor
 
     def ct_keyring(self, purpose: KeyringPurpose) -> CTKeyring:
         if purpose is not KeyringPurpose.VERIFY:
             return super().ct_keyring(purpose)
         if self._ct is None:
-            self._ct = super().ct_keyring(purpose)
+            self._ct = CTKeyring(RememberingKeyring(super().ct_keyring(purpose)))
         return self._ct
 
 

@@ -84,3 +84,53 @@ def test_conformance_case(name: str, tmp_path: Path) -> None:
     else:
         assert proc.returncode == 0, f"{name} refused: {proc.stdout} {proc.stderr}"
         assert report["ok"] is True
+
+
+def _production_pairs(names: list[str]) -> list[tuple[Path, Path]]:
+    """The keyless cases on the production root with the default identity, as (artifact, bundle) pairs."""
+    pairs = []
+    for name in names:
+        case = SUITE / name
+        if any((case / f).exists() for f in ("trusted_root.json", "key.pub", "identity", "issuer")):
+            continue
+        artifact = case / "artifact" if (case / "artifact").is_file() else SUITE / "a.txt"
+        pairs.append((artifact, case / "bundle.sigstore.json"))
+    return pairs
+
+
+def test_one_warm_verifier_still_refuses_every_fail_case_after_accepting_the_happy_ones() -> None:
+    """The verifier remembers what the library accepted (verify/_remembered.py): the memory must never let
+    a refused case through. One verifier checks the happy cases, then every _fail case, then the happy
+    cases again; the second pass is answered from memory for the keyrings (no key is asked again)."""
+    from sigstore._internal.trust import KeyringPurpose
+
+    from opencode_release.verify import identity_policy
+    from opencode_release.verify.artifact import verify_files
+
+    names = [n for n in _cases() if n not in LIBRARY_MISSES]
+    happy = _production_pairs([n for n in names if not n.endswith("_fail")])
+    failing = _production_pairs([n for n in names if n.endswith("_fail")])
+    assert len(happy) >= 5 and len(failing) >= 15
+    trust = identity_policy.load_trusted_root("production", None, None)
+    policy = identity_policy.load_policy("production", None, {"identity": DEFAULT_IDENTITY, "issuer": DEFAULT_ISSUER})
+
+    calls: list[bytes] = []
+    for keyring in (trust.root.rekor_keyring(KeyringPurpose.VERIFY), trust.root.ct_keyring(KeyringPurpose.VERIFY)):
+        for key in keyring._keyring.values():
+            original = key.verify
+
+            def counted(signature: bytes, data: bytes, _original=original) -> None:  # type: ignore[no-untyped-def]
+                calls.append(data)
+                _original(signature, data)
+
+            key.verify = counted  # type: ignore[method-assign]
+
+    rows = verify_files([*happy, *failing, *happy], trust, policy).rows
+    first, refused, again = rows[: len(happy)], rows[len(happy) : -len(happy)], rows[-len(happy) :]
+    assert all(r.ok for r in first), [r.reason for r in first if not r.ok]
+    assert not [str(p[1].parent.name) for p, r in zip(failing, refused, strict=True) if r.ok]
+    assert all(r.ok for r in again)
+    # Asked once more, the same bundles need no key of the keyrings: their SCTs, checkpoints and SETs are remembered.
+    before = len(calls)
+    assert all(r.ok for r in verify_files(happy, trust, policy).rows)
+    assert len(calls) == before and before > 0

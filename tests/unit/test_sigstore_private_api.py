@@ -8,13 +8,15 @@ the pin moves and one of them is gone or has changed shape.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import inspect
 import re
 from pathlib import Path
 
 import sigstore
-from sigstore._internal.trust import KeyringPurpose
+from sigstore._internal.timestamp import TimestampVerificationResult
+from sigstore._internal.trust import Keyring, KeyringPurpose
 from sigstore.models import Bundle, TimestampVerificationData, TransparencyLogEntry, TrustedRoot
 from sigstore.verify import Verifier
 from sigstore.verify import policy as sigstore_policy
@@ -43,6 +45,14 @@ PRIVATE = [
         "sigstore._internal.trust.RekorKeyring, CTKeyring",
     ),
     ("identity_policy.Pattern: the extension classes' base", "sigstore.verify.policy._SingleX509ExtPolicyV2"),
+    (
+        "_remembered.RememberingKeyring: the same keys, accepted signatures remembered",
+        "sigstore._internal.trust.Keyring.verify(key_id=, signature=, data=) and Keyring._keyring",
+    ),
+    (
+        "_remembered.RememberingVerifier: a chain remembered per certificate and time",
+        "sigstore.verify.Verifier._verify_chain_at_time; sigstore._internal.timestamp.TimestampVerificationResult",
+    ),
     ("identity_policy.shipped_trusted_root_path", "sigstore/_store/<quoted TUF URL>/trusted_root.json"),
 ]
 
@@ -53,7 +63,18 @@ def test_sigstore_is_pinned_exactly_to_the_version_installed() -> None:
 
 
 def test_every_private_name_is_there_with_the_shape_relied_on() -> None:
-    assert len(PRIVATE) == 12
+    assert len(PRIVATE) == 14
+    assert list(inspect.signature(Keyring.verify).parameters) == ["self", "key_id", "signature", "data"]
+    assert isinstance(Keyring()._keyring, dict)
+    assert list(inspect.signature(Verifier._verify_chain_at_time).parameters) == [
+        "self",
+        "certificate",
+        "timestamp_result",
+    ]
+    assert {f.name for f in dataclasses.fields(TimestampVerificationResult)} >= {"source", "time"}
+    # The chain is all the Verifier uses the time for: RememberingVerifier keys it by (certificate, time).
+    common = inspect.getsource(Verifier._verify_common_signing_cert)
+    assert "self._verify_chain_at_time(cert, vts)" in common
     assert isinstance(Bundle._dsse_envelope, property)
     assert list(inspect.signature(TransparencyLogEntry.__init__).parameters) == ["self", "inner"]
     assert list(inspect.signature(TransparencyLogEntry._verify).parameters) == ["self", "keyring"]

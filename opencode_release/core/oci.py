@@ -8,7 +8,8 @@ the few calls of the distribution spec 1.1 we need, with exact bytes, bounded
 reads and one-line errors. A loopback registry (127.0.0.1, localhost, ::1) is
 spoken to over plain HTTP, every other over HTTPS. Credentials come from
 OPENCODE_REGISTRY_USERNAME / OPENCODE_REGISTRY_PASSWORD (never from a file),
-for the Bearer token or Basic challenge a registry answers with.
+for the Bearer token or Basic challenge a registry answers with; they are sent
+only over HTTPS or to loopback, and never printed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,7 @@ MAX_MANIFEST_BYTES = 4 << 20  # the spec's recommended limit for a manifest
 USERNAME_ENV = "OPENCODE_REGISTRY_USERNAME"
 PASSWORD_ENV = "OPENCODE_REGISTRY_PASSWORD"  # noqa: S105 (the name of a variable, not its value)
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 _TIMEOUT = 60
 _HOST = r"(?P<host>[a-z0-9.-]+(:[0-9]{1,5})?|\[::1\](:[0-9]{1,5})?)"
 _REPO = r"(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
@@ -49,6 +52,10 @@ _REFERENCE = re.compile(
 
 class RegistryError(ReleaseError):
     """The registry refused, failed, or answered what the spec does not allow."""
+
+
+class CredentialsMissing(UsageError):
+    """The registry asks for credentials and the environment has none: the caller's to give (exit 2)."""
 
 
 def sha256_digest(data: bytes) -> str:
@@ -124,25 +131,42 @@ class Registry:
         return (user, password) if user and password else None
 
     def _authenticate(self, challenge: str) -> None:
-        scheme, _, params = challenge.partition(" ")
+        """Answer a 401's challenge: Basic with the environment's credentials, or Bearer with a token that the
+        challenge's realm grants for them (anonymously when the environment has none: a public image)."""
+        scheme, params = [*challenge.split(None, 1), "", ""][:2]
         fields = dict(re.findall(r'(\w+)="([^"]*)"', params))
         credentials = self._credentials()
-        if scheme.lower() == "basic" and credentials:
+        if scheme.lower() == "basic":
+            if credentials is None:
+                raise CredentialsMissing(
+                    f"{self.host}: the registry asks for credentials; set {USERNAME_ENV} and {PASSWORD_ENV}"
+                )
             self._auth = {"Authorization": "Basic " + base64.b64encode(":".join(credentials).encode()).decode()}
         elif scheme.lower() == "bearer" and "realm" in fields:
-            query = {k: v for k, v in fields.items() if k in ("service", "scope")}
-            try:
-                answer = requests.get(fields["realm"], params=query, auth=credentials, timeout=_TIMEOUT)
-                token = answer.json().get("token") or answer.json().get("access_token")
-            except (requests.RequestException, ValueError, AttributeError) as exc:
-                raise RegistryError(f"{self.host}: token request failed: {exc}") from None
-            if not answer.ok or not isinstance(token, str):
-                raise RegistryError(
-                    f"{self.host}: token request refused ({answer.status_code}); set {USERNAME_ENV} and {PASSWORD_ENV}"
-                )
-            self._auth = {"Authorization": f"Bearer {token}"}
+            self._auth = {"Authorization": f"Bearer {self._token(fields, credentials)}"}
         else:
-            raise RegistryError(f"{self.host}: authentication required; set {USERNAME_ENV} and {PASSWORD_ENV}")
+            raise RegistryError(f"{self.host}: a challenge this client does not answer: {scheme[:40]!r}")
+
+    def _token(self, fields: dict[str, str], credentials: tuple[str, str] | None) -> str:
+        realm = fields["realm"]
+        where = urllib.parse.urlsplit(realm)
+        if where.scheme != "https" and not (where.scheme == "http" and where.hostname in _LOOPBACK_NAMES):
+            raise RegistryError(f"{self.host}: refused token realm {realm[:100]!r}: credentials go over HTTPS only")
+        query = {k: v for k, v in fields.items() if k in ("service", "scope")}
+        try:
+            answer = requests.get(realm, params=query, auth=credentials, timeout=_TIMEOUT, allow_redirects=False)
+            token = answer.json().get("token") or answer.json().get("access_token") if answer.ok else None
+        except (requests.RequestException, ValueError, AttributeError) as exc:
+            raise RegistryError(f"{self.host}: token request failed: {type(exc).__name__}") from None
+        if answer.status_code == 401 and credentials is None:
+            raise CredentialsMissing(
+                f"{self.host}: the registry's token service asks for credentials; set {USERNAME_ENV} and {PASSWORD_ENV}"
+            )
+        if not isinstance(token, str) or not token:
+            raise RegistryError(
+                f"{self.host}: the token service refused the credentials of {USERNAME_ENV} ({answer.status_code})"
+            )
+        return token
 
     def _request(self, method: str, url: str, *, ok: tuple[int, ...], **kwargs: Any) -> requests.Response:
         headers = {**kwargs.pop("headers", {})}
@@ -157,6 +181,11 @@ class Registry:
                 self._authenticate(response.headers["WWW-Authenticate"])
                 continue
             break
+        if response.status_code == 401 and self._auth:
+            raise RegistryError(
+                f"{self.host}/{self.repository}: the registry refused the credentials of {USERNAME_ENV} "
+                f"({method} {url.split('/v2/', 1)[-1].split('?')[0]}: 401)"
+            )
         if response.status_code not in ok:
             raise RegistryError(
                 f"{self.host}/{self.repository}: {method} {url.split('/v2/', 1)[-1]}: "

@@ -26,10 +26,10 @@ def run(settings: config.Settings, *names: str) -> Context:
     return ctx
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """The console script, as a user runs it."""
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The console script, as a user runs it (in `env` when given, else this process's environment)."""
     command = [sys.executable, "-c", "import sys; from opencode_release.cli import main; sys.exit(main())", *args]
-    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=600, env=env)
 
 
 def publish(product: Path, repository: str, *extra: str) -> dict[str, Any]:

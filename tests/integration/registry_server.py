@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,12 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:{port}
+"""
+HTPASSWD = """\
+auth:
+  htpasswd:
+    realm: opencode-test
+    path: {path}
 """
 
 
@@ -45,14 +52,25 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def htpasswd_file(path: Path, user: str, password: str) -> Path:
+    """An htpasswd file with one bcrypt entry (the only kind Distribution accepts), by Apache's htpasswd; the
+    password goes through standard input, never the command line."""
+    tool = shutil.which("htpasswd")
+    assert tool, "htpasswd is missing: run ./setup.sh (Debian package apache2-utils)"
+    subprocess.run([tool, "-iBc", str(path), user], input=password, text=True, check=True, capture_output=True)
+    return path
+
+
 @contextlib.contextmanager
-def running_registry(folder: Path) -> Iterator[RegistryServer]:
+def running_registry(folder: Path, htpasswd: Path | None = None) -> Iterator[RegistryServer]:
+    """With `htpasswd`, every request needs Basic credentials of that file (the registry answers 401 otherwise)."""
     tool = shutil.which("docker-registry")
     assert tool, "docker-registry is missing: run ./setup.sh (Debian package docker-registry)"
     folder.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     config = folder / "config.yml"
-    config.write_text(CONFIG.format(storage=folder / "storage", port=port), encoding="utf-8")
+    text = CONFIG.format(storage=folder / "storage", port=port)
+    config.write_text(text + (HTPASSWD.format(path=htpasswd) if htpasswd else ""), encoding="utf-8")
     log = (folder / "registry.log").open("wb")
     process = subprocess.Popen([tool, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -62,6 +80,10 @@ def running_registry(folder: Path) -> Iterator[RegistryServer]:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as answer:
                     if answer.status == 200:
                         break
+            except urllib.error.HTTPError as refused:
+                if refused.code == 401 and htpasswd:
+                    break  # up, and asking for credentials
+                raise
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(

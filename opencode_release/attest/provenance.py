@@ -31,7 +31,6 @@ from ..core.names import SLSA_PROVENANCE_V1, local_builder_id
 from . import statements
 
 BUILD_TYPE = "https://opencode.example.org/opencode-release/build-types/nuitka-onefile/v1"
-PROVENANCE_NAME = "provenance.intoto.json"
 # Evidence written after the provenance (or about it) is not one of its subjects.
 AFTER_PROVENANCE = frozenset(
     {

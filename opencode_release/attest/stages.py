@@ -17,7 +17,7 @@ from sigstore.verify import Verifier, policy
 from ..core.errors import LedgerError, StageError
 from ..core.fsio import concurrently, write_atomic
 from ..core.ledger import SUMMED_KINDS, Artifact, ArtifactKind
-from ..core.names import SLSA_PROVENANCE_V1, TRUST_ROOT_NAME
+from ..core.names import PROVENANCE_NAME, SLSA_PROVENANCE_V1, TRUST_ROOT_NAME
 from ..core.stage import Context, Stage
 from . import (
     _cdx_validate,
@@ -140,8 +140,8 @@ class ProvenanceStage(Stage):
             run=provenance.current_run(ctx.ledger, started, snapshot=ctx.snapshot),
         )
         data = statements.encode(document)
-        provenance.verify_against_ledger(data, provenance.PROVENANCE_NAME, ctx.ledger)
-        path = ctx.dist_dir / provenance.PROVENANCE_NAME
+        provenance.verify_against_ledger(data, PROVENANCE_NAME, ctx.ledger)
+        path = ctx.dist_dir / PROVENANCE_NAME
         write_atomic(path, data)
         builder = document["predicate"]["runDetails"]["builder"]["id"]
         ctx.ledger.record(

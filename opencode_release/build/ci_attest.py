@@ -19,12 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.names import RELEASE_PREDICATE, RELEASE_STATEMENT_NAME
+from ..core.names import BUNDLE_SUFFIX as BUNDLE
+from ..core.names import PROVENANCE_NAME, RELEASE_PREDICATE, RELEASE_STATEMENT_NAME
 from . import ci_pins
 from .ci_jobs import HOST_RUNNER, VERSION_ENV, download, run, upload
-
-PROVENANCE_NAME = "provenance.intoto.json"  # attest/provenance.py names the local one the same
-BUNDLE = ".sigstore.json"
 
 _CHECK = (
     "printf '%s' \"$SUBJECTS\" | base64 -d > subjects.sha256\n"

@@ -8,6 +8,8 @@ BUNDLE_SUFFIX = ".sigstore.json"
 TRUST_ROOT_NAME = "sigstore-trusted-root.json"
 # The in-toto predicate type of SLSA v1.0 provenance.
 SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
+# The SLSA provenance of a release, local or from CI.
+PROVENANCE_NAME = "provenance.intoto.json"
 # The release statement: a DSSE-signed in-toto statement listing every file of a release (attest/release_statement.py).
 RELEASE_STATEMENT_NAME = "release.intoto.json"
 RELEASE_PREDICATE = "https://opencode.example.org/release-statement/v1"

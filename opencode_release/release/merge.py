@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..attest.provenance import PROVENANCE_NAME
 from ..build import archives
 from ..core.errors import MergeError
 from ..core.fsio import inside
 from ..core.ledger import MANIFEST_NAME, Artifact, ArtifactKind, Ledger, file_digest
-from ..core.names import BUNDLE_SUFFIX, RELEASE_STATEMENT_NAME, SLSA_PROVENANCE_V1
+from ..core.names import BUNDLE_SUFFIX, PROVENANCE_NAME, RELEASE_STATEMENT_NAME, SLSA_PROVENANCE_V1
 
 
 @dataclass(frozen=True, slots=True)

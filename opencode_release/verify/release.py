@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..core.errors import LedgerError, UsageError, VerificationError
 from ..core.ledger import MANIFEST_NAME, SUMMED_KINDS, ArtifactKind, Ledger
-from ..core.names import BUNDLE_SUFFIX
+from ..core.names import BUNDLE_SUFFIX, PROVENANCE_NAME
 from . import release_statement
 from .artifact import MAX_STATEMENT_BYTES, NOT_LISTED, ArtifactVerifier, Item, Report, Row, read_bounded
 from .identity_policy import Policy, Trust
@@ -266,6 +266,6 @@ def verify_folder(
         rows.append(verifier.adopt_provenance(provenance_item))
     elif require_statement:
         reason = "the release has no provenance"
-        rows.append(Row("provenance.intoto.json", ArtifactKind.PROVENANCE, (), "provenance-type", reason))
+        rows.append(Row(PROVENANCE_NAME, ArtifactKind.PROVENANCE, (), "provenance-type", reason))
     rows += run_rows(verifier, items, workers)
     return rows

@@ -14,7 +14,7 @@ from types import ModuleType
 
 from .command import Command
 
-MODULES = ("core", "manifests", "channels", "images", "verify", "ci", "project", "procurement")
+MODULES = ("core", "manifests", "channels", "images", "verify", "ci", "project", "procurement", "reproduce")
 # Commands whose module stands alone, by the module that defines them (a test checks the names).
 STANDALONE = {"verify": ("verify", "verify-release", "verify-image")}
 

@@ -99,3 +99,14 @@ def dirty_files(project_dir: Path) -> list[str]:
 
 def tag_exists(project_dir: Path, tag: str) -> bool:
     return _git(project_dir, "rev-parse", "-q", "--verify", f"refs/tags/{tag}") is not None
+
+
+def has_commit(project_dir: Path, commit: str) -> bool:
+    """Whether the repository holding `project_dir` has `commit` (a full object name) as a commit."""
+    return _git(project_dir, "cat-file", "-e", f"{commit}^{{commit}}") is not None
+
+
+def common_dir(project_dir: Path) -> Path | None:
+    """The repository's object store folder: the same for every worktree of it."""
+    found = _git(project_dir, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    return Path(found) if found else None

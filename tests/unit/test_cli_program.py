@@ -84,6 +84,7 @@ TAKES_PROJECT = sorted(
 REQUIRED = {"verify": ["x"], "verify-release": ["x"], "yank": ["1.0.0", "--reason", "r"], "ci": ["--check"]}
 REQUIRED["collect"] = ["--from", "x"]
 REQUIRED["procurement"] = ["--quarter", "2026-Q4"]
+REQUIRED["reproduce"] = ["--version", "1.4.0"]
 REQUIRED["update-check"] = ["--repo", "file:///nowhere"]
 
 

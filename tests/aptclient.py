@@ -17,7 +17,8 @@ from pathlib import Path
 
 
 class AptClient:
-    def __init__(self, folder: Path, repo: Path, suite: str, keyring: Path | None, arch: str = "amd64") -> None:
+    def __init__(self, folder: Path, repo: Path | str, suite: str, keyring: Path | None, arch: str = "amd64") -> None:
+        """`repo`: a folder (a `file:` source) or an http:// URL."""
         self.folder = folder
         for sub in (
             "state/lists/partial",
@@ -39,7 +40,8 @@ class AptClient:
         )
         (folder / "etc/preferences").write_text("")
         options = f"[signed-by={keyring}] " if keyring else ""
-        (folder / "etc/sources.list").write_text(f"deb {options}file:{repo} {suite} main\n")
+        source = repo if isinstance(repo, str) else f"file:{repo}"
+        (folder / "etc/sources.list").write_text(f"deb {options}{source} {suite} main\n")
         conf = {
             "Dir::State": "state",
             "Dir::State::status": "state/status",

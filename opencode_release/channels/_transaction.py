@@ -5,6 +5,7 @@ the commit (see publisher.py)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -14,8 +15,13 @@ from typing import Any
 from tuf.api.metadata import TargetFile
 
 from ..core.errors import ReleaseError
-from .storage import Storage
+from .channel_index import ChannelIndex
+from .storage import ChannelError, Storage
 from .tuf_repo import TufRepository
+
+# What a transaction will delete once its timestamp is out: a publisher killed
+# between the timestamp and the cleanup finishes the cleanup on the next run.
+JOURNAL = ".publish-journal.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +115,32 @@ class Tracked:
 
 
 _VERSIONED = re.compile(r"metadata/\d+\.[^/]+\.json")
+
+
+def write_copies(storage: Storage, copies: dict[str, tuple[str, bool]]) -> None:
+    """The readable copies of committed TUF targets (an index also as HTML)."""
+    for key, (stored, html) in sorted(copies.items()):
+        data = storage.read(stored)
+        if data is None:
+            raise ChannelError(f"{storage.description}/{stored}: missing; the repository is inconsistent")
+        storage.write(key, ChannelIndex.from_bytes(data, stored).to_html() if html else data)
+
+
+def recover(storage: Storage, tuf: TufRepository) -> None:
+    """Finish the cleanup of a committed transaction; forget that of one that never committed."""
+    data = storage.read(JOURNAL)
+    if data is None:
+        return
+    try:
+        journal = json.loads(data)
+        deletions = [str(key) for key in journal["delete"]]
+        copies = {str(key): (str(stored), bool(html)) for key, stored, html in journal.get("readable", [])}
+        committed_at = int(journal["timestamp_version"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ChannelError(f"{storage.description}/{JOURNAL}: not a publish journal: {exc}") from exc
+    current = tuf.timestamp.signed.version if tuf.timestamp else 0
+    if current >= committed_at:
+        write_copies(storage, copies)
+        for key in deletions:
+            storage.delete(key)
+    storage.delete(JOURNAL)

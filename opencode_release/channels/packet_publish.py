@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 
 from ..core.errors import UsageError
-from ._transaction import PublishResult, Txn
+from ._transaction import PublishResult, Txn, recover
 from .channel_index import check_channel, role_name
 from .publisher import Repository
 from .tuf_repo import target_key
@@ -34,7 +34,7 @@ def publish_packet(
     # One transaction, as publisher.publish runs it (its steps are that module's; this adds other targets).
     with publisher.storage.lock(publisher.settings.lock_timeout_seconds):
         tuf = publisher._tuf()
-        publisher._recover(tuf)
+        recover(publisher.storage, tuf)
         with publisher._transaction(tuf) as tracked:
             missing = [c for c in channels if tuf.role(role_name(c)) is None]
             if missing:

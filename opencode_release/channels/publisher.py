@@ -8,8 +8,9 @@ keeps every state a reader can see consistent:
 2. `targets`   the bins, channel roles and top-level targets metadata
 3. `snapshot`  the snapshot naming those versions
 4. `timestamp` the timestamp naming that snapshot: the moment clients see the change (the commit)
-5. `index`     the readable copies (`<channel>/index.json`, `index.html`, release records): only now,
-                so what a person or a script reads without TUF never names what TUF does not cover
+5. `index`     the readable copies (`<channel>/index.json`, `index.html`, release records, the apt suite
+                at `<channel>/apt/`): only now, so what a person, a script or apt reads without TUF never
+                names what TUF does not cover
 6. `cleanup`   files no metadata names any more (pruned payloads, old indexes)
 
 A killed publisher leaves files nothing names yet; publishing again completes the
@@ -34,9 +35,10 @@ from ..core.config import ChannelSettings
 from ..core.errors import LedgerError, ReleaseError
 from ..core.fsio import check_name, check_relative, concurrently
 from ..core.ledger import Artifact, Ledger
+from . import apt_suite
+from ._transaction import JOURNAL, Tracked, Txn, recover, write_copies
 from ._transaction import PublishResult as PublishResult
 from ._transaction import Retention as Retention
-from ._transaction import Tracked, Txn
 from .channel_index import ChannelIndex, PublishedFile, ReleaseEntry, check_channel, index_key, release_key
 from .keys import Keyring
 from .storage import ChannelError, Storage
@@ -45,9 +47,6 @@ from .tuf_repo import MAX_DEPTH, TufRepository, target_key
 # Installable payloads go with retention; everything else is evidence and stays.
 PAYLOAD_KINDS = frozenset({"archive", "binary", "deb", "wheel", "sdist"})
 STEPS = ("files", "targets", "snapshot", "timestamp", "index", "cleanup")
-# What a transaction will delete once its timestamp is out: a publisher killed
-# between the timestamp and the cleanup finishes the cleanup on the next run.
-JOURNAL = ".publish-journal.json"
 
 
 class Repository:
@@ -77,33 +76,6 @@ class Repository:
         tuf = TufRepository(self.storage, self.keyring, self.settings, self.now)
         tuf.load()
         return tuf
-
-    def _recover(self, tuf: TufRepository) -> None:
-        """Finish the cleanup of a committed transaction; forget that of one that never committed."""
-        data = self.storage.read(JOURNAL)
-        if data is None:
-            return
-        try:
-            journal = json.loads(data)
-            deletions = [str(key) for key in journal["delete"]]
-            copies = {str(key): (str(stored), bool(html)) for key, stored, html in journal.get("readable", [])}
-            committed_at = int(journal["timestamp_version"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ChannelError(f"{self.storage.description}/{JOURNAL}: not a publish journal: {exc}") from exc
-        current = tuf.timestamp.signed.version if tuf.timestamp else 0
-        if current >= committed_at:
-            self._write_copies(copies)
-            for key in deletions:
-                self.storage.delete(key)
-        self.storage.delete(JOURNAL)
-
-    def _write_copies(self, copies: dict[str, tuple[str, bool]]) -> None:
-        """The readable copies of committed TUF targets (an index also as HTML)."""
-        for key, (stored, html) in sorted(copies.items()):
-            data = self.storage.read(stored)
-            if data is None:
-                raise ChannelError(f"{self.storage.description}/{stored}: missing; the repository is inconsistent")
-            self.storage.write(key, ChannelIndex.from_bytes(data, stored).to_html() if html else data)
 
     def _fetch(self, tuf: TufRepository, channel: str, target_path: str) -> bytes | None:
         """A target's bytes as the current metadata names them, hash-checked."""
@@ -179,7 +151,7 @@ class Repository:
         txn.tuf.write_timestamp()
         tracked.committed = True
         self.on_step("timestamp")
-        self._write_copies({key: (stored, html) for key, stored, html in copies})
+        write_copies(self.storage, {key: (stored, html) for key, stored, html in copies})
         self.on_step("index")
         for key in sorted(txn.deletions):
             self.storage.delete(key)
@@ -213,7 +185,7 @@ class Repository:
             check_channel(channel)
         with self.storage.lock(self.settings.lock_timeout_seconds):
             tuf = self._tuf()
-            self._recover(tuf)
+            recover(self.storage, tuf)
             with self._transaction(tuf) as tracked:
                 tuf.ensure_root()
                 todo = [c for c in channels if not self._already(tuf, c, ledger)]
@@ -235,6 +207,7 @@ class Repository:
                     if channel in ("nightly", "snapshot") and self.retention is not None:
                         self._retain(txn, index, self.retention)
                     self._put_index(txn, index)
+                    apt_suite.put_suite(self, txn, channel, ledger)
                 self.on_step("files")
                 deleted = self._commit(txn, tracked)
             return PublishResult(
@@ -332,15 +305,16 @@ class Repository:
             txn.expired.append(summary["version"])
 
     # -- refresh ----------------------------------------------------------------
-    def refresh(self) -> PublishResult:
-        """Re-sign what is past half its lifetime (roles, snapshot, timestamp); run daily, needs no release.
+    def refresh(self, apt: apt_suite.AptResigner | None = None) -> PublishResult:
+        """Re-sign what is past half its lifetime (roles, snapshot, timestamp, with `apt` each channel's
+        apt suite); run daily, needs no release.
 
         Without it a quiet channel's metadata would expire under its clients,
         which (rightly) refuse expired metadata: that is the freeze defence.
         """
         with self.storage.lock(self.settings.lock_timeout_seconds):
             tuf = self._tuf()
-            self._recover(tuf)
+            recover(self.storage, tuf)
             if tuf.timestamp is None or tuf.snapshot is None:
                 raise ChannelError(f"{self.storage.description}: no channel repository here; publish first")
             roles = tuf.refresh_expiring()
@@ -353,17 +327,15 @@ class Repository:
                 for name, md in (("snapshot", tuf.snapshot), ("timestamp", tuf.timestamp))
                 if md.signed.expires - self.now < half[name]
             ]
-            if not roles and not due:
+            if roles or due:
+                with self._transaction(tuf) as tracked:
+                    self._commit(Txn(tuf), tracked)
+            # Each suite in a transaction of its own, after the TUF one: a missing apt key never
+            # keeps the timestamp from being refreshed.
+            resigned = apt_suite.resign_due(self, apt) if apt else []
+            if not roles and not due and not resigned:
                 return PublishResult("", "unchanged", ())
-            with self._transaction(tuf) as tracked:
-                tuf.write_targets()
-                self.on_step("targets")
-                tuf.write_snapshot()
-                self.on_step("snapshot")
-                tuf.write_timestamp()
-                tracked.committed = True
-                self.on_step("timestamp")
-            return PublishResult("", "refreshed", tuple(sorted({*roles, "snapshot", "timestamp"})))
+            return PublishResult("", "refreshed", tuple(sorted({*roles, "snapshot", "timestamp", *resigned})))
 
     # -- yank -------------------------------------------------------------------
     def yank(self, version: str, reason: str, channels: Sequence[str] | None = None) -> PublishResult:
@@ -371,7 +343,7 @@ class Repository:
             raise ChannelError(f"yank {version}: give a --reason; clients and people read it")
         with self.storage.lock(self.settings.lock_timeout_seconds):
             tuf = self._tuf()
-            self._recover(tuf)
+            recover(self.storage, tuf)
             if tuf.root is None:
                 raise ChannelError(f"{self.storage.description}: no channel repository here; publish first")
             with self._transaction(tuf) as tracked:

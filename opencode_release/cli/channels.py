@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from ..channels import channel_index, repository, update_client
+from ..channels import apt_suite, channel_index, repository, update_client
 from ..core.config import Settings
 from ..core.errors import UsageError
 from ..core.fsio import write_atomic
@@ -17,6 +17,7 @@ from ..core.ledger import Ledger
 from ..core.versions import Version
 from ..lifecycle import calendar_svg, changelog
 from ..lifecycle.calendar import build_calendar, nightly_version, shipped_lines
+from ..manifests import apt_signing
 from ..release import pipeline, session, source, stages
 from ._common import run_stages, settings
 from .command import Command, Outcome, Output, channel_option, dry_run_option, option, project_option, version_option
@@ -111,7 +112,8 @@ def _publish_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--refresh",
         action="store_true",
-        help="publish nothing: re-sign metadata past half its lifetime (run daily so clients never see it expire)",
+        help="publish nothing: re-sign TUF metadata and each channel's apt Release (new Valid-Until) past half "
+        "their lifetime (run daily so clients never see them expire)",
     )
     dry_run_option(parser, "show which channels and files would be published; change nothing")
 
@@ -121,7 +123,9 @@ def _publish(args: argparse.Namespace, out: Output) -> Outcome:
     if args.refresh:
         if args.dry_run:
             return _said({"would_refresh": str(cfg.path(cfg.channels.root))}, out)
-        return _said(repository.repository(cfg, snapshot=args.snapshot).refresh().to_json(), out)
+        resign = apt_signing.Resigner(cfg, snapshot=args.snapshot, state_dir=cfg.path(cfg.state_dir))
+        apt = apt_suite.AptResigner(resign.lifetime, resign)
+        return _said(repository.repository(cfg, snapshot=args.snapshot).refresh(apt).to_json(), out)
     ledger = Ledger.load(session.release_dir(cfg, args.version or cfg.version))
     if args.channel:
         ledger.channel = args.channel

@@ -26,3 +26,17 @@ def local_builder_id(repository: str, product: str) -> str:
     """
     base = repository.rstrip("/") if repository else f"urn:opencode-release:{product}"
     return f"{base}/opencode-release/local-snapshot@v1"
+
+
+def apt_suite(channel: str) -> str | None:
+    """The apt suite of a channel (`stable`, `nightly`, `snapshot`, `lts/1.4` -> `lts-1.4`), or None.
+
+    The manifests area names the suite a release's Release file is for; the channels area
+    publishes that suite under `<channel>/apt/` and re-signs it: both read the name here.
+    """
+    if channel in ("stable", "nightly", "snapshot"):
+        return channel
+    line = channel.removeprefix("lts/")
+    if line != channel and line.count(".") == 1 and all(part.isdigit() for part in line.split(".")):
+        return f"lts-{line}"
+    return None

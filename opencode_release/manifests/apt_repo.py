@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core import names
 from ..core.errors import CheckFailed
 
 COMPONENT = "main"
@@ -212,10 +213,31 @@ def release_text(info: SuiteInfo, files: Mapping[str, bytes]) -> str:
     return head + "".join(sections)
 
 
+def revalidated(release: bytes, now: int, valid_until: int) -> bytes:
+    """The Release dated `now` and valid until `valid_until` (epoch seconds); everything else as it was.
+
+    The channel refresh re-signs a suite with it: the indexes and their digests do not change,
+    only the window in which apt accepts the file (a replayed old one expires).
+    """
+    try:
+        text = release.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CheckFailed("Release: not UTF-8 text; publish the suite again") from None
+    head, sep, rest = text.partition("\nSHA256:")
+    fields = [line for line in head.split("\n") if not line.startswith(("Date: ", "Valid-Until: "))]
+    if not sep or not fields or not fields[0].startswith("Origin: "):
+        raise CheckFailed("Release: not a Release file this pipeline wrote (no Origin, no SHA256 section)")
+    at = next((i for i, line in enumerate(fields) if line.startswith("Architectures: ")), len(fields))
+    fields[at:at] = [
+        f"Date: {email.utils.formatdate(now, usegmt=True)}",
+        f"Valid-Until: {email.utils.formatdate(valid_until, usegmt=True)}",
+    ]
+    return ("\n".join(fields) + sep + rest).encode("utf-8")
+
+
 def suite_for(channel: str, version_line: str) -> str:
     """The apt suite a channel publishes to: stable, lts-<major.minor>, nightly, snapshot."""
-    if channel.startswith("lts"):
-        return f"lts-{version_line}"
-    if channel in ("stable", "nightly", "snapshot"):
-        return channel
-    raise CheckFailed(f"channel {channel!r} has no apt suite; expected stable, lts, nightly or snapshot")
+    suite = names.apt_suite(f"lts/{version_line}" if channel == "lts" else channel)
+    if suite is None:
+        raise CheckFailed(f"channel {channel!r} has no apt suite; expected stable, lts, nightly or snapshot")
+    return suite

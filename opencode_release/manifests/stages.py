@@ -8,7 +8,6 @@ not hold (built on another runner, not merged yet) are skipped with a note.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from ..core.errors import CheckFailed
 from ..core.formats import gzip_bytes
@@ -16,14 +15,13 @@ from ..core.fsio import write_atomic
 from ..core.ledger import Artifact, ArtifactKind
 from ..core.stage import Context, Stage
 from ..core.versions import Version
-from . import apt_repo, deb, gpg, homebrew, package_index, winget
+from . import apt_repo, apt_signing, deb, gpg, homebrew, package_index, winget
 from .common import (
     MANIFESTS,
     archive_for,
     copyright_holder,
     download_url,
     glibc_floor,
-    maintainer_email,
     member_path,
     project_version,
     read_members,
@@ -154,20 +152,8 @@ class AptRepoStage(Stage):
         return f"{ctx.ledger.channel}|{ctx.snapshot}|{ctx.settings.apt.key_id}|valid-{ctx.settings.apt.valid_days}"
 
     def run(self, ctx: Context) -> None:
-        settings = ctx.settings
-        armored = os.environ.get(gpg.KEY_ENV, "")
-        if armored:  # CI's publish job: the key is its environment's secret
-            with gpg.environment_signer(armored, settings.apt.key_id) as signer:
-                self._index(ctx, signer)
-            return
-        if ctx.snapshot and not settings.apt.key_id:
-            signer = gpg.snapshot_signer(
-                ctx.state_dir,
-                f"{settings.name} snapshot archive key <{maintainer_email(settings.apt.maintainer)}>",
-            )
-        else:
-            signer = gpg.configured_signer(settings.apt.key_id, str(settings.source_file))
-        self._index(ctx, signer)
+        with apt_signing.signer(ctx.settings, snapshot=ctx.snapshot, state_dir=ctx.state_dir) as signer:
+            self._index(ctx, signer)
 
     def _index(self, ctx: Context, signer: gpg.Signer) -> None:
         settings = ctx.settings

@@ -19,6 +19,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="then publish the signed zip into the channel repository under each LTS line it covers (TUF targets)",
     )
+    parser.add_argument(
+        "--reproduce",
+        action="store_true",
+        help="first rebuild each release in scope from its recorded commit and compare (`reproduce`); "
+        "without it the packet reads each release's last reproduce result",
+    )
     parser.add_argument("--snapshot", action="store_true", help="publish with the local keys of the state folder")
     project_option(parser)
     dry_run_option(parser, "show the releases in scope and whether they verify; write nothing")
@@ -26,7 +32,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace, out: Output) -> Outcome:
     cfg = settings(args)
-    result = procurement.build(cfg, args.quarter, dt.datetime.now(dt.UTC).date(), dry_run=args.dry_run)
+    today = dt.datetime.now(dt.UTC).date()
+    result = procurement.build(cfg, args.quarter, today, dry_run=args.dry_run, reproduce_first=args.reproduce)
     if args.publish and not args.dry_run:
         result["channel_repository"] = procurement.publish(cfg, args.quarter, snapshot=args.snapshot)
     if not out.json:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..core.errors import UsageError
 from ..core.ledger import MANIFEST_NAME, ArtifactKind
-from . import attestation, catalog, evidence, mapping, osv, report, report_pdf, vex
+from . import attestation, catalog, evidence, mapping, osv, report, report_pdf, reproducibility, vex
 
 _QUARTER = re.compile(r"(?P<year>\d{4})-Q(?P<quarter>[1-4])")
 
@@ -83,6 +83,8 @@ class PacketRequest:
     osv_source: str = ""
     triage_file: Path | None = None
     triage_source: str = ""
+    # Each release's last `reproduce` result (reproducibility.py), in the order of `releases`.
+    reproductions: Sequence[reproducibility.Reproduction] = ()
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -248,7 +250,11 @@ def build(out: Path, request: PacketRequest) -> dict[str, Any]:
         trust = _trust(folder, request.trust)
         folder.json("lifecycle.json", dict(request.lifecycle), "lifecycle")
         vulnerabilities = _vulnerabilities(folder, request)
-        facts = {"verification-passed": bool(request.releases) and all(r.verified for r in request.releases)}
+        reproduced = reproducibility.write(folder, request.reproductions)
+        facts = {
+            "verification-passed": bool(request.releases) and all(r.verified for r in request.releases),
+            reproducibility.MATCHED: reproduced[reproducibility.MATCHED],
+        }
         scope = {
             "quarter": request.quarter,
             "product": request.product,
@@ -279,4 +285,7 @@ def build(out: Path, request: PacketRequest) -> dict[str, Any]:
         "trust_missing": [t["name"] for t in trust if t.get("missing")],
         "ssdf": ssdf["summary"],
         "vulnerabilities": vulnerabilities,
+        "reproducibility": {
+            r["version"]: r.get("ok") if r["reproduced"] else "not reproduced" for r in reproduced["releases"]
+        },
     }

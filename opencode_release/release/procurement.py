@@ -24,11 +24,12 @@ from ..core.ledger import MANIFEST_NAME, ArtifactKind, Ledger
 from ..core.names import BUNDLE_SUFFIX
 from ..core.versions import Version
 from ..lifecycle import calendar, changelog
-from ..procurement import archive, packet
+from ..procurement import archive, packet, reproducibility
 from ..procurement.mapping import RULES
 from ..procurement.statements import load as load_statements
 from ..verify import identity_policy, verify_release
 from ..verify.stages import local_trusted_root_path, release_trust
+from . import reproduce
 from .packet_signing import sign_packet
 from .session import release_dir
 from .stages import released_on
@@ -164,7 +165,27 @@ def _lifecycle(settings: Settings, start: dt.date, end: dt.date, lts_lines: list
     }
 
 
-def request(settings: Settings, quarter: str, today: dt.date) -> packet.PacketRequest:
+def _reproduction(settings: Settings, ledger: Ledger, refused: str = "") -> reproducibility.Reproduction:
+    document = None if refused else reproduce.load_report(settings, ledger.version)
+    folder = reproduce.report_dir(settings, ledger.version)
+    return reproducibility.Reproduction(ledger.version, ledger.source.commit, document, folder, refused)
+
+
+def reproduce_in_scope(settings: Settings, quarter: str, *, quiet: bool = True) -> dict[str, str]:
+    """`reproduce` for each release in scope; version -> why it could not be (bad input), for the packet."""
+    _, chosen = scope(settings, quarter)
+    refused: dict[str, str] = {}
+    for version in sorted(chosen, key=Version.parse):
+        try:
+            reproduce.reproduce(settings, version, quiet=quiet)
+        except UsageError as exc:
+            refused[version] = f"not reproduced: {exc}"
+    return refused
+
+
+def request(
+    settings: Settings, quarter: str, today: dt.date, refused: dict[str, str] | None = None
+) -> packet.PacketRequest:
     """Everything the packet needs, read and checked; nothing written."""
     start, end = packet.quarter_dates(quarter)
     document, chosen = scope(settings, quarter)
@@ -199,11 +220,16 @@ def request(settings: Settings, quarter: str, today: dt.date) -> packet.PacketRe
         osv_source=osv_source,
         triage_file=settings.path(settings.procurement.vex_triage),
         triage_source=settings.procurement.vex_triage,
+        reproductions=[_reproduction(settings, ledger, (refused or {}).get(ledger.version, "")) for ledger in ledgers],
     )
 
 
-def build(settings: Settings, quarter: str, today: dt.date, *, dry_run: bool = False) -> dict[str, Any]:
-    wanted = request(settings, quarter, today)
+def build(
+    settings: Settings, quarter: str, today: dt.date, *, dry_run: bool = False, reproduce_first: bool = False
+) -> dict[str, Any]:
+    """The packet of `quarter`; with `reproduce_first`, each release in scope is rebuilt and compared first."""
+    refused = reproduce_in_scope(settings, quarter) if reproduce_first and not dry_run else {}
+    wanted = request(settings, quarter, today, refused)
     out = packet_dir(settings, quarter)
     if dry_run:
         return {
@@ -211,6 +237,8 @@ def build(settings: Settings, quarter: str, today: dt.date, *, dry_run: bool = F
             "would_write": str(out),
             "releases": {r.version: list(r.why) for r in wanted.releases},
             "verified": all(r.verified for r in wanted.releases),
+            "reproduced": {r.version: r.document is not None for r in wanted.reproductions},
+            **({"would_reproduce_first": True} if reproduce_first else {}),
         }
     summary = packet.build(out, wanted)
     bundle_zip = out.parent / f"{quarter}.zip"

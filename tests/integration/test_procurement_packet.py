@@ -109,6 +109,10 @@ def test_the_packet_maps_every_task_once_with_evidence_that_is_in_it(product: Pa
     assert draft["draft"] is True and [r["id"] for r in draft["tasks"]][:3] == ["PO.6.1", "PO.6.2", "PO.6.3"]
     assert {r["id"]: r["status"] for r in draft["tasks"]}["PS.4.3"] == "met"  # the TUF root is in the packet
     assert not set(ids) & {r["id"] for r in draft["tasks"]}
+    # The fake release was never reproduced (it has no commit to rebuild from): listed, and PO.3.2 not met.
+    (reproduced,) = _read(packet, "reproducibility/summary.json")["releases"]
+    assert reproduced["reproduced"] is False and "opencode-release reproduce --version 1.4.0" in reproduced["note"]
+    assert rows["PO.3.2"]["status"] == "not met" and summary["reproducibility"] == {"1.4.0": "not reproduced"}
 
 
 def test_a_missing_organisational_statement_is_marked_missing_and_a_given_one_is_cited(product: Path) -> None:

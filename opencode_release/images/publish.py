@@ -6,7 +6,11 @@ not there yet. Evidence is each Sigstore bundle of an image subject (the
 index, each manifest): its signature, its SBOM statement and the release
 statement, attached as cosign attaches bundles: a referrer manifest with
 `artifactType` the bundle's media type, the bundle as its one layer, the
-image as `subject`, annotations saying what the bundle holds. A registry
+image as `subject`, annotations saying what the bundle holds. A release
+signed as CI signs it (`signatures: statement`: only the provenance and the
+release statement have bundles) attaches its SBOM statements themselves
+(`artifactType application/vnd.in-toto+json`, the statement as the layer):
+the signed release statement binds them by digest. A registry
 with the referrers API answers the referrer's push with `OCI-Subject`;
 otherwise the referrer is added to the referrers tag schema's index
 (`sha256-<hex>`). Every manifest is canonical JSON, so a second push of the
@@ -35,7 +39,8 @@ class Referrer:
     subject: str  # the image digest it refers to
     evidence: str
     manifest: bytes
-    bundle: bytes
+    bundle: bytes  # the one layer: a Sigstore bundle, or an in-toto statement (artifact_type IN_TOTO)
+    artifact_type: str = oci.SIGSTORE_BUNDLE
 
     @property
     def digest(self) -> str:
@@ -81,52 +86,62 @@ def _bytes(ledger: Ledger, artifact: Artifact) -> bytes:
     return ledger.file(artifact).read_bytes()
 
 
-def _bundles_of(ledger: Ledger, subject: Artifact) -> list[tuple[str, str, Artifact]]:
-    """(evidence, predicate type, bundle) for each bundle about the subject: its own signature, the signed
-    statements naming it (SBOM, provenance: CI's provenance is its only bundle) and the release statement."""
+def _bundles_of(ledger: Ledger, subject: Artifact) -> list[tuple[str, str, Artifact, str]]:
+    """(evidence, predicate type, layer, artifact type) for each piece of evidence about the subject: its own
+    signature, the signed statements naming it (SBOM, provenance), the release statement; an SBOM statement
+    without a bundle of its own (CI's) goes as the statement itself, which the signed release statement binds."""
     bundles = {
         b.related("signature_of")[0]: b
         for b in ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE)
         if b.related("signature_of")
     }
+    signed_release = [s for s in ledger.by_kind(ArtifactKind.RELEASE_STATEMENT) if s.id in bundles]
     found = []
     if subject.id in bundles:
-        found.append(("signature", SIGN_PREDICATE, bundles[subject.id]))
+        found.append(("signature", SIGN_PREDICATE, bundles[subject.id], oci.SIGSTORE_BUNDLE))
     for kind, evidence, relation in (
         (ArtifactKind.ATTESTATION, "sbom", "attests"),
         (ArtifactKind.PROVENANCE, "provenance", "provenance_of"),
     ):
         for statement in ledger.by_kind(kind):
-            if subject.id in statement.related(relation) and statement.id in bundles:
-                found.append((evidence, str(statement.facts.get("predicate_type", "")), bundles[statement.id]))
-    if not found:
+            if subject.id not in statement.related(relation):
+                continue
+            predicate = str(statement.facts.get("predicate_type", ""))
+            if statement.id in bundles:
+                found.append((evidence, predicate, bundles[statement.id], oci.SIGSTORE_BUNDLE))
+            elif kind == ArtifactKind.ATTESTATION and signed_release:
+                found.append((evidence, predicate, statement, oci.IN_TOTO))
+    if not any(media == oci.SIGSTORE_BUNDLE for *_, media in found):
         raise UsageError(
             f"{subject.path}: no Sigstore bundle signs it or a statement about it; run the sign stage "
             "(or collect CI's attestations) before publishing the image"
         )
-    for statement in ledger.by_kind(ArtifactKind.RELEASE_STATEMENT):
-        if statement.id in bundles:
-            found.append(("release-statement", "", bundles[statement.id]))
-    return found
+    return found + [("release-statement", "", bundles[s.id], oci.SIGSTORE_BUNDLE) for s in signed_release]
 
 
 def referrer_manifest(
-    subject: dict[str, Any], bundle: bytes, content: str, predicate: str, evidence: str, epoch: int
+    subject: dict[str, Any],
+    bundle: bytes,
+    content: str,
+    predicate: str,
+    evidence: str,
+    epoch: int,
+    artifact_type: str = oci.SIGSTORE_BUNDLE,
 ) -> bytes:
-    annotations = {
-        "dev.sigstore.bundle.content": content,
-        "org.opencontainers.image.created": created(epoch),
-        EVIDENCE: evidence,
-    }
-    if predicate:
-        annotations["dev.sigstore.bundle.predicateType"] = predicate
+    annotations = {"org.opencontainers.image.created": created(epoch), EVIDENCE: evidence}
+    if artifact_type == oci.SIGSTORE_BUNDLE:
+        annotations["dev.sigstore.bundle.content"] = content
+        if predicate:
+            annotations["dev.sigstore.bundle.predicateType"] = predicate
+    elif predicate:
+        annotations["in-toto.io/predicate-type"] = predicate
     return canonical_json(
         {
             "schemaVersion": 2,
             "mediaType": oci.MANIFEST,
-            "artifactType": oci.SIGSTORE_BUNDLE,
+            "artifactType": artifact_type,
             "config": oci.descriptor(oci.EMPTY, oci.EMPTY_JSON),
-            "layers": [oci.descriptor(oci.SIGSTORE_BUNDLE, bundle)],
+            "layers": [oci.descriptor(artifact_type, bundle)],
             "subject": subject,
             "annotations": annotations,
         }
@@ -153,11 +168,11 @@ def plan(ledger: Ledger, repository: str) -> Plan:
     for subject in [index, *manifests]:
         data = _bytes(ledger, subject)
         descriptor = oci.descriptor(str(subject.facts["media_type"]), data)
-        for evidence, predicate, bundle in _bundles_of(ledger, subject):
-            raw = _bytes(ledger, bundle)
-            content = "message-signature" if bundle.facts.get("content") == "message_signature" else "dsse-envelope"
-            document = referrer_manifest(descriptor, raw, content, predicate, evidence, ledger.source.epoch)
-            referrers.append(Referrer(descriptor["digest"], evidence, document, raw))
+        for evidence, predicate, layer, media in _bundles_of(ledger, subject):
+            raw = _bytes(ledger, layer)
+            content = "message-signature" if layer.facts.get("content") == "message_signature" else "dsse-envelope"
+            document = referrer_manifest(descriptor, raw, content, predicate, evidence, ledger.source.epoch, media)
+            referrers.append(Referrer(descriptor["digest"], evidence, document, raw, media))
     return Plan(repository, index, manifests, blobs, tags_of(ledger.version, ledger.channel), referrers)
 
 
@@ -176,7 +191,10 @@ def _attach(registry: oci.Registry, referrer: Referrer) -> str:
         document = oci.parse_json(referrer.manifest, "referrer")
         entries.append(
             oci.descriptor(
-                oci.MANIFEST, referrer.manifest, artifactType=oci.SIGSTORE_BUNDLE, annotations=document["annotations"]
+                oci.MANIFEST,
+                referrer.manifest,
+                artifactType=referrer.artifact_type,
+                annotations=document["annotations"],
             )
         )
         registry.put_manifest(

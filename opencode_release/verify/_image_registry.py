@@ -18,6 +18,8 @@ from ..core import oci
 from ..core.errors import VerificationError
 
 EVIDENCE = "dev.opencode.release.evidence"
+EVIDENCE_TYPES = (oci.SIGSTORE_BUNDLE, oci.IN_TOTO)
+STATEMENT_PREFIX = "statement:"  # evidence that is an in-toto statement itself, bound by the signed release statement
 MAX_BUNDLE_BYTES = 16 << 20
 MAX_LAYER_BYTES = 2 << 30
 IMAGE_TYPES = (oci.INDEX, oci.MANIFEST)
@@ -82,12 +84,14 @@ def _listed(registry: oci.Registry, subject: Subject) -> tuple[list[dict[str, An
 
 
 def bundles(registry: oci.Registry, subject: Subject) -> tuple[dict[str, list[bytes]], str]:
-    """The bundles attached to `subject`, by evidence (signature, sbom, release-statement), and where they were."""
+    """The bundles attached to `subject`, by evidence (signature, sbom, provenance, release-statement; an attached
+    in-toto statement under `statement:<evidence>`), and where they were."""
     try:
         entries, where = _listed(registry, subject)
         found: dict[str, list[bytes]] = {}
         for entry in entries:
-            if entry.get("artifactType") != oci.SIGSTORE_BUNDLE or not isinstance(entry.get("digest"), str):
+            kind = entry.get("artifactType")
+            if kind not in EVIDENCE_TYPES or not isinstance(entry.get("digest"), str):
                 continue
             referrer = registry.get_manifest(entry["digest"])
             if referrer is None or referrer.digest != entry["digest"]:
@@ -97,13 +101,14 @@ def bundles(registry: oci.Registry, subject: Subject) -> tuple[dict[str, list[by
             layers = document.get("layers") or []
             if about != subject.digest:
                 continue  # listed under this image, but about another: not its evidence
-            if len(layers) != 1 or layers[0].get("mediaType") != oci.SIGSTORE_BUNDLE:
-                raise VerificationError(subject.name, "bundle", f"referrer {entry['digest']} is not one bundle layer")
+            if document.get("artifactType") != kind or len(layers) != 1 or layers[0].get("mediaType") != kind:
+                raise VerificationError(subject.name, "bundle", f"referrer {entry['digest']} is not one {kind} layer")
             size = int(layers[0].get("size", 0))
             if size > MAX_BUNDLE_BYTES:
-                raise VerificationError(subject.name, "bundle", f"referrer {entry['digest']}: bundle of {size} bytes")
+                raise VerificationError(subject.name, "bundle", f"referrer {entry['digest']}: layer of {size} bytes")
             evidence = str((document.get("annotations") or {}).get(EVIDENCE, "signature"))
-            found.setdefault(evidence, []).append(registry.get_blob(str(layers[0]["digest"]), size))
+            key = evidence if kind == oci.SIGSTORE_BUNDLE else STATEMENT_PREFIX + evidence
+            found.setdefault(key, []).append(registry.get_blob(str(layers[0]["digest"]), size))
     except oci.RegistryError as exc:
         raise VerificationError(subject.name, "bundle", str(exc)) from None
     return found, where

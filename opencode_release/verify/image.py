@@ -6,12 +6,19 @@ for each platform image of an index, in order (each check its own name):
 - `resolve`, `digest`: the manifest is there, and its bytes hash to the digest
   asked for (a reference by digest, the index's descriptor) and to the one the
   registry names it by;
-- `bundle`: a Sigstore bundle is attached (referrers API, else the `sha256-<hex>`
-  tag), and `sigstore` plus the policy rules: sigstore-python's Verifier checks
-  it over the manifest's digest with the channel's identity policy;
-- `sbom-statement`: a DSSE-signed CycloneDX statement about this digest;
-- `release-statement`: the release's signed statement is attached and lists
-  this digest as an image of the release;
+- `release-statement`: the release's statement is attached (referrers API,
+  else the `sha256-<hex>` tag), its bundle verifies with sigstore-python's
+  Verifier under the channel's identity policy, and it lists this digest as an
+  image of the release. Its signed `signatures` field says how the rest is signed:
+- each-file (the local pipeline): `bundle` plus `sigstore` and the policy rules,
+  a bundle over the manifest's digest; `sbom-statement`, a DSSE-signed
+  CycloneDX statement about this digest;
+- statement (CI: only the provenance and the release statement are signed): the
+  statement's verified bundle binds the digest; `provenance`, the attached
+  provenance verifies under the policy and is the one the statement lists, with
+  `provenance-type`, `-builder`, `-source`, `version` and `-subject` (it names
+  this digest); `sbom-statement`, the attached in-toto statement is one the
+  release statement lists as about this image, and binds this digest;
 - `release`: a tag names the release the statement is about (X.Y.Z, X.Y or
   its channel), so an image of another release under this tag is refused;
 - with `binary`: `layer` (every layer's bytes match their digest) and `binary`
@@ -22,6 +29,7 @@ for each platform image of an index, in order (each check its own name):
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +42,14 @@ from . import release_statement as statements
 from .artifact import Row
 from .bundles import BundleVerifier
 from .identity_policy import CLAIMS, Policy, Trust
-from .statement_checks import parse_statement, verify_sbom_statement
+from .statement_checks import (
+    IN_TOTO_PAYLOAD,
+    parse_statement,
+    verify_provenance_release,
+    verify_provenance_subject,
+    verify_provenance_version,
+    verify_sbom_statement,
+)
 
 IMAGE_KINDS = (ArtifactKind.IMAGE_INDEX, ArtifactKind.IMAGE_MANIFEST)
 MAX_CONFIG_BYTES = 1 << 20
@@ -54,7 +69,7 @@ def _channel_hint(raw: list[bytes]) -> str | None:
 
 class ImageVerifier:
     def __init__(self, registry: oci.Registry, trust: Trust, policy: Policy, binary: bool) -> None:
-        self.registry, self.binary = registry, binary
+        self.registry, self.binary, self.policy = registry, binary, policy
         self.verifier = BundleVerifier(trust.root, policy.certificate_policy())
         self.bundle_checks = ("sigstore", "issuer", "identity", *sorted(k for k in CLAIMS if k in policy.claims))
         self.release: statements.ReleaseStatement | None = None
@@ -63,24 +78,19 @@ class ImageVerifier:
         self, subject: fetched.Subject, evidence: dict[str, list[bytes]], where: str, tag: str | None
     ) -> list[str]:
         passed = ["resolve", "digest"]
-        name = subject.name
-        signatures = evidence.get("signature", [])
-        if not signatures:
-            raise VerificationError(name, "bundle", f"no Sigstore bundle signs {subject.digest} (looked in {where})")
-        errors = []
-        for raw in signatures:  # one good signature is enough; a foreign one beside it is not a failure
-            try:
-                self.verifier.verify_artifact(name, BundleVerifier.parse(name, raw), bytes.fromhex(subject.hex))
-                break
-            except VerificationError as exc:
-                errors.append(exc)
-        else:
-            raise errors[0]
-        passed += ["bundle", *self.bundle_checks]
-        self._sbom(subject, evidence.get("sbom", []))
-        passed.append("sbom-statement")
-        self._listed(subject, evidence.get("release-statement", []))
+        release = self._listed(subject, evidence.get("release-statement", []), where)
         passed.append("release-statement")
+        if release.signatures == statements.EACH_FILE:
+            self._signature(subject, evidence.get("signature", []), where)
+            passed += ["bundle", *self.bundle_checks]
+            self._sbom(subject, evidence.get("sbom", []))
+        else:
+            # Signed as CI signs (`signatures: statement`): the statement's bundle, verified under the policy, binds
+            # this digest; the provenance, listed by it, says who built the image from what.
+            passed += self.bundle_checks
+            passed += self._provenance(subject, evidence.get("provenance", []), release)
+            self._bound_sbom(subject, evidence.get(fetched.STATEMENT_PREFIX + "sbom", []), release)
+        passed.append("sbom-statement")
         if tag is not None:
             self._tag(subject, tag)
             passed.append("release")
@@ -88,6 +98,76 @@ class ImageVerifier:
             self._binary(subject)
             passed += ["layer", "binary"]
         return passed
+
+    def _signature(self, subject: fetched.Subject, signatures: list[bytes], where: str) -> None:
+        name = subject.name
+        if not signatures:
+            raise VerificationError(name, "bundle", f"no Sigstore bundle signs {subject.digest} (looked in {where})")
+        errors = []
+        for raw in signatures:  # one good signature is enough; a foreign one beside it is not a failure
+            try:
+                self.verifier.verify_artifact(name, BundleVerifier.parse(name, raw), bytes.fromhex(subject.hex))
+                return
+            except VerificationError as exc:
+                errors.append(exc)
+        raise errors[0]
+
+    def _provenance(
+        self, subject: fetched.Subject, raw: list[bytes], release: statements.ReleaseStatement
+    ) -> list[str]:
+        name = subject.name
+        if not raw:
+            raise VerificationError(
+                name,
+                "provenance",
+                f"no signed provenance is attached to {subject.digest}; a release signed by its "
+                "statement alone names its builder there",
+            )
+        listed = {f.sha256 for f in release.files.values() if f.kind == ArtifactKind.PROVENANCE}
+        payload = self.verifier.verify_dsse(name, BundleVerifier.parse(name, raw[0]))
+        if hashlib.sha256(payload.payload).hexdigest() not in listed:
+            raise VerificationError(
+                name,
+                "provenance",
+                f"the attached provenance is not the one the signed statement of {release.version} lists",
+            )
+        statement = parse_statement(name, "provenance", payload.payload_type, payload.payload)
+        verify_provenance_release(name, statement, self.policy)
+        verify_provenance_version(name, statement, release.version)
+        verify_provenance_subject(name, statement, subject.hex)
+        return [
+            "provenance",
+            "provenance-type",
+            "provenance-builder",
+            "provenance-source",
+            "version",
+            "provenance-subject",
+        ]
+
+    def _bound_sbom(self, subject: fetched.Subject, raw: list[bytes], release: statements.ReleaseStatement) -> None:
+        """CI's SBOM statement has no bundle of its own: the signed release statement lists its digest as a
+        statement about this image."""
+        name = subject.name
+        image = self._image(subject, release)
+        bound = {
+            f.sha256
+            for f in release.files.values()
+            if f.kind == ArtifactKind.ATTESTATION and image.id in f.relations.get("attests", ())
+        }
+        for text in raw:
+            if hashlib.sha256(text).hexdigest() in bound:
+                statement = parse_statement(name, "sbom-statement", IN_TOTO_PAYLOAD, text)
+                verify_sbom_statement(name, statement, subject.hex)
+                return
+        raise VerificationError(
+            name,
+            "sbom-statement",
+            f"no attached SBOM statement is one the signed statement of {release.version} lists for {subject.digest}",
+        )
+
+    @staticmethod
+    def _image(subject: fetched.Subject, release: statements.ReleaseStatement) -> statements.Listed:
+        return next(f for f in release.files.values() if f.sha256 == subject.hex and f.kind in IMAGE_KINDS)
 
     def _statement(self, name: str, raw: bytes, check: str) -> Any:
         payload = self.verifier.verify_dsse(name, BundleVerifier.parse(name, raw))
@@ -100,9 +180,11 @@ class ImageVerifier:
             )
         verify_sbom_statement(subject.name, self._statement(subject.name, raw[0], "sbom-statement"), subject.hex)
 
-    def _listed(self, subject: fetched.Subject, raw: list[bytes]) -> None:
+    def _listed(self, subject: fetched.Subject, raw: list[bytes], where: str) -> statements.ReleaseStatement:
         if not raw:
-            raise VerificationError(subject.name, "release-statement", "no signed release statement is attached")
+            raise VerificationError(
+                subject.name, "release-statement", f"no signed release statement is attached (looked in {where})"
+            )
         try:
             release = statements.parse(self._statement(subject.name, raw[0], "release-statement"))
         except VerificationError as exc:
@@ -116,6 +198,7 @@ class ImageVerifier:
         if self.release is not None and self.release.version != release.version:
             raise VerificationError(subject.name, "release", f"an image of {release.version} in {self.release.version}")
         self.release = release
+        return release
 
     def _tag(self, subject: fetched.Subject, tag: str) -> None:
         release = self.release
@@ -142,7 +225,7 @@ class ImageVerifier:
         if not entrypoint or not isinstance(entrypoint[0], str):
             raise VerificationError(name, "binary", "the image config names no entrypoint")
         listed = release.by_id()
-        (manifest,) = [f for f in release.files.values() if f.sha256 == subject.hex and f.kind in IMAGE_KINDS]
+        manifest = self._image(subject, release)
         binaries = [listed[i] for i in manifest.relations.get("image_of", ()) if i in listed]
         if not binaries:
             raise VerificationError(name, "binary", "the release statement names no binary for this image")

@@ -39,5 +39,5 @@ def test_a_registry_with_the_referrers_api_gets_referrers_and_no_fallback_tags(
     # says where it looked
     code, rows = _verify(signed_image_product, f"{registry.host}/opencode/api:1.4.0")
     failed = rows[0]["failed"]
-    assert code == 1 and isinstance(failed, dict) and failed["check"] == "bundle"
+    assert code == 1 and isinstance(failed, dict) and failed["check"] == "release-statement"
     assert "the referrers API (none) or tag sha256-" in str(failed["reason"])

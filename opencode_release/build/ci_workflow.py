@@ -28,6 +28,8 @@ __all__ = [
     "HOST_RUNNER",
     "NIGHTLY_CRON",
     "PYTHON",
+    "REFRESH_CRON",
+    "TUF_ROLES",
     "Layout",
     "render",
     "stale",
@@ -49,6 +51,8 @@ _TUF_ROLES = {
     "stable": ("root", "release", "targets", "snapshot", "timestamp"),
     "nightly": ("root", "nightly", "targets", "snapshot", "timestamp"),
 }
+# every TUF role key a publish or refresh job may hold (never more)
+TUF_ROLES = ("root", "targets", "release", "nightly", "snapshot", "timestamp")
 _STORE_SECRETS = {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"}
 
 
@@ -94,7 +98,8 @@ def _publish(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
         run(
             "record the attestations, verify, sign the channel's indexes, publish to the store",
             f"opencode-release collect --project {layout.project} --from attested --phase publish "
-            f'--version "$VERSION" --channel {channel} --instance production --json',
+            f'--version "$VERSION" --channel {channel} --instance production --store {settings.ci_channel_store()} '
+            "--json",
             {**CALLER_VERSION_ENV, **_secrets_env(channel), **images},
         ),
     ]
@@ -121,8 +126,10 @@ def _publish(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
     }
 
 
-def _refresh(layout: Layout) -> dict[str, Any]:
-    """Re-sign snapshot and timestamp of every channel before they expire, even when nothing ships."""
+def _refresh(settings: Settings, layout: Layout) -> dict[str, Any]:
+    """Re-sign what is past half its lifetime in the store, even when nothing ships: snapshot and timestamp,
+    and any quiet role or hash bin (so the keys of the roles too; never the root key)."""
+    roles = ("targets", "release", "nightly", "snapshot", "timestamp")
     return {
         "if": "github.event.schedule == '" + REFRESH_CRON + "'",
         "runs-on": HOST_RUNNER,
@@ -132,10 +139,13 @@ def _refresh(layout: Layout) -> dict[str, Any]:
             *setup(layout),
             run(
                 "publish --refresh",
-                f"opencode-release publish --project {layout.project} --refresh --json",
+                f"opencode-release publish --project {layout.project} --refresh --store "
+                f"{settings.ci_channel_store()} --json",
                 {
-                    "OPENCODE_RELEASE_TUF_SNAPSHOT_KEY": "${{ secrets.TUF_SNAPSHOT_KEY }}",
-                    "OPENCODE_RELEASE_TUF_TIMESTAMP_KEY": "${{ secrets.TUF_TIMESTAMP_KEY }}",
+                    **{
+                        f"OPENCODE_RELEASE_TUF_{r.upper()}_KEY": f"${{{{ secrets.TUF_{r.upper()}_KEY }}}}"
+                        for r in roles
+                    },
                     **{name: f"${{{{ secrets.{s} }}}}" for name, s in _STORE_SECRETS.items()},
                 },
             ),
@@ -179,7 +189,7 @@ def workflow(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
         "publish": _publish(settings, layout, channel),
     }
     if channel == "nightly":
-        jobs["refresh"] = _refresh(layout)
+        jobs["refresh"] = _refresh(settings, layout)
     return {
         "name": f"{channel} release" if channel == "nightly" else "release",
         "on": trigger,

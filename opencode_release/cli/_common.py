@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core import config
-from ..core.errors import ReleaseError
+from ..core import config, config_rules
+from ..core.errors import ReleaseError, UsageError
 from ..core.stage import Stage
 from ..release import session
 from ..release.runner import RunReport, summary_table
@@ -42,6 +44,25 @@ def project_file(project: str | None) -> Path:
 
 def settings(args: argparse.Namespace) -> config.Settings:
     return config.load(project_file(getattr(args, "project", None)))
+
+
+def store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=None,
+        metavar="filesystem|s3://BUCKET/PREFIX",
+        help="the channel repository's store for this run (the generated CI jobs pass channels.ci-storage); "
+        "default: channels.storage",
+    )
+
+
+def with_store(cfg: config.Settings, store: str | None) -> config.Settings:
+    """The settings with channels.storage replaced by --store, checked as the configuration's value is."""
+    if store is None:
+        return cfg
+    if store != "filesystem" and not re.fullmatch(config_rules.NAME_PATTERNS["channels.ci-storage"][0], store):
+        raise UsageError(f"--store {store!r}: expected filesystem or s3://BUCKET/PREFIX (a bucket name of S3's rules)")
+    return dataclasses.replace(cfg, channels=dataclasses.replace(cfg.channels, storage=store))
 
 
 def show_report(report: RunReport, out: Output, extra: dict[str, Any]) -> None:

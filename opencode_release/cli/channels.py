@@ -19,7 +19,7 @@ from ..lifecycle import calendar_svg, changelog
 from ..lifecycle.calendar import build_calendar, nightly_version, shipped_lines
 from ..manifests import apt_signing
 from ..release import pipeline, session, source, stages
-from ._common import run_stages, settings
+from ._common import run_stages, settings, store_option, with_store
 from .command import Command, Outcome, Output, channel_option, dry_run_option, option, project_option, version_option
 
 _SNAPSHOT_HELP = "local keys created on first use in the state folder (real releases read configured keys)"
@@ -115,14 +115,15 @@ def _publish_arguments(parser: argparse.ArgumentParser) -> None:
         help="publish nothing: re-sign TUF metadata and each channel's apt Release (new Valid-Until) past half "
         "their lifetime (run daily so clients never see them expire)",
     )
+    store_option(parser)
     dry_run_option(parser, "show which channels and files would be published; change nothing")
 
 
 def _publish(args: argparse.Namespace, out: Output) -> Outcome:
-    cfg = settings(args)
+    cfg = with_store(settings(args), args.store)
     if args.refresh:
         if args.dry_run:
-            return _said({"would_refresh": str(cfg.path(cfg.channels.root))}, out)
+            return _said({"would_refresh": repository.channel_storage(cfg).description}, out)
         resign = apt_signing.Resigner(cfg, snapshot=args.snapshot, state_dir=cfg.path(cfg.state_dir))
         apt = apt_suite.AptResigner(resign.lifetime, resign)
         return _said(repository.repository(cfg, snapshot=args.snapshot).refresh(apt).to_json(), out)
@@ -136,7 +137,7 @@ def _publish(args: argparse.Namespace, out: Output) -> Outcome:
                 "version": ledger.version,
                 "would_publish_to": channels,
                 "files": [a.path for a in ledger.uploadable()],
-                "repository": str(cfg.path(cfg.channels.root)),
+                "repository": repository.channel_storage(cfg).description,
             },
             out,
         )

@@ -17,7 +17,7 @@ from ..core.versions import Version
 from ..release import merge, pipeline, session, source
 from ..release.runner import ConsoleReporter, RunReport, run_stages
 from ..release.session import Request
-from ._common import project_file, settings, show_report
+from ._common import project_file, settings, show_report, store_option, with_store
 from .command import Command, Outcome, Output, channel_option, dry_run_option, project_option, version_option
 
 
@@ -81,7 +81,12 @@ def _ci_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run the generated workflow with act on this machine; prints the produced release folder last",
     )
-    parser.add_argument("--workflow", choices=("release", "nightly"), default="release", help="with --simulate")
+    parser.add_argument(
+        "--workflow",
+        choices=("release", "nightly", "refresh"),
+        default="release",
+        help="with --simulate (refresh: nightly.yml as its refresh schedule starts it)",
+    )
     parser.add_argument(
         "--prebuilt",
         default="",
@@ -182,11 +187,12 @@ def _collect_arguments(parser: argparse.ArgumentParser) -> None:
         help="the Sigstore instance CI signed with, which the verify stage checks against: production, "
         "staging, local or a client trust config file (default: signing.instance)",
     )
+    store_option(parser)
     dry_run_option(parser, "show what would be imported and run; change nothing")
 
 
 def _collect(args: argparse.Namespace, out: Output) -> Outcome:
-    cfg = settings(args)
+    cfg = with_store(settings(args), args.store)
     report = RunReport()
     reporter = ConsoleReporter(report, quiet=out.json)
     request = Request(

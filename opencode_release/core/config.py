@@ -102,6 +102,14 @@ class ChannelSettings:
     root: str = setting("public", "the repository folder, relative to the project", '"public"')
     storage: str = setting("filesystem", '"filesystem" or "s3://bucket/prefix"', '"s3://releases/mytool"')
     s3_endpoint: str = setting("", "an S3-compatible endpoint URL (empty: AWS)", '"http://127.0.0.1:9000"')
+    ci_storage: str = setting(
+        "",
+        "the bucket the generated workflows' publish and refresh jobs publish to (a runner's folder is gone "
+        "when the job ends, so CI always publishes to an object store); endpoint: s3-endpoint, else AWS or "
+        "$AWS_ENDPOINT_URL",
+        '"s3://releases/mytool"',
+        derived="storage when that is s3://..., else s3://<name, lower-case>-channels",
+    )
     lock_timeout_seconds: float = setting(30.0, "how long a publish waits for another publisher's lock", "30")
     # TUF metadata lifetimes: a client refuses metadata past its expiry (freeze attacks).
     timestamp_expiry_days: int = setting(7, "lifetime of the TUF timestamp role", "7")
@@ -298,6 +306,15 @@ class Settings:
 
     def path(self, relative: str) -> Path:
         return (self.project_dir / relative).resolve()
+
+    def ci_channel_store(self) -> str:
+        """Where CI publishes: channels.ci-storage, else channels.storage if a bucket, else one named after the
+        product (S3 bucket names are lower-case letters, digits, '.' and '-')."""
+        if self.channels.ci_storage:
+            return self.channels.ci_storage
+        if self.channels.storage.startswith("s3://"):
+            return self.channels.storage
+        return f"s3://{self.name.lower().replace('_', '-')}-channels"
 
 
 # Checks over loaded settings: each appends every problem it finds (hostile-input

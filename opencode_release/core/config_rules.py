@@ -27,6 +27,11 @@ NAME_PATTERNS: dict[str, tuple[str, str]] = {
         r"[^.\s\\/:*?\"<>|\x01-\x1f]{1,32}(?:\.[^.\s\\/:*?\"<>|\x01-\x1f]{1,32}){1,7}",
         "Publisher.Package (winget PackageIdentifier)",
     ),
+    # a bucket name (S3's rules) and key prefix; it becomes part of a workflow's script, so nothing else
+    "channels.ci-storage": (
+        r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:/[A-Za-z0-9._-]+)*",
+        "s3://BUCKET/PREFIX (CI publishes to an object store, never into the runner's folder)",
+    ),
     "apt.section": (r"[a-z0-9][a-z0-9+.-]*(?:/[a-z0-9][a-z0-9+.-]*)?", "a Debian section such as devel"),
 }
 # Numbers with a range: (low, high), both inclusive.

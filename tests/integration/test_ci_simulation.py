@@ -7,22 +7,31 @@ public-good Sigstore, with GitHub's issuer) with the token the simulated runner 
 job alone, then the publish job (verify against the signed statements, apt and TUF signed with the
 environment's secrets, the GitHub Release). Each run ends with verify-release of the delivered
 release under production's policy for its channel. The nightly run restores the host build's
-cache the release run saved.
+cache the release run saved. Both publish to the channel bucket (channels.ci-storage) in one
+moto_server that outlives the runs, as a real bucket does: the nightly's publish reads the
+repository the release's made, keeps its root and signs the next versions; then the nightly
+workflow's refresh schedule re-signs the timestamp that is about to expire.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
+from tuf.api.metadata import Metadata, Timestamp
+from tuf.api.serialization.json import JSONSerializer
 
+from opencode_release.channels.storage import S3Storage
 from opencode_release.core import config
 from opencode_release.core.ledger import ArtifactKind, Ledger
-from opencode_release.release.ci_sim import simulate
+from opencode_release.release.ci_sim import object_store, secrets, simulate
 from tests import ci_prebuilt
 from tests.conftest import PRODUCT, REPO
 
@@ -55,7 +64,31 @@ def _host_build_lines(log: Path) -> list[str]:
     return [line for line in log.read_text(errors="replace").splitlines() if "build-linux-x86_64-gnu" in line]
 
 
+def _metadata(storage: S3Storage, key: str) -> Any:
+    data = storage.read(key)
+    assert data is not None, f"{storage.description}/{key}: missing"
+    return Metadata.from_bytes(data)
+
+
+def _expiring_timestamp(storage: S3Storage, folder: Path) -> int:
+    """The store's timestamp re-signed (with the environment's timestamp key) to expire in a day: what a quiet
+    week leaves; returns its version."""
+    pem = json.loads((folder / secrets.SAVED).read_text())["TUF_TIMESTAMP_KEY"]
+    timestamp: Metadata[Timestamp] = _metadata(storage, "metadata/timestamp.json")
+    timestamp.signed.version += 1
+    timestamp.signed.expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=1)
+    timestamp.signatures.clear()
+    timestamp.sign(CryptoSigner(load_pem_private_key(pem.encode(), None)))
+    storage.write("metadata/timestamp.json", timestamp.to_bytes(JSONSerializer()))
+    return int(timestamp.signed.version)
+
+
 def test_release_then_nightly_build_merge_and_attest_under_act(tmp_path: Path) -> None:
+    with object_store.serving() as store:
+        _release_then_nightly_then_refresh(tmp_path, store)
+
+
+def _release_then_nightly_then_refresh(tmp_path: Path, store: str) -> None:
     settings = config.load(PRODUCT / "pyproject.toml")
     prebuilt = ci_prebuilt.lay_out(tmp_path / "prebuilt", settings.version)
     folder = tmp_path / "sim"
@@ -65,7 +98,7 @@ def test_release_then_nightly_build_merge_and_attest_under_act(tmp_path: Path) -
         .stdout.strip()
     )
 
-    release = simulate.simulate(settings, REPO, "release", folder, prebuilt, echo=False)
+    release = simulate.simulate(settings, REPO, "release", folder, prebuilt, echo=False, store=store)
     assert release.jobs and set(release.jobs.values()) == {"succeeded"}, release.jobs
     assert len([j for j in release.jobs if j.startswith("build/build/build-")]) == 8
     assert "release/publish" in release.jobs
@@ -111,7 +144,15 @@ def test_release_then_nightly_build_merge_and_attest_under_act(tmp_path: Path) -
     assets = {p.name for p in (folder / "github-releases" / "v1.4.0").iterdir()}
     assert {"SHA256SUMS", "release.intoto.json", "provenance.intoto.json.sigstore.json"} <= assets
 
-    nightly = simulate.simulate(settings, REPO, "nightly", folder, prebuilt, echo=False)
+    # the release's publish job made the channel repository in the bucket, nothing in a folder
+    bucket, _, prefix = settings.ci_channel_store().removeprefix("s3://").partition("/")
+    storage = S3Storage(bucket, prefix, client=object_store.client(store))
+    root = storage.read("metadata/root.json")
+    assert root is not None and root == storage.read("metadata/1.root.json")
+    first = _metadata(storage, "metadata/timestamp.json").signed
+    assert storage.read("stable/index.json") is not None and storage.read("nightly/index.json") is None
+
+    nightly = simulate.simulate(settings, REPO, "nightly", folder, prebuilt, echo=False, store=store)
     assert set(nightly.jobs.values()) == {"succeeded"}, nightly.jobs
     assert "nightly release/publish" in nightly.jobs and nightly.verified > 20
     night = Ledger.load(nightly.delivered)
@@ -119,3 +160,16 @@ def test_release_then_nightly_build_merge_and_attest_under_act(tmp_path: Path) -
     statement = _statement(nightly.delivered / "provenance.intoto.json.sigstore.json")
     assert statement["predicate"]["runDetails"]["builder"]["id"] == BUILDER.format(ref="refs/heads/main")
     assert any("Cache restored from key: nuitka-linux-x86_64-gnu-" in line for line in _host_build_lines(nightly.log))
+    # the nightly's publish job read the repository from the store: the same root, the next versions
+    assert storage.read("metadata/root.json") == root and storage.read("metadata/2.root.json") is None
+    second = _metadata(storage, "metadata/timestamp.json").signed
+    assert second.version > first.version and second.snapshot_meta.version > first.snapshot_meta.version
+    assert storage.read("stable/index.json") is not None and storage.read("nightly/index.json") is not None
+
+    # a quiet week later: the refresh schedule re-signs the timestamp before it expires
+    aged = _expiring_timestamp(storage, folder)
+    refresh = simulate.simulate(settings, REPO, "refresh", folder, None, echo=False, store=store)
+    assert refresh.jobs == {"nightly release/refresh": "succeeded"}, refresh.jobs
+    third = _metadata(storage, "metadata/timestamp.json").signed
+    assert third.version == aged + 1 and third.expires > dt.datetime.now(dt.UTC) + dt.timedelta(days=6)
+    assert storage.read("metadata/root.json") == root

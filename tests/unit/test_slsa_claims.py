@@ -114,6 +114,38 @@ def test_secrets_only_in_jobs_with_an_environment() -> None:
                 assert job["permissions"].get("id-token") is None
 
 
+def _publishing_scripts() -> dict[str, str]:
+    found = {}
+    for path, flow in _flows().items():
+        for name in ("publish", "refresh"):
+            for step in _steps(flow["jobs"].get(name, {})):
+                if str(step.get("run", "")).startswith("opencode-release "):
+                    found[f"{path}:{name}"] = step["run"]
+    return found
+
+
+def test_store_publish_and_refresh_name_the_bucket() -> None:
+    store = config.load(PRODUCT / "pyproject.toml").ci_channel_store()
+    scripts = _publishing_scripts()
+    assert store.startswith("s3://") and len(scripts) == 3, scripts
+    assert all(f"--store {store} " in script for script in scripts.values()), scripts
+    # a folder is not a store for CI: the configuration refuses one
+    broken = PRODUCT.joinpath("pyproject.toml").read_text().replace(store, "filesystem")
+    try:
+        config.load_text(broken, PRODUCT / "pyproject.toml")
+    except config.ConfigError as exc:
+        assert "channels.ci-storage: found 'filesystem'" in str(exc)
+    else:
+        raise AssertionError("channels.ci-storage = 'filesystem' loaded")
+
+
+def test_store_the_refresh_job_holds_role_keys_but_never_the_root_key() -> None:
+    flow = _flows()[".github/workflows/nightly.yml"]
+    (step,) = [s for s in _steps(flow["jobs"]["refresh"]) if "--refresh" in s.get("run", "")]
+    keys = {k.removeprefix("OPENCODE_RELEASE_TUF_").removesuffix("_KEY").lower() for k in step["env"] if "_TUF_" in k}
+    assert keys == {"targets", "release", "nightly", "snapshot", "timestamp"}
+
+
 def test_every_checked_mark_in_the_document_has_a_test_here() -> None:
     marks = DOC.read_text(encoding="utf-8").count("**[checked")
     tests = [name for name in globals() if name.startswith("test_") and "checked_mark" not in name]

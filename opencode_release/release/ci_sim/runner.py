@@ -41,6 +41,7 @@ class Run:
     env: Mapping[str, str] = field(default_factory=dict)  # more variables for every job (no secrets)
     secrets: Mapping[str, str] = field(default_factory=dict)
     job: str | None = None  # run this job and what it needs, not the whole graph
+    schedule: str = ""  # event schedule: the cron line that started it (github.event.schedule)
     # the simulated Sigstore's client trust config, which the publish job verifies against
     # instead of public-good Sigstore's (the one change to the generated scripts besides token grants)
     trust_config: str = ""
@@ -138,6 +139,8 @@ def run_workflow(
     payload: dict[str, Any] = {"repository": {"visibility": "public", "full_name": run.repository}}
     if run.event == "push":
         payload["ref"] = run.ref
+    if run.schedule:
+        payload["schedule"] = run.schedule
     event_file.write_text(json.dumps(payload), encoding="utf-8")
     secret_file = None
     if run.secrets:

@@ -5,11 +5,17 @@ them); here each is generated in the run's folder and handed to act through its 
 only the jobs whose `env:` names them see them. TUF role keys: Ed25519 in PKCS#8 PEM (the format
 channels/keys.py reads from $OPENCODE_RELEASE_TUF_<ROLE>_KEY); the apt repository key: an armored
 OpenPGP secret key (manifests/gpg.py reads it from $OPENCODE_RELEASE_APT_KEY); the object store's
-credentials: placeholders, since the simulated publish writes to the configured folder.
+credentials: placeholders (moto takes any).
+
+An environment's secrets outlive its runs, and the channel repository's root names the role keys: so
+they are made once per simulation folder (`environment-secrets.json`, mode 0600) and read again by
+every later run there. One set serves every environment (stable, nightly, refresh), as an operator
+would store the shared roles' keys (targets, snapshot, timestamp) in each.
 """
 
 from __future__ import annotations
 
+import json
 import secrets as secrets_module
 import shutil
 import subprocess
@@ -20,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ...build import ci_workflow
+from ...core.fsio import write_atomic
 
 _PEM = serialization.PrivateFormat.PKCS8
 
@@ -41,13 +48,27 @@ def _armored_gpg_key(uid: str) -> str:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def publishing_secrets(channel: str, product: str) -> dict[str, str]:
-    secrets = {name: _ed25519_pem() for name in ci_workflow.tuf_secret_names(channel)}
-    secrets["APT_SIGNING_KEY"] = _armored_gpg_key(f"{product} archive key (simulated) <release@example.org>")
-    secrets["INTOTO_OWNER_KEY"] = _ed25519_pem()
-    # what GitHub hands every job as github.token (act reads it from the secret GITHUB_TOKEN): the
-    # gh stand-in only checks that one is set
-    secrets["GITHUB_TOKEN"] = "simulated-" + secrets_module.token_hex(16)
-    # placeholders: the simulated publish writes to the configured folder, not to a bucket
-    secrets.update(dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "simulated"))
-    return secrets
+SAVED = "environment-secrets.json"
+
+
+def _made(product: str) -> dict[str, str]:
+    made = {f"TUF_{role.upper()}_KEY": _ed25519_pem() for role in ci_workflow.TUF_ROLES}
+    made["APT_SIGNING_KEY"] = _armored_gpg_key(f"{product} archive key (simulated) <release@example.org>")
+    made["INTOTO_OWNER_KEY"] = _ed25519_pem()
+    # placeholders: moto takes any credentials
+    made.update(dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "simulated"))
+    return made
+
+
+def publishing_secrets(folder: Path, product: str) -> dict[str, str]:
+    """The environments' secrets: those saved in `folder`, else made now and saved there."""
+    saved = folder / SAVED
+    if saved.is_file():
+        found = json.loads(saved.read_text(encoding="utf-8"))
+    else:
+        found = _made(product)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(saved, json.dumps(found, indent=1, sort_keys=True).encode(), mode=0o600)
+    # what GitHub hands every job as github.token (act reads it from the secret GITHUB_TOKEN), new each
+    # run: the gh stand-in only checks that one is set
+    return {**found, "GITHUB_TOKEN": "simulated-" + secrets_module.token_hex(16)}

@@ -8,6 +8,7 @@ the OIDC token the simulated runner grants to the attest job alone, with GitHub'
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import shutil
@@ -29,9 +30,14 @@ from ...devsigstore import LocalSigstore
 from ...verify import stages as verify_stages
 from ...verify.release import verify_release
 from .. import merge
-from . import runner, secrets, token_endpoint
+from . import object_store, runner, secrets, token_endpoint
 
-CALLERS = {"release": ".github/workflows/release.yml", "nightly": ".github/workflows/nightly.yml"}
+# refresh: the nightly workflow as its second schedule starts it (only the refresh job runs)
+CALLERS = {
+    "release": ".github/workflows/release.yml",
+    "nightly": ".github/workflows/nightly.yml",
+    "refresh": ".github/workflows/nightly.yml",
+}
 _JOB_END = re.compile(r"^\[(?P<job>[^\]]+?)\s*\]\s+🏁\s+Job (?P<result>succeeded|failed)")
 
 
@@ -74,17 +80,18 @@ def run_for(
     secrets: Mapping[str, str] | None = None,
 ) -> runner.Run:
     if workflow not in CALLERS:
-        raise UsageError(f"ci --simulate --workflow {workflow!r}: expected release or nightly")
+        raise UsageError(f"ci --simulate --workflow {workflow!r}: expected release, nightly or refresh")
     release = workflow == "release"
     labels = sorted({ci_workflow.HOST_RUNNER} | {targets.get(t).runner for t in settings.targets})
     return runner.Run(
         repository=github_repository(settings),
         ref=f"refs/tags/v{settings.version}" if release else "refs/heads/main",
         caller=CALLERS[workflow],
-        event="push" if release else "workflow_dispatch",
+        event="push" if release else "schedule" if workflow == "refresh" else "workflow_dispatch",
         labels=labels,
         env=env,
-        job=job,
+        job="refresh" if workflow == "refresh" else job,
+        schedule=ci_workflow.REFRESH_CRON if workflow == "refresh" else "",
         trust_config=trust_config,
         secrets=dict(secrets or {}),
     )
@@ -131,13 +138,18 @@ def simulate(
     prebuilt: Path | None,
     job: str | None = None,
     echo: bool = True,
+    store: str | None = None,
 ) -> Outcome:
+    """`store`: the endpoint of an S3 server that holds the channel bucket across runs (else a moto_server
+    is started for this run alone)."""
     host = targets.host().name
     missing = [
         t
         for t in settings.targets
         if targets.get(t).built_natively and t != host and (prebuilt is None or not (prebuilt / t).is_dir())
     ]
+    if workflow == "refresh":
+        missing = []  # nothing is built
     if missing:
         raise UsageError(
             f"ci --simulate: this machine builds only {host}; pass --prebuilt DIR with <target>/ folders "
@@ -148,7 +160,10 @@ def simulate(
     # (Build Signer URI, source repository and ref, runner environment) that the policy pins.
     issuer = token_endpoint.GITHUB_ISSUER
     instance = LocalSigstore(folder, issuer, "", actions_issuer=issuer)
-    with instance.running() as sigstore:
+    with contextlib.ExitStack() as running:
+        sigstore = running.enter_context(instance.running())
+        endpoint = store or running.enter_context(object_store.serving())
+        object_store.ensure_bucket(endpoint, settings.ci_channel_store())
         key = sigstore.services.keys.oidc
 
         def mint(claims: Mapping[str, Any]) -> str:
@@ -159,10 +174,11 @@ def simulate(
             "OPENCODE_SIM_SIGSTORE_TRUST_CONFIG": trust,
             "OPENCODE_SIM_RELEASES": str(folder / "github-releases"),
             build_stages.SIMULATED_RUNNER: "1",
+            object_store.ENDPOINT_ENV: endpoint,
             **({build_stages.PREBUILT: str(prebuilt.resolve())} if prebuilt else {}),
         }
-        channel = "nightly" if workflow == "nightly" else "stable"
-        publishing = secrets.publishing_secrets(channel, settings.name) if job != "build" else {}
+        channel = "stable" if workflow == "release" else "nightly"
+        publishing = secrets.publishing_secrets(folder, settings.name) if job != "build" else {}
         shutil.rmtree(folder / "github-releases", ignore_errors=True)
         planned = run_for(settings, workflow, env, job, trust_config=trust, secrets=publishing)
         code, log = runner.run_workflow(repo_root, folder, planned, mint, echo=echo)
@@ -173,6 +189,8 @@ def simulate(
                 f"ci --simulate: the {workflow} workflow failed under act (exit {code}; failed jobs: "
                 f"{', '.join(failed) or 'none reported'}); see {log}"
             )
+        if workflow == "refresh":
+            return Outcome(jobs, log, folder)
         release = delivered(folder)
         verified = verify_delivered(settings, release, trust, channel) if job != "build" else 0
     return Outcome(jobs, log, release, verified)

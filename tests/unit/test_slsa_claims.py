@@ -13,6 +13,7 @@ import yaml
 
 from opencode_release.build import ci_pins, ci_workflow
 from opencode_release.core import config
+from opencode_release.core.errors import ConfigError
 from tests.conftest import PRODUCT, REPO
 
 DOC = REPO / "docs" / "slsa.md"
@@ -133,7 +134,7 @@ def test_store_publish_and_refresh_name_the_bucket() -> None:
     broken = PRODUCT.joinpath("pyproject.toml").read_text().replace(store, "filesystem")
     try:
         config.load_text(broken, PRODUCT / "pyproject.toml")
-    except config.ConfigError as exc:
+    except ConfigError as exc:
         assert "channels.ci-storage: found 'filesystem'" in str(exc)
     else:
         raise AssertionError("channels.ci-storage = 'filesystem' loaded")

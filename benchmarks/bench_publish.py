@@ -29,7 +29,7 @@ from pathlib import Path
 from opencode_release.channels.keys import Keyring
 from opencode_release.channels.publisher import Repository, Retention
 from opencode_release.channels.storage import FileStorage
-from opencode_release.core.config import ChannelSettings
+from opencode_release.core.config_channels import ChannelSettings
 from opencode_release.core.ledger import ArtifactKind, Ledger, Source
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)

@@ -31,7 +31,7 @@ from dataclasses import replace
 
 from tuf.api.metadata import TargetFile
 
-from ..core.config import ChannelSettings
+from ..core.config_channels import ChannelSettings
 from ..core.errors import LedgerError, ReleaseError
 from ..core.fsio import check_name, check_relative, concurrently
 from ..core.ledger import Artifact, Ledger

@@ -35,7 +35,7 @@ from tuf.api.metadata import (
 )
 from tuf.api.serialization.json import JSONSerializer
 
-from ..core.config import ChannelSettings
+from ..core.config_channels import ChannelSettings
 from ..core.fsio import concurrently
 from .channel_index import role_name
 from .keys import Keyring, role_key

@@ -18,7 +18,7 @@ from opencode_release.channels.keys import Keyring
 from opencode_release.channels.publisher import Repository, Retention
 from opencode_release.channels.storage import LOCK_NAME, FileStorage, Storage
 from opencode_release.channels.tuf_repo import target_key
-from opencode_release.core.config import ChannelSettings
+from opencode_release.core.config_channels import ChannelSettings
 from opencode_release.core.ledger import ArtifactKind, Ledger, Source
 
 # Metadata expiry is checked by clients against the real clock: publish "now".

@@ -41,8 +41,9 @@ __all__ = [
 NIGHTLY_CRON = "17 3 * * *"
 REFRESH_CRON = "41 4 * * *"
 BUILD_WORKFLOW = ".github/workflows/build.yml"
-# Environment-scoped secrets of the publish job: TUF role keys, the apt repository's key, the
-# in-toto owner key, the object store's credentials. GitHub hands each environment its own values.
+# Environment-scoped secrets of the publish job: TUF role keys, the apt repository's key, the object
+# store's credentials. GitHub hands each environment its own values. No in-toto key: CI makes no
+# in-toto links (docs/slsa.md says why), and a secret nothing reads is only an exposure.
 # The root key is read only while the store holds no root.json yet (channels/tuf_repo.py
 # ensure_root), and a new root names the targets key too: the first release of a channel
 # repository. Remove the root secret once the repository exists (and, from nightly's
@@ -65,7 +66,6 @@ def _secrets_env(channel: str) -> dict[str, str]:
     roles = _TUF_ROLES["nightly" if channel == "nightly" else "stable"]
     env = {f"OPENCODE_RELEASE_TUF_{r.upper()}_KEY": f"${{{{ secrets.TUF_{r.upper()}_KEY }}}}" for r in roles}
     env["OPENCODE_RELEASE_APT_KEY"] = "${{ secrets.APT_SIGNING_KEY }}"
-    env["OPENCODE_RELEASE_INTOTO_KEY"] = "${{ secrets.INTOTO_OWNER_KEY }}"
     env.update({name: f"${{{{ secrets.{secret} }}}}" for name, secret in _STORE_SECRETS.items()})
     return env
 
@@ -128,7 +128,8 @@ def _publish(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
 
 def _refresh(settings: Settings, layout: Layout) -> dict[str, Any]:
     """Re-sign what is past half its lifetime in the store, even when nothing ships: snapshot and timestamp,
-    and any quiet role or hash bin (so the keys of the roles too; never the root key)."""
+    any quiet role or hash bin (so the keys of the roles too; never the root key), and each channel's apt
+    Release (a new Valid-Until, so the apt key)."""
     roles = ("targets", "release", "nightly", "snapshot", "timestamp")
     return {
         "if": "github.event.schedule == '" + REFRESH_CRON + "'",
@@ -146,6 +147,7 @@ def _refresh(settings: Settings, layout: Layout) -> dict[str, Any]:
                         f"OPENCODE_RELEASE_TUF_{r.upper()}_KEY": f"${{{{ secrets.TUF_{r.upper()}_KEY }}}}"
                         for r in roles
                     },
+                    "OPENCODE_RELEASE_APT_KEY": "${{ secrets.APT_SIGNING_KEY }}",
                     **{name: f"${{{{ secrets.{s} }}}}" for name, s in _STORE_SECRETS.items()},
                 },
             ),

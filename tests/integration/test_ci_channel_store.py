@@ -11,6 +11,7 @@ The whole release and nightly workflows publish to the store in test_ci_simulati
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import json
 import os
 import re
@@ -29,8 +30,10 @@ from opencode_release.channels.keys import Keyring
 from opencode_release.channels.storage import S3Storage
 from opencode_release.core import config
 from opencode_release.release.ci_sim import object_store
+from opencode_release.release.ci_sim import secrets as simulated_secrets
 from tests.conftest import write_project
 from tests.integration.channel_helpers import NOW, TARGET, make_ledger, repository
+from tests.unit.test_apt_suite import _with_apt
 
 pytestmark = pytest.mark.integration
 STORE = "s3://ci-store/channels"
@@ -82,11 +85,17 @@ def _run(script: str, env: Mapping[str, str], secrets: Mapping[str, str], cwd: P
     return done
 
 
-def _secrets(keys: Path) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def apt_key() -> str:
+    return simulated_secrets.armored_gpg_key("opencode archive key (test) <release@example.org>")
+
+
+def _secrets(keys: Path, apt_key: str = "") -> dict[str, str]:
     ring = Keyring(keys, generate=True)
     for role in ci_workflow.TUF_ROLES:
         ring.signer(role)
     found = {f"TUF_{r.upper()}_KEY": ring.path(r).read_text() for r in ci_workflow.TUF_ROLES}
+    found |= {"APT_SIGNING_KEY": apt_key} if apt_key else {}
     return {**found, "AWS_ACCESS_KEY_ID": "simulated", "AWS_SECRET_ACCESS_KEY": "simulated"}
 
 
@@ -97,15 +106,16 @@ def _version(storage: S3Storage, key: str) -> int:
 
 
 def test_the_store_keeps_its_root_the_refresh_job_resigns_a_quiet_channel_and_a_later_publish_bumps(
-    endpoint: str, project: Path, tmp_path: Path
+    endpoint: str, project: Path, tmp_path: Path, apt_key: str
 ) -> None:
     s3 = object_store.client(endpoint)
     storage = S3Storage("ci-store", "channels", client=s3)
-    secrets = _secrets(tmp_path / "keys")
+    secrets = _secrets(tmp_path / "keys", apt_key)
     # the first release, eight days ago: its timestamp (7 days) has expired since, its snapshot (14 days)
-    # is past half its lifetime
+    # is past half its lifetime, its apt suite's Release expired a day ago
     old = repository(tmp_path / "unused", tmp_path / "keys", storage=storage, now=NOW - dt.timedelta(days=8))
-    assert old.publish(make_ledger(project / "dist", "1.4.0", b"first"), ["stable"]).status == "published"
+    first = _with_apt(project / "dist", "1.4.0", b"first", NOW - dt.timedelta(days=1))
+    assert old.publish(first, ["stable"]).status == "published"
     root = storage.read("metadata/root.json")
     assert root is not None and root == storage.read("metadata/1.root.json")
     url, cache = f"{endpoint}/ci-store/channels", tmp_path / "client"
@@ -117,10 +127,18 @@ def test_the_store_keeps_its_root_the_refresh_job_resigns_a_quiet_channel_and_a_
     done = _run(step["run"], step["env"], secrets, project, endpoint)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "refreshed"
-    assert {"snapshot", "timestamp"} <= set(json.loads(done.stdout)["channels"])
-    assert _version(storage, "metadata/timestamp.json") == 2
+    assert {"snapshot", "timestamp", "stable/apt"} <= set(json.loads(done.stdout)["channels"])
+    refreshed = _version(storage, "metadata/timestamp.json")
+    assert refreshed > 1  # the TUF refresh, then the apt suite's (its dists/ are the channel's targets)
     update = update_client.check(url, "stable", cache, trusted_root=root, target=TARGET)
-    assert update is not None and update.version == "1.4.0" and update.path.read_bytes() == b"first"
+    assert update is not None and update.version == "1.4.0" and update.path.read_bytes() == b"first" * 10
+    # the apt suite, re-signed with the environment's apt key: apt.valid-days (7) from now
+    release = storage.read("stable/apt/dists/stable/Release") or b""
+    (line,) = [x for x in release.decode().splitlines() if x.startswith("Valid-Until: ")]
+    left = email.utils.parsedate_to_datetime(line.removeprefix("Valid-Until: ")) - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(days=6) < left <= dt.timedelta(days=7)
+    signed = storage.read("stable/apt/dists/stable/InRelease") or b""
+    assert signed.startswith(b"-----BEGIN PGP SIGNED MESSAGE-----") and line.encode() in signed
 
     # the next release reads the store's state: the same root, the next versions; no root key needed
     make_ledger(project / "dist", "1.4.1", b"second")
@@ -137,7 +155,7 @@ def test_the_store_keeps_its_root_the_refresh_job_resigns_a_quiet_channel_and_a_
     assert later.returncode == 0, later.stderr
     assert json.loads(later.stdout)["status"] == "published"
     assert storage.read("metadata/root.json") == root and storage.read("metadata/2.root.json") is None
-    assert _version(storage, "metadata/timestamp.json") == 3
+    assert _version(storage, "metadata/timestamp.json") == refreshed + 1
     update = update_client.check(url, "stable", cache, trusted_root=root, target=TARGET, current="1.4.0")
     assert update is not None and update.version == "1.4.1"
     assert not (project / "public").exists()  # nothing went to the folder channels.root names
@@ -146,12 +164,12 @@ def test_the_store_keeps_its_root_the_refresh_job_resigns_a_quiet_channel_and_a_
 def test_refresh_of_an_empty_store_and_a_store_that_is_not_a_bucket_fail_in_one_line(
     endpoint: str, project: Path, tmp_path: Path
 ) -> None:
-    secrets = _secrets(tmp_path / "keys")
+    keys = _secrets(tmp_path / "keys")
     step = _generated_step(project, "refresh")
-    empty = _run(step["run"].replace(STORE, "s3://ci-store/empty"), step["env"], secrets, project, endpoint)
+    empty = _run(step["run"].replace(STORE, "s3://ci-store/empty"), step["env"], keys, project, endpoint)
     assert empty.returncode == 1
     assert empty.stderr.strip() == "error: s3://ci-store/empty: no channel repository here; publish first"
-    folder = _run(step["run"].replace(STORE, "/tmp/public"), step["env"], secrets, project, endpoint)
+    folder = _run(step["run"].replace(STORE, "/tmp/public"), step["env"], keys, project, endpoint)
     assert folder.returncode == 2
     assert folder.stderr.strip() == (
         "error: --store '/tmp/public': expected filesystem or s3://BUCKET/PREFIX (a bucket name of S3's rules)"

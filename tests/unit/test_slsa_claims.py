@@ -145,6 +145,12 @@ def test_store_the_refresh_job_holds_role_keys_but_never_the_root_key() -> None:
     (step,) = [s for s in _steps(flow["jobs"]["refresh"]) if "--refresh" in s.get("run", "")]
     keys = {k.removeprefix("OPENCODE_RELEASE_TUF_").removesuffix("_KEY").lower() for k in step["env"] if "_TUF_" in k}
     assert keys == {"targets", "release", "nightly", "snapshot", "timestamp"}
+    assert step["env"]["OPENCODE_RELEASE_APT_KEY"] == "${{ secrets.APT_SIGNING_KEY }}"  # the suites' Valid-Until
+
+
+def test_no_in_toto_key_in_any_workflow() -> None:
+    for path, text in ci_workflow.render(config.load(PRODUCT / "pyproject.toml"), REPO).items():
+        assert "INTOTO" not in text.upper().replace("INTOTO.JSON", ""), path
 
 
 def test_every_checked_mark_in_the_document_has_a_test_here() -> None:

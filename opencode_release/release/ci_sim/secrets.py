@@ -36,7 +36,7 @@ def _ed25519_pem() -> str:
     return key.private_bytes(serialization.Encoding.PEM, _PEM, serialization.NoEncryption()).decode()
 
 
-def _armored_gpg_key(uid: str) -> str:
+def armored_gpg_key(uid: str) -> str:
     home = Path(tempfile.mkdtemp(prefix="ocsim-gpg-"))  # short: gpg-agent's socket path
     base = ["gpg", "--batch", "--homedir", str(home), "--pinentry-mode", "loopback", "--passphrase", ""]
     try:
@@ -53,8 +53,7 @@ SAVED = "environment-secrets.json"
 
 def _made(product: str) -> dict[str, str]:
     made = {f"TUF_{role.upper()}_KEY": _ed25519_pem() for role in ci_workflow.TUF_ROLES}
-    made["APT_SIGNING_KEY"] = _armored_gpg_key(f"{product} archive key (simulated) <release@example.org>")
-    made["INTOTO_OWNER_KEY"] = _ed25519_pem()
+    made["APT_SIGNING_KEY"] = armored_gpg_key(f"{product} archive key (simulated) <release@example.org>")
     # placeholders: moto takes any credentials
     made.update(dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "simulated"))
     return made

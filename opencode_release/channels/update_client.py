@@ -36,6 +36,7 @@ from typing import IO, Any
 
 import urllib3
 from tuf.api import exceptions as tuf_errors
+from tuf.api.metadata import Metadata, Root
 from tuf.ngclient import Updater, UpdaterConfig
 from tuf.ngclient.fetcher import FetcherInterface
 
@@ -177,6 +178,21 @@ def _anchor_cache(cache_dir: Path, root: bytes) -> None:
         marker.write_text(digest + "\n", encoding="ascii")
 
 
+def _check_root(data: bytes, where: str) -> None:
+    """The root we were told to trust is root metadata signed by its own keys, or a usage error (exit 2):
+    otherwise a bad local file would read as the server's fault."""
+    try:
+        root = Metadata[Root].from_bytes(data)
+        if not isinstance(root.signed, Root):
+            raise ValueError(f"a {root.signed.type} role, not root")
+        root.verify_delegate(Root.type, root)
+    except (tuf_errors.RepositoryError, ValueError, TypeError) as exc:
+        raise UsageError(
+            f"{where}: not TUF root metadata signed by its own keys ({type(exc).__name__}: {_one_line(exc)}); "
+            "pass the repository's metadata/1.root.json"
+        ) from None
+
+
 def _first_root(repo_url: str, fetcher: BoundedFetcher, config: UpdaterConfig) -> bytes:
     with fetcher.download_file(f"{repo_url}/metadata/1.root.json", config.root_max_length) as handle:
         data: bytes = handle.read()
@@ -207,7 +223,10 @@ def check(
     `trusted_root`: the root metadata to start from (a root.json file or its bytes). None refuses,
     unless `trust_on_first_use` (the caller prints TOFU_WARNING).
     """
-    check_channel(channel)
+    try:
+        check_channel(channel)
+    except ReleaseError as exc:  # the caller's mistake (exit 2), before anything is fetched
+        raise UsageError(f"--{exc}") from None
     repo_url = repo_url.rstrip("/")
     if not repo_url.startswith(("http://", "https://", "file://")):
         raise UsageError(f"--repo {repo_url}: expected an http(s):// or file:// URL")
@@ -221,11 +240,19 @@ def check(
             trusted_root = root_file.read_bytes()
         except OSError as exc:
             raise UsageError(f"--root {root_file}: {exc.strerror}; pass the repository's root.json") from None
+        _check_root(trusted_root, str(root_file))
+    elif trusted_root is not None:
+        _check_root(trusted_root, "the trusted root")
     fetcher = BoundedFetcher(time.monotonic() + deadline_seconds)
     config = UpdaterConfig()
     try:
         root = trusted_root if trusted_root is not None else _first_root(repo_url, fetcher, config)
         _anchor_cache(cache_dir, root)
+    except OSError as exc:  # before any download: the cache folder is the caller's
+        raise UsageError(f"--cache {cache_dir}: {exc.strerror}; pass a folder this user can write") from None
+    except tuf_errors.DownloadError as exc:
+        raise UpdateError(f"{repo_url}: download failed: {type(exc).__name__}: {_one_line(exc)}") from exc
+    try:
         return _check(repo_url, channel, cache_dir, root, fetcher, config, target or this_platform(), current)
     except tuf_errors.RepositoryError as exc:
         raise UpdateError(f"{repo_url}: refused by TUF verification: {type(exc).__name__}: {_one_line(exc)}") from exc

@@ -214,7 +214,8 @@ def _update_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _update_check(args: argparse.Namespace, out: Output) -> Outcome:
     """Exit 0: up to date, or the update downloaded and verified; 1: download or verification failed
-    (deadline, length cap, signatures, expiry, rollback); 2: usage (no root of trust, a bad URL)."""
+    (deadline, length cap, signatures, expiry, rollback); 2: usage (no root of trust, a root file that is
+    not a self-signed root, a bad URL, channel or cache folder)."""
     root = Path(args.root) if args.root else None
     if root is None and args.project:  # the root pinned in the product's configuration; --root wins
         cfg = settings(args)

@@ -7,12 +7,14 @@ root winning over the passed one, endless and slow servers, file:// failing, tra
 from __future__ import annotations
 
 import http.server
+import json
 import socket
 import subprocess
 import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -203,3 +205,48 @@ def test_a_root_pinned_in_the_product_s_configuration_is_trusted_and_a_passed_ro
         and "channels.update-root: found 'release/tuf-root.json': no such file" in missing.stderr
     )
     assert len(missing.stderr.strip().splitlines()) == 1 and not (tmp_path / "d").exists()
+
+
+def _tampered_root(root: bytes) -> bytes:
+    document = json.loads(root)
+    document["signed"]["expires"] = "2099-01-01T00:00:00Z"  # signed by nobody now
+    return json.dumps(document).encode()
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (lambda root, timestamp: b"not json", "DeserializationError"),
+        (lambda root, timestamp: timestamp, "a timestamp role, not root"),
+        (lambda root, timestamp: _tampered_root(root), "UnsignedMetadataError"),
+    ],
+)
+def test_a_bad_local_root_is_the_caller_s_mistake_named_before_any_download(
+    repos: tuple[Path, Path], tmp_path: Path, make: Any, why: str
+) -> None:
+    """A --root that is not a self-signed root is exit 2 naming that file, not the server's fault."""
+    ours, _ = repos
+    bad = tmp_path / "root.json"
+    bad.write_bytes(make((ours / "metadata/1.root.json").read_bytes(), (ours / "metadata/timestamp.json").read_bytes()))
+    with serve(ours) as url:
+        proc = _cli("--repo", url, "--root", str(bad), "--cache", str(tmp_path / "cache"), "--json")
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        proc.stderr.startswith(f"error: {bad}: not TUF root metadata signed by its own keys (") and why in proc.stderr
+    )
+    assert len(proc.stderr.strip().splitlines()) == 1 and json.loads(proc.stdout)["exit_code"] == 2
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_bad_channel_or_cache_is_exit_2_naming_the_flag(repos: tuple[Path, Path], tmp_path: Path) -> None:
+    ours, _ = repos
+    root = str(ours / "metadata/1.root.json")
+    channel = _cli("--repo", ours.as_uri(), "--root", root, "--channel", "lts/../x", "--cache", str(tmp_path / "a"))
+    assert channel.returncode == 2 and channel.stderr.startswith("error: --channel 'lts/../x': expected stable")
+    (tmp_path / "file").write_text("")
+    cache = _cli("--repo", ours.as_uri(), "--root", root, "--cache", str(tmp_path / "file" / "cache"))
+    assert cache.returncode == 2
+    assert (
+        cache.stderr
+        == f"error: --cache {tmp_path / 'file' / 'cache'}: Not a directory; pass a folder this user can write\n"
+    )

@@ -15,6 +15,7 @@ from packaging.utils import canonicalize_name
 
 from ..build import ci_workflow, environment, nuitka, targets
 from ..core import config, project_table
+from ..core.environment import minimal
 from ..core.errors import ConfigError, ReleaseError, UsageError
 from ..core.fsio import write_atomic
 from ..verify import identity_policy, policy_template
@@ -58,7 +59,11 @@ def _table(data: dict[str, Any], pyproject: Path) -> str:
 
 def _git_root(folder: Path) -> Path:
     proc = subprocess.run(
-        ["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+        ["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=minimal(),
     )
     return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else folder
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.environment import minimal
 from ..core.errors import StageError, ToolMissingError
 from .layout import RootFile
 
@@ -43,7 +44,7 @@ def _dpkg(*args: str) -> str:
     tool = shutil.which(args[0])
     if tool is None:
         raise ToolMissingError(f"{args[0]}: not found; a gnu image takes its libc from this machine's Debian packages")
-    done = subprocess.run([tool, *args[1:]], capture_output=True, text=True, check=False)
+    done = subprocess.run([tool, *args[1:]], capture_output=True, text=True, check=False, env=minimal())
     if done.returncode != 0:
         raise StageError(f"{' '.join(args)}: {done.stderr.strip() or 'failed'}; is the package installed?")
     return done.stdout

@@ -7,7 +7,7 @@ import datetime as dt
 import typing
 from typing import Any
 
-from . import config
+from . import config, config_rules
 from ._toml_dataclass import toml_fields
 
 _INTRO = """\
@@ -80,8 +80,32 @@ def _section(cls: type[Any], heading: str) -> list[str]:
     return lines
 
 
+def _rules() -> list[str]:
+    """What config_rules checks beyond the types, read from its tables (so this never drifts either)."""
+    table = config.TABLE
+    lines = ["## Rules checked when the file loads", ""]
+    lines += ["Names that become file names, package names and URL parts match their pattern in full:", ""]
+    lines += ["| key | pattern | what |", "|---|---|---|"]
+    for key, (pattern, what) in config_rules.NAME_PATTERNS.items():
+        lines.append(f"| `{table}.{key}` | `{pattern.replace('|', chr(92) + '|')}` | {what} |")
+    lines += ["", "Numbers stay in their range (both ends included):", "", "| key | from | to |", "|---|---|---|"]
+    lines += [f"| `{table}.{key}` | {low:g} | {high:g} |" for key, (low, high) in config_rules.RANGES.items()]
+    files = ", ".join(f"`{key}`" for key in config_rules.PROJECT_FILES)
+    placeholders = ", ".join(f"`{{{name}}}`" for name in config_rules.DOWNLOAD_URL_PLACEHOLDERS)
+    lines += [
+        "",
+        f"The product's own files ({files}, and `channels.update-root`, which must exist) are paths inside the "
+        "project: relative, normalised, no `..`, no absolute or drive path, no control character.",
+        "No string setting holds a control character; `version` and the names above have no surrounding "
+        f"space. `channels.download-url` has `{{file}}` and only the placeholders {placeholders}, and renders "
+        "to an http(s) URL. `channels.timestamp-expiry-days` is at most `snapshot-expiry-days`.",
+        "",
+    ]
+    return lines
+
+
 def render() -> str:
-    lines = [_INTRO, *_section(config.Settings, config.TABLE)]
+    lines = [_INTRO, *_section(config.Settings, config.TABLE), *_rules()]
     return "\n".join(lines).rstrip() + "\n"
 
 

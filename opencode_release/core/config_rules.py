@@ -50,6 +50,16 @@ RANGES: dict[str, tuple[float, float]] = {
     "channels.hash-bin-bits": (0, 16),
     "apt.valid-days": (1, 3650),
 }
+# The product's own files named in the table: the path rule of core/fsio.py, so inside the project
+# (output and key folders, such as dist-dir or signing.keys-dir, may lie outside it by design).
+PROJECT_FILES = (
+    "package",
+    "lifecycle.changelog",
+    "build.lock",
+    "procurement.statements",
+    "procurement.osv-export",
+    "procurement.vex-triage",
+)
 DOWNLOAD_URL_PLACEHOLDERS = ("homepage", "channel", "version", "sha256", "file")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -116,7 +126,7 @@ def _check_ranges(settings: Any, where: str, problems: list[str], table: str) ->
 
 def _check_paths(settings: Any, where: str, problems: list[str], table: str) -> None:
     """Files of the product named in the table: inside the project folder (the path rule)."""
-    for key in ("package", "lifecycle.changelog"):
+    for key in PROJECT_FILES:
         value = value_of(settings, key)
         problem = path_problem(value) if value else None
         if problem is not None:

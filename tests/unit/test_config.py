@@ -179,6 +179,19 @@ HOSTILE = [
         "description: found 'two\\nlines'; control characters",
     ),
     ('name = "o"\npackage = "../elsewhere"\n', "package: found '../elsewhere': climbs out with '..'"),
+    ('name = "o"\npackage = "p"\n[build]\nlock = "/etc/shadow"\n', "build.lock: found '/etc/shadow': absolute"),
+    (
+        'name = "o"\npackage = "p"\n[procurement]\nstatements = "../../x.toml"\n',
+        "procurement.statements: found '../../x.toml': climbs out with '..'; expected a path inside the project",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[procurement]\nosv-export = "/tmp/all.zip"\n',
+        "procurement.osv-export: found '/tmp/all.zip': absolute",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[procurement]\nvex-triage = "a//b.toml"\n',
+        "procurement.vex-triage: found 'a//b.toml': not normalised",
+    ),
     ('name = "o"\npackage = "/usr/lib/python3"\n', "package: found '/usr/lib/python3': absolute"),
     (
         'name = "o"\npackage = "p"\n[channels]\nlock-timeout-seconds = -5.0\n',

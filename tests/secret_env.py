@@ -12,7 +12,10 @@ import io
 import lzma
 import os
 import secrets
+import shutil
+import subprocess
 import tarfile
+import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -20,11 +23,16 @@ from pathlib import Path
 from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
 
 from opencode_release.channels.keys import ROLES, env_name
+from opencode_release.core import oci
+from opencode_release.manifests import gpg
 from opencode_release.manifests.package_index import PASSWORD_ENV
 
-# Read by the pipeline: the index passwords; not read, but present on a CI runner or a laptop.
+# Read by the pipeline: the index passwords and the registry's credentials; not read, but present
+# on a CI runner or a laptop. (The TUF role keys and the apt key are real keys, made below.)
 TOKENS = (
     *PASSWORD_ENV,
+    oci.USERNAME_ENV,
+    oci.PASSWORD_ENV,
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "GITHUB_TOKEN",
@@ -35,20 +43,67 @@ TOKENS = (
 )
 
 
+# Variables the pipeline reads that hold no secret: folder names, switches, public facts of a CI
+# run (recorded in provenance on purpose), reproducibility inputs. tests/unit/test_secret_env_coverage.py
+# reads every variable the package reads and fails on one in neither list.
+NOT_SECRET = {
+    "OPENCODE_RELEASE_KEYS_DIR": "a folder name; the keys in it are files",
+    "OPENCODE_RELEASE_PROJECT": "the product folder",
+    "OPENCODE_RELEASE_PREBUILT": "a folder of binaries built elsewhere (the CI simulation)",
+    "OPENCODE_RELEASE_SIMULATED_RUNNER": "a switch of the CI simulation",
+    "GNUPGHOME": "a folder name, in a message",
+    "XDG_CACHE_HOME": "the update client's cache folder",
+    "PATH": "where tools are",
+    "SOURCE_DATE_EPOCH": "the commit time, recorded on purpose",
+    "GITHUB_ACTIONS": "CI run facts recorded in provenance",
+    "GITHUB_SERVER_URL": "CI run facts recorded in provenance",
+    "GITHUB_REPOSITORY": "CI run facts recorded in provenance",
+    "GITHUB_RUN_ID": "CI run facts recorded in provenance",
+    "GITHUB_RUN_ATTEMPT": "CI run facts recorded in provenance",
+    "GITHUB_WORKFLOW_REF": "CI run facts recorded in provenance",
+}
+
+
+def _armored_apt_key() -> str:
+    """A real armored OpenPGP secret key, as CI's publish job gets the apt repository key."""
+    home = Path(tempfile.mkdtemp(prefix="ocsec-gpg-"))  # short: gpg-agent's socket path
+    gpg_ = ["gpg", "--batch", "--homedir", str(home), "--pinentry-mode", "loopback", "--passphrase", ""]
+    try:
+        uid = f"secret-env {secrets.token_hex(4)} <secret@example.org>"
+        subprocess.run([*gpg_, "--quick-gen-key", uid, "ed25519", "sign", "never"], check=True, capture_output=True)
+        armored = subprocess.run([*gpg_, "--armor", "--export-secret-keys"], check=True, capture_output=True).stdout
+        public = subprocess.run([*gpg_, "--armor", "--export"], check=True, capture_output=True).stdout
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, check=False)
+        shutil.rmtree(home, ignore_errors=True)
+    assert _pgp_secret_line(armored.decode()) not in public.decode()  # the marker is the secret's own
+    return armored.decode()
+
+
+def _pgp_secret_line(armored: str) -> str:
+    """The second line of an armored secret key: past the public key fields, into the secret ones."""
+    body = [x for x in armored.splitlines() if x and not x.startswith(("-----", "=")) and ":" not in x]
+    return body[1]
+
+
 def secret_environment() -> dict[str, str]:
-    """Variable -> secret-shaped value; TUF role keys are real PEM private keys."""
+    """Variable -> secret-shaped value; TUF role keys are real PEM private keys, the apt key a real
+    armored OpenPGP secret key (the apt-repo stage signs with it)."""
     values = {name: f"oc-secret-{secrets.token_hex(16)}" for name in TOKENS}
     for role in ROLES:
         pem = CryptoSigner.generate_ed25519().private_bytes.decode("ascii")
         values[env_name(role)] = pem
+    values[gpg.KEY_ENV] = _armored_apt_key()
     return values
 
 
 def markers(environment: Mapping[str, str]) -> dict[str, bytes]:
-    """What to search for: each token, and the key material line of each PEM."""
+    """What to search for: each token, the key material line of each PEM and of the OpenPGP key."""
     found = {}
     for name, value in environment.items():
-        if "PRIVATE KEY" in value:
+        if "BEGIN PGP PRIVATE KEY BLOCK" in value:
+            found[name] = _pgp_secret_line(value).encode()
+        elif "PRIVATE KEY" in value:
             body = [line for line in value.splitlines() if line and not line.startswith("-----")]
             found[name] = "".join(body).encode()[-40:]  # the part that differs between keys
         else:

@@ -28,7 +28,7 @@ def _libc(facts: Mapping[str, Any]) -> Component:
         type=ComponentType.LIBRARY,
         scope=ComponentScope.REQUIRED,
         description=f"C library carried in the image, from the Debian package {package} of the machine that built it",
-        purl=PackageURL("deb", "debian", package, version, {"arch": arch}),
+        purl=PackageURL("deb", str(facts.get("vendor") or "debian"), package, version, {"arch": arch}),
         properties=[
             Property(name=f"{PROP}:provided-by", value="image"),
             *(Property(name=f"{PROP}:image-file", value=path) for path in files),

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..core.config import Settings
 from ..core.formats import dump_yaml
-from . import ci_pins, targets
+from . import ci_images, ci_pins, targets
 from .ci_attest import attest
 from .ci_jobs import CALLER_VERSION_ENV, HOST_RUNNER, PYTHON, Layout, build, download, merge, plan, run, setup
 
@@ -70,27 +70,8 @@ def _secrets_env(channel: str) -> dict[str, str]:
     return env
 
 
-def _image_env(settings: Settings) -> dict[str, str]:
-    """The publish step's credentials for images.registry, when the release has images to push there: the
-    workflow's own token for the GitHub Container Registry (with `packages: write`), else the environment's
-    REGISTRY_USERNAME / REGISTRY_PASSWORD secrets."""
-    images = settings.images
-    built = [t for t in images.targets if t in settings.targets and (t.endswith("-musl") or images.libc_package)]
-    if not built or not images.registry:
-        return {}
-    if images.registry.split("/", 1)[0] == "ghcr.io":
-        return {
-            "OPENCODE_REGISTRY_USERNAME": "${{ github.actor }}",
-            "OPENCODE_REGISTRY_PASSWORD": "${{ github.token }}",
-        }
-    return {
-        "OPENCODE_REGISTRY_USERNAME": "${{ secrets.REGISTRY_USERNAME }}",
-        "OPENCODE_REGISTRY_PASSWORD": "${{ secrets.REGISTRY_PASSWORD }}",
-    }
-
-
 def _publish(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]:
-    images = _image_env(settings)
+    images = ci_images.publish_env(settings)
     steps = [
         *setup(layout),
         download(layout.dist, name="release"),
@@ -99,7 +80,7 @@ def _publish(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
             "record the attestations, verify, sign the channel's indexes, publish to the store",
             f"opencode-release collect --project {layout.project} --from attested --phase publish "
             f'--version "$VERSION" --channel {channel} --instance production --store {settings.ci_channel_store()} '
-            "--json",
+            "--json" + ci_images.publish_flag(settings),
             {**CALLER_VERSION_ENV, **_secrets_env(channel), **images},
         ),
     ]
@@ -159,6 +140,9 @@ def build_workflow(settings: Settings, layout: Layout) -> dict[str, Any]:
     compiled = [targets.get(t) for t in settings.targets if targets.get(t).built_natively]
     jobs: dict[str, Any] = {f"build-{t.name}": build(t, layout) for t in compiled}
     jobs["merge"] = merge(layout, list(jobs))
+    steps = jobs["merge"]["steps"]
+    collect = next(i for i, step in enumerate(steps) if "opencode-release collect" in step.get("run", ""))
+    steps[collect:collect] = ci_images.merge_steps(settings)  # the C library the images carry, before the image stage
     jobs["attest"] = attest()
     inputs = {"version": {"type": "string", "required": True}, "channel": {"type": "string", "required": True}}
     return {

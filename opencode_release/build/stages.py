@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..core import names
 from ..core.errors import CheckFailed
 from ..core.ledger import ArtifactKind
 from ..core.stage import Context, Stage
@@ -22,7 +23,7 @@ PREBUILT = "OPENCODE_RELEASE_PREBUILT"
 # Set on a simulated runner (the `docker run` stand-in sets it in its "container"): the build ran on
 # this host, not in the pinned image, so the image's libc floor cannot hold; the finding is recorded
 # and warned about instead of refused, as for a snapshot.
-SIMULATED_RUNNER = "OPENCODE_RELEASE_SIMULATED_RUNNER"
+SIMULATED_RUNNER = names.SIMULATED_RUNNER
 
 
 def prebuilt(target: str) -> Path | None:

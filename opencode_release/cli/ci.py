@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
 
 from ..attest import release_statement
 from ..build import ci_workflow, targets
+from ..core import oci
 from ..core.errors import CheckFailed, UsageError, VersionError
 from ..core.formats import canonical_json
 from ..core.fsio import write_atomic
@@ -188,11 +190,20 @@ def _collect_arguments(parser: argparse.ArgumentParser) -> None:
         "staging, local or a client trust config file (default: signing.instance)",
     )
     store_option(parser)
+    parser.add_argument(
+        "--image-registry",
+        metavar="HOST[:PORT]/REPO",
+        help="push the images there (publish phase) instead of images.registry; the generated CI passes "
+        "ghcr.io/<owner>/<name> when images.registry is empty",
+    )
     dry_run_option(parser, "show what would be imported and run; change nothing")
 
 
 def _collect(args: argparse.Namespace, out: Output) -> Outcome:
     cfg = with_store(settings(args), args.store)
+    if args.image_registry:
+        oci.Reference.parse(args.image_registry, what="a registry repository (--image-registry)")
+        cfg = dataclasses.replace(cfg, images=dataclasses.replace(cfg.images, registry=args.image_registry))
     report = RunReport()
     reporter = ConsoleReporter(report, quiet=out.json)
     request = Request(

@@ -1,10 +1,12 @@
 """`[tool.opencode-release.images]`: which binaries become OCI images, where they go, and their rules.
 
-The default is the static musl binaries: an image without a base needs a binary
-that carries its own libc. A gnu (glibc) binary goes into an image only when
-`libc-package` names the Debian package whose shared libraries (with the
-dynamic loader) the image then carries, taken from the machine that builds
-the image and recorded in the image's SBOM.
+An image has no base, so the binary must carry its C library or the image must:
+a static binary goes in alone; a dynamically linked one (a gnu build, and the
+musllinux builds, linked to musl's loader) only when `libc-package` names the
+Debian package whose shared libraries and dynamic loader the image then
+carries ("musl", "libc6"), taken from the machine that builds the image and
+recorded in the image's SBOM. CI's builds are all dynamic, so the generated CI
+builds images only with `libc-package` (build/ci_images.py).
 """
 
 from __future__ import annotations
@@ -39,13 +41,16 @@ class ImageSettings:
     )
     libc_package: str = setting(
         "",
-        "the Debian package whose shared libraries and dynamic loader go into a gnu image (from the machine "
-        "building it, recorded in the image's SBOM); empty: a dynamically linked binary is refused",
+        "the Debian package whose shared libraries and dynamic loader go into the image of a dynamically linked "
+        "binary (musl for a musl build, libc6 for glibc; from the machine building it, recorded in the image's "
+        "SBOM); the generated CI builds images only with it, on its amd64 merge runner, which installs it; "
+        "empty: a dynamically linked binary is left out (refused when its target is named)",
         '"libc6"',
     )
     registry: str = setting(
         "",
-        "HOST[:PORT]/REPO that `publish-image` and the snapshot release push to (empty: no push)",
+        "HOST[:PORT]/REPO that `publish-image` and the snapshot release push to (empty: no push here, and the "
+        "generated CI pushes the images it builds to ghcr.io/<owner>/<name> of the GitHub repository)",
         '"ghcr.io/opencode/opencode"',
     )
 

@@ -40,3 +40,8 @@ def apt_suite(channel: str) -> str | None:
     if line != channel and line.count(".") == 1 and all(part.isdigit() for part in line.split(".")):
         return f"lts-{line}"
     return None
+
+
+# Set in every job of `ci --simulate` (release/ci_sim): a stage that would reach a real service there says so
+# and leaves it alone (build/stages.py, images/stages.py).
+SIMULATED_RUNNER = "OPENCODE_RELEASE_SIMULATED_RUNNER"

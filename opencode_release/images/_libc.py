@@ -29,15 +29,27 @@ class Libc:
     version: str
     architecture: str  # Debian's name, which for amd64 and arm64 is the OCI one too
     files: tuple[RootFile, ...]
+    vendor: str = "debian"  # whose archive the package is from: the purl's namespace (CI's runners: ubuntu)
 
     def facts(self) -> dict[str, Any]:
         return {
             "package": self.package,
             "version": self.version,
             "architecture": self.architecture,
-            "purl": f"pkg:deb/debian/{self.package}@{self.version}?arch={self.architecture}",
+            "vendor": self.vendor,
+            "purl": f"pkg:deb/{self.vendor}/{self.package}@{self.version}?arch={self.architecture}",
             "files": [f.path for f in self.files],
         }
+
+
+def vendor(os_release: Path = Path("/etc/os-release")) -> str:
+    """The distribution (os-release ID: debian, ubuntu, ...) whose package the image carries; debian if unsaid."""
+    try:
+        text = os_release.read_text(encoding="utf-8")
+    except OSError:
+        return "debian"
+    found = re.search(r"^ID=\"?([a-z0-9._-]+)\"?$", text, re.M)
+    return found.group(1) if found else "debian"
 
 
 def _dpkg(*args: str) -> str:
@@ -71,4 +83,4 @@ def host_libc(package: str, architecture: str, interpreter: str | None, needed: 
     missing = sorted(n for n in needed if n not in names)
     if missing:
         raise StageError(f"images.libc-package {package}: holds no {', '.join(missing)}, which the binary needs")
-    return Libc(package, version, found_arch, tuple(files[p] for p in sorted(files)))
+    return Libc(package, version, found_arch, tuple(files[p] for p in sorted(files)), vendor())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Any
 
@@ -10,6 +11,7 @@ from ..core.config_images import ImageSettings, binary_path, platform_of
 from ..core.errors import LedgerError, StageError
 from ..core.fsio import write_atomic
 from ..core.ledger import Artifact, ArtifactKind
+from ..core.names import SIMULATED_RUNNER
 from ..core.stage import Context, Stage
 from . import _libc, layout, publish
 
@@ -179,17 +181,26 @@ def configured_registry(ctx: Context) -> str:
     return ctx.settings.images.registry
 
 
+def simulation_note(where: str) -> str | None:
+    """Why a simulated CI run (ci --simulate, on this machine) does not push to `where`: it is not loopback."""
+    host = where.split("/", 1)[0]
+    if os.environ.get(SIMULATED_RUNNER) and host.rsplit(":", 1)[0] not in oci.LOOPBACK:
+        return f"a simulated CI run pushes no image to {host}: point images.registry at a loopback registry"
+    return None
+
+
 class ImagePublishStage(Stage):
     name = "publish-image"
     description = "push the OCI image, its tags and its evidence (OCI referrers) to images.registry"
     always_run = True  # idempotent: the same release pushes the same digests, and a moved version tag is refused
 
     def skip(self, ctx: Context) -> str | None:
-        if not configured_registry(ctx):
+        where = configured_registry(ctx)
+        if not where:
             return "no images.registry configured"
         if not ctx.ledger.by_kind(ArtifactKind.IMAGE_INDEX):
             return "no image in this release"
-        return None
+        return simulation_note(where)
 
     def run(self, ctx: Context) -> None:
         where = oci.Reference.parse(configured_registry(ctx), what="a registry repository (images.registry)")

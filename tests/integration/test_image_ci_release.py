@@ -1,7 +1,7 @@
 """An image released as CI releases it: the merge job's image and SBOMs, the attest job's two signed statements
 (provenance, release statement with `signatures: statement`; tests/integration/ci_signed.py), then the publish
-phase (`collect --from attested --phase publish`) that verifies the release and pushes the image with
-images.registry set. verify-image accepts it through the signed release statement and the provenance, and each
+phase (`collect --from attested --phase publish --image-registry R`, as the generated publish job runs it) that
+verifies the release and pushes the image. verify-image accepts it through the signed release statement and the provenance, and each
 check of that path fails on its own."""
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ from .registry_server import RegistryServer
 from .signed_release import copy_release, release_root
 
 
-def _merged(built_product: Path, into: Path, registry: str = "") -> tuple[Path, config.Settings]:
+def _merged(built_product: Path, into: Path) -> tuple[Path, config.Settings]:
     """The merge job's release: the built binaries, their image and the SBOMs, nothing signed."""
     product = copy_release(built_product, into)
-    table = GNU + (f'\nregistry = "{registry}"' if registry else "")
-    settings = configure(product, table)
+    settings = configure(product, GNU)
     run(settings, "image", "sbom")
     return product, settings
 
@@ -37,14 +36,13 @@ def ci_release(
     built_product: Path, session_registry: RegistryServer, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, Path, dict[str, Any]]:
     """(product, trusted root, collect's JSON): released through the publish phase into session_registry."""
-    product, settings = _merged(
-        built_product, tmp_path_factory.mktemp("ci-image"), f"{session_registry.host}/opencode/ci"
-    )
+    product, settings = _merged(built_product, tmp_path_factory.mktemp("ci-image"))
     attested = product.parent / "attested"
     root = attest_like_ci(settings, Ledger.load(release_root(product)), attested)
     done = cli(
         "collect", "--project", str(product), "--from", str(attested), "--phase", "publish",
         "--version", "1.4.0", "--instance", "local", "--snapshot", "--json",
+        "--image-registry", f"{session_registry.host}/opencode/ci",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     return product, root, json.loads(done.stdout)

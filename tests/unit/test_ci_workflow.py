@@ -179,29 +179,3 @@ def test_actionlint_catches_an_expression_in_a_script(tmp_path: Path) -> None:
     (tmp_path / "release.yml").write_text(tainted)
     findings = [f for f in _actionlint(tmp_path) if "[ runner-label ]" not in f]
     assert len(findings) == 1 and '"github.event.head_commit.message" is potentially untrusted' in findings[0]
-
-
-@pytest.mark.parametrize(
-    ("registry", "packages", "password"),
-    [
-        ("ghcr.io/opencode/opencode", True, "${{ github.token }}"),
-        ("registry.example.org/opencode/opencode", False, "${{ secrets.REGISTRY_PASSWORD }}"),
-        ("", False, None),
-    ],
-)
-def test_the_publish_job_pushes_the_musl_images_to_the_configured_registry(
-    registry: str, packages: bool, password: str | None
-) -> None:
-    import dataclasses
-
-    settings = config.load(PRODUCT / "pyproject.toml")
-    settings = dataclasses.replace(settings, images=dataclasses.replace(settings.images, registry=registry))
-    for channel in ("stable", "nightly"):
-        job = ci_workflow.workflow(settings, ci_workflow.Layout.of(settings, REPO), channel)["jobs"]["publish"]
-        assert ("packages" in job["permissions"]) is packages
-        collect = next(s for s in job["steps"] if "--phase publish" in s.get("run", ""))
-        assert collect["env"].get("OPENCODE_REGISTRY_PASSWORD") == password
-        # the push runs in the publish phase, after signing: the one job that holds publishing credentials
-        from opencode_release.release import pipeline
-
-        assert "publish-image" in [s.name for s in pipeline.ci_phase("publish")]

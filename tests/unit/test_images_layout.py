@@ -150,3 +150,20 @@ def test_a_referrer_is_one_bundle_about_its_subject() -> None:
     assert document["layers"] == [oci.descriptor(oci.SIGSTORE_BUNDLE, b"bundle")]
     assert document["annotations"]["dev.sigstore.bundle.predicateType"] == "https://cyclonedx.org/bom"
     assert oci.fallback_tag("sha256:" + "ab" * 32) == "sha256-" + "ab" * 32
+
+
+def test_the_carried_libcs_purl_names_the_distribution_it_came_from(tmp_path: Path) -> None:
+    from opencode_release.images import _libc
+
+    release = tmp_path / "os-release"
+    release.write_text('PRETTY_NAME="Ubuntu 24.04 LTS"\nID=ubuntu\nID_LIKE=debian\n', encoding="utf-8")
+    assert _libc.vendor(release) == "ubuntu"
+    release.write_text('NAME="Debian GNU/Linux"\nID="debian"\n', encoding="utf-8")
+    assert _libc.vendor(release) == "debian"
+    assert _libc.vendor(tmp_path / "absent") == "debian"
+    carried = _libc.Libc("musl", "1.2.4-2", "amd64", (), "ubuntu")
+    assert carried.facts()["purl"] == "pkg:deb/ubuntu/musl@1.2.4-2?arch=amd64"
+    from opencode_release.attest import _image_sboms
+
+    component = _image_sboms._libc(carried.facts())
+    assert component.purl is not None and component.purl.to_string() == "pkg:deb/ubuntu/musl@1.2.4-2?arch=amd64"

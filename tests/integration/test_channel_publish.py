@@ -287,3 +287,44 @@ def test_a_full_disk_is_one_line_naming_the_path_and_leaves_the_repository_as_it
     assert refused.startswith(f"refused: {mount / 'public'}/") and "No space left on device (ENOSPC)" in refused
     assert refused.endswith("nothing was changed: the repository is as it was")
     assert unchanged == "unchanged: True"
+
+
+_REFUSED_WRITE = """
+import sys
+from pathlib import Path
+from opencode_release.channels.storage import ChannelError
+from tests.integration.channel_helpers import make_ledger, repository
+public, keys, dist = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+try:
+    repository(public, keys).publish(make_ledger(dist, "1.5.0", b"two" * 100), ["stable"])
+except ChannelError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_a_permission_error_mid_publish_is_one_line_naming_the_path_and_leaves_the_repository_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """A real EACCES after the new targets are stored: metadata/ is read-only for the publisher (run as a
+    user without root's override, in a user namespace), so the transaction fails at its targets step."""
+    public, keys = tmp_path / "public", tmp_path / "keys"
+    repository(public, keys).publish(make_ledger(tmp_path / "dist", "1.4.0", b"one" * 100), ["stable"])
+    before = tree(public)
+    (public / "metadata").chmod(0o555)
+    arguments = (str(public), str(keys), str(tmp_path / "dist"))
+    try:
+        proc = subprocess.run(
+            ["unshare", "--user", "--map-user=65534", sys.executable, "-c", _REFUSED_WRITE, *arguments],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        (public / "metadata").chmod(0o755)
+    assert proc.returncode == 0, proc.stderr
+    (refused,) = proc.stdout.strip().splitlines()
+    assert refused.startswith(f"refused: {public / 'metadata'}/") and "Permission denied (EACCES)" in refused
+    assert refused.endswith("nothing was changed: the repository is as it was")
+    assert tree(public) == before  # the stored targets of 1.5.0 and the journal are gone again
+    assert_consistent(public)

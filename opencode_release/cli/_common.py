@@ -13,6 +13,7 @@ from typing import Any
 
 from ..core import config, config_rules
 from ..core.errors import ReleaseError, UsageError
+from ..core.ledger import MANIFEST_NAME, Ledger
 from ..core.stage import Stage
 from ..release import session
 from ..release.runner import RunReport, summary_table
@@ -44,6 +45,14 @@ def project_file(project: str | None) -> Path:
 
 def settings(args: argparse.Namespace) -> config.Settings:
     return config.load(project_file(getattr(args, "project", None)))
+
+
+def existing_release(cfg: config.Settings, version: str | None) -> str:
+    """The version of a release that exists (its ledger loads), checked before anything is written:
+    the commands that continue a release (package, manifests, attest, upload-index) never start one."""
+    chosen = version or cfg.version
+    Ledger.load(session.release_dir(cfg, chosen) / MANIFEST_NAME)
+    return chosen
 
 
 def store_option(parser: argparse.ArgumentParser) -> None:

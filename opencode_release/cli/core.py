@@ -7,12 +7,11 @@ import shutil
 
 from ..core.config import Settings
 from ..core.errors import UsageError
-from ..core.ledger import MANIFEST_NAME, Ledger
 from ..core.stage import utc_now
 from ..core.versions import Version
 from ..release import pipeline, session, source
 from ..release.session import Request
-from ._common import run_stages, settings
+from ._common import existing_release, run_stages, settings
 from .command import (
     Command,
     Outcome,
@@ -131,8 +130,9 @@ def _package_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _package(args: argparse.Namespace, out: Output) -> Outcome:
-    request = Request(version=args.version, targets=(), dry_run=args.dry_run, quiet=out.json)
-    return run_stages(settings(args), pipeline.stages_named(pipeline.SUBSETS["package"]), request, out)
+    cfg = settings(args)
+    request = Request(version=existing_release(cfg, args.version), targets=(), dry_run=args.dry_run, quiet=out.json)
+    return run_stages(cfg, pipeline.stages_named(pipeline.SUBSETS["package"]), request, out)
 
 
 def _attest_arguments(parser: argparse.ArgumentParser) -> None:
@@ -144,9 +144,7 @@ def _attest_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _attest(args: argparse.Namespace, out: Output) -> Outcome:
     cfg = settings(args)
-    chosen = args.version or cfg.version
-    # Refuse before anything is written: attest never starts a release.
-    Ledger.load(session.release_dir(cfg, chosen) / MANIFEST_NAME)
+    chosen = existing_release(cfg, args.version)
     request = Request(version=chosen, snapshot=args.snapshot, dry_run=args.dry_run, quiet=out.json)
     return run_stages(cfg, pipeline.stages_named(pipeline.SUBSETS["attest"]), request, out)
 

@@ -6,7 +6,7 @@ import argparse
 
 from ..release import pipeline
 from ..release.session import Request
-from ._common import run_stages, settings
+from ._common import existing_release, run_stages, settings
 from .command import Command, Outcome, Output, channel_option, dry_run_option, project_option, version_option
 
 
@@ -21,7 +21,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def _manifests(args: argparse.Namespace, out: Output) -> Outcome:
     cfg = settings(args)
     request = Request(
-        version=args.version,
+        version=existing_release(cfg, args.version),
         channel=args.channel,
         snapshot=args.snapshot,
         targets=(),
@@ -39,7 +39,7 @@ def _upload_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _upload(args: argparse.Namespace, out: Output) -> Outcome:
     cfg = settings(args)
-    request = Request(version=args.version, targets=(), dry_run=args.dry_run, quiet=out.json)
+    request = Request(version=existing_release(cfg, args.version), targets=(), dry_run=args.dry_run, quiet=out.json)
     return run_stages(
         cfg, pipeline.stages_named(pipeline.SUBSETS["index"]), request, out, index=cfg.index.url or "(none configured)"
     )

@@ -237,6 +237,17 @@ def test_check_of_a_broken_table_exits_2_with_every_mistake(capsys: pytest.Captu
         (["publish", "--project", "{product}", "--version", "9.9.9"], 1),
         (["clean", "--project", "{product}", "--dry-run"], 0),
         (["plan", "--project", "{product}", "--version", "1.4"], 2),
+        (["build", "--project", "{product}", "--target", "linux-sparc-gnu"], 2),
+        (["release", "--project", "{product}", "--version", "9.9.9", "--dry-run"], 1),  # preflight refuses
+        (["release", "--project", "{product}", "--skip", "bogus", "--snapshot", "--dry-run"], 2),
+        (["nightly", "--project", "{product}", "--snapshot", "--dry-run"], 0),
+        (["procurement", "--project", "{product}", "--quarter", "2026-Q4", "--dry-run"], 1),  # nothing in scope
+        (["procurement", "--project", "{product}", "--quarter", "2026-Q9"], 2),
+        (["init", "--project", "{product}"], 2),  # it has the table already
+        (["attest", "--project", "{product}", "--version", "9.9.9"], 1),
+        (["package", "--project", "{product}", "--version", "9.9.9"], 1),
+        (["manifests", "--project", "{product}", "--version", "9.9.9"], 1),
+        (["upload-index", "--project", "{product}", "--version", "9.9.9"], 1),
     ],
 )
 def test_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], code: int) -> None:
@@ -248,6 +259,8 @@ def test_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: li
     document = json.loads(out)
     assert document["ok"] is (code == 0) and document["exit_code"] == code
     assert "Traceback" not in err and (code == 0) == (not err.strip() or "error:" not in err)
+    if "9.9.9" in filled:  # no such release: nothing is started, no ledger left behind
+        assert not (tmp_path / "dist" / "9.9.9").exists()
 
 
 def test_the_console_script_and_invoke_give_the_same_answer(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .token_server import ISSUER, SERVICE, TokenService
+
 CONFIG = """\
 version: 0.1
 log:
@@ -32,6 +34,14 @@ auth:
   htpasswd:
     realm: opencode-test
     path: {path}
+"""
+TOKEN = """\
+auth:
+  token:
+    realm: {realm}
+    service: {service}
+    issuer: {issuer}
+    rootcertbundle: {bundle}
 """
 
 
@@ -62,15 +72,22 @@ def htpasswd_file(path: Path, user: str, password: str) -> Path:
 
 
 @contextlib.contextmanager
-def running_registry(folder: Path, htpasswd: Path | None = None) -> Iterator[RegistryServer]:
-    """With `htpasswd`, every request needs Basic credentials of that file (the registry answers 401 otherwise)."""
+def running_registry(
+    folder: Path, htpasswd: Path | None = None, token: TokenService | None = None
+) -> Iterator[RegistryServer]:
+    """With `htpasswd`, every request needs Basic credentials of that file (the registry answers 401 otherwise);
+    with `token`, a Bearer token of that service (401 with the Bearer challenge naming its realm otherwise)."""
     tool = shutil.which("docker-registry")
     assert tool, "docker-registry is missing: run ./setup.sh (Debian package docker-registry)"
     folder.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     config = folder / "config.yml"
     text = CONFIG.format(storage=folder / "storage", port=port)
-    config.write_text(text + (HTPASSWD.format(path=htpasswd) if htpasswd else ""), encoding="utf-8")
+    if htpasswd:
+        text += HTPASSWD.format(path=htpasswd)
+    if token:
+        text += TOKEN.format(realm=token.realm, service=SERVICE, issuer=ISSUER, bundle=token.certificate)
+    config.write_text(text, encoding="utf-8")
     log = (folder / "registry.log").open("wb")
     process = subprocess.Popen([tool, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -81,7 +98,7 @@ def running_registry(folder: Path, htpasswd: Path | None = None) -> Iterator[Reg
                     if answer.status == 200:
                         break
             except urllib.error.HTTPError as refused:
-                if refused.code == 401 and htpasswd:
+                if refused.code == 401 and (htpasswd or token):
                     break  # up, and asking for credentials
                 raise
             except OSError:

@@ -1,5 +1,7 @@
 """publish-image and verify-image against a registry that asks for credentials: Debian's docker-registry
-(Distribution 2.8) with htpasswd authentication, which answers 401 with a Basic challenge. The credentials come
+(Distribution 2.8) with htpasswd authentication, which answers 401 with a Basic challenge, and with token
+authentication, which answers with a Bearer challenge naming a token service (token_server.py) whose JWT it
+verifies. The credentials come
 from the environment only; missing ones are the caller's mistake (exit 2), wrong ones a refusal (exit 1), each
 one line; the password is never printed nor written anywhere."""
 
@@ -18,14 +20,23 @@ from opencode_release.core import oci
 
 from .image_helpers import cli
 from .registry_server import RegistryServer, htpasswd_file, running_registry
+from .token_server import token_service
 
 USER = "release-pusher"
 
 
-@pytest.fixture
-def locked(tmp_path: Path) -> Iterator[tuple[RegistryServer, str]]:
+@pytest.fixture(params=["basic", "bearer"])
+def locked(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[RegistryServer, str]]:
+    """Basic: htpasswd. Bearer: the registry's token authentication with a token service (token_server.py)."""
     password = secrets.token_urlsafe(24)
-    with running_registry(tmp_path / "registry", htpasswd_file(tmp_path / "htpasswd", USER, password)) as server:
+    if request.param == "basic":
+        with running_registry(tmp_path / "registry", htpasswd_file(tmp_path / "htpasswd", USER, password)) as server:
+            yield server, password
+        return
+    with (
+        token_service(tmp_path / "tokens", USER, password) as tokens,
+        running_registry(tmp_path / "registry", token=tokens) as server,
+    ):
         yield server, password
 
 

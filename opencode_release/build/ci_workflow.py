@@ -22,12 +22,14 @@ from ..core.formats import dump_yaml
 from . import ci_images, ci_pins, targets
 from .ci_attest import attest
 from .ci_jobs import CALLER_VERSION_ENV, HOST_RUNNER, PYTHON, Layout, build, download, merge, plan, run, setup
+from .ci_procurement import QUARTERLY_CRON, procurement_job, release_folder_archive
 
 __all__ = [
     "FILES",
     "HOST_RUNNER",
     "NIGHTLY_CRON",
     "PYTHON",
+    "QUARTERLY_CRON",
     "REFRESH_CRON",
     "TUF_ROLES",
     "Layout",
@@ -89,9 +91,11 @@ def _publish(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
             run(
                 "the deliverables and their evidence as the tag's GitHub Release",
                 f'cd "{layout.dist}/$VERSION"\n'
-                'gh release create "v$VERSION" --verify-tag --title "v$VERSION" --notes "Checksums: SHA256SUMS" '
+                # the whole release folder too: the quarterly packet (ci_procurement.py) is made from it
+                + release_folder_archive()
+                + 'gh release create "v$VERSION" --verify-tag --title "v$VERSION" --notes "Checksums: SHA256SUMS" '
                 "SHA256SUMS $(awk '{print $2}' SHA256SUMS) provenance.intoto.json provenance.intoto.json.sigstore.json "
-                "release.intoto.json release.intoto.json.sigstore.json\n",
+                'release.intoto.json release.intoto.json.sigstore.json "../release-folder-$VERSION.tar.gz"\n',
                 {**CALLER_VERSION_ENV, "GH_TOKEN": "${{ github.token }}"},
             )
         )
@@ -157,12 +161,14 @@ def build_workflow(settings: Settings, layout: Layout) -> dict[str, Any]:
 def workflow(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]:
     if channel == "nightly":
         trigger: dict[str, Any] = {
-            "schedule": [{"cron": NIGHTLY_CRON}, {"cron": REFRESH_CRON}],
+            "schedule": [{"cron": NIGHTLY_CRON}, {"cron": REFRESH_CRON}, {"cron": QUARTERLY_CRON}],
             "workflow_dispatch": {},
         }
     else:
         trigger = {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+"]}}
-    nightly_only = {"if": "github.event.schedule != '" + REFRESH_CRON + "'"} if channel == "nightly" else {}
+    # The refresh and quarterly schedules run only their own job.
+    others = f"github.event.schedule != '{REFRESH_CRON}' && github.event.schedule != '{QUARTERLY_CRON}'"
+    nightly_only = {"if": others} if channel == "nightly" else {}
     jobs: dict[str, Any] = {
         "plan": {**nightly_only, **plan(layout, channel)},
         "build": {
@@ -176,6 +182,7 @@ def workflow(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
     }
     if channel == "nightly":
         jobs["refresh"] = _refresh(settings, layout)
+        jobs["procurement"] = procurement_job(layout, settings.ci_channel_store())
     return {
         "name": f"{channel} release" if channel == "nightly" else "release",
         "on": trigger,

@@ -5,14 +5,28 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from ..core.errors import UsageError
 from ..release import procurement
-from ._common import settings
+from ._common import settings, store_option, with_store
 from .command import Command, Outcome, Output, dry_run_option, project_option
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--quarter", required=True, metavar="YYYY-QN", help="the quarter the packet covers, e.g. 2026-Q4"
+        "--quarter",
+        required=True,
+        metavar="YYYY-QN",
+        help="the quarter the packet covers, e.g. 2026-Q4, or `previous`: the one before today's (UTC)",
+    )
+    parser.add_argument(
+        "--list-scope",
+        action="store_true",
+        help="only list the releases the quarter covers and why (from the channel; no release folder is read)",
+    )
+    parser.add_argument(
+        "--unsigned",
+        action="store_true",
+        help="write the manifest and zip without signing them (CI's quarterly job holds no signing identity)",
     )
     parser.add_argument(
         "--publish",
@@ -26,16 +40,25 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "without it the packet reads each release's last reproduce result",
     )
     parser.add_argument("--snapshot", action="store_true", help="publish with the local keys of the state folder")
+    store_option(parser)
     project_option(parser)
     dry_run_option(parser, "show the releases in scope and whether they verify; write nothing")
 
 
 def _run(args: argparse.Namespace, out: Output) -> Outcome:
-    cfg = settings(args)
+    cfg = with_store(settings(args), args.store)
     today = dt.datetime.now(dt.UTC).date()
-    result = procurement.build(cfg, args.quarter, today, dry_run=args.dry_run, reproduce_first=args.reproduce)
-    if args.publish and not args.dry_run:
-        result["channel_repository"] = procurement.publish(cfg, args.quarter, snapshot=args.snapshot)
+    quarter = procurement.previous_quarter(today) if args.quarter == "previous" else args.quarter
+    if args.unsigned and args.publish:
+        raise UsageError("--unsigned --publish: only a signed packet is published; leave one of them out")
+    if args.list_scope:
+        result = procurement.list_scope(cfg, quarter)
+    else:
+        result = procurement.build(
+            cfg, quarter, today, dry_run=args.dry_run, reproduce_first=args.reproduce, unsigned=args.unsigned
+        )
+    if args.publish and not args.dry_run and not args.list_scope:
+        result["channel_repository"] = procurement.publish(cfg, quarter, snapshot=args.snapshot)
     if not out.json:
         for key, value in result.items():
             out.say(f"{key}: {value}")

@@ -224,10 +224,30 @@ def request(
     )
 
 
+def previous_quarter(today: dt.date) -> str:
+    """The quarter before the one `today` is in (on the first day of a quarter: the one that just ended)."""
+    number = (today.month - 1) // 3 + 1
+    return f"{today.year - 1}-Q4" if number == 1 else f"{today.year}-Q{number - 1}"
+
+
+def list_scope(settings: Settings, quarter: str) -> dict[str, Any]:
+    """The releases a quarter covers and why, from the channel alone (their folders are not read)."""
+    document, chosen = scope(settings, quarter)
+    ordered = sorted(chosen, key=Version.parse)
+    return {"quarter": quarter, **document, "releases": {v: chosen[v] for v in ordered}}
+
+
 def build(
-    settings: Settings, quarter: str, today: dt.date, *, dry_run: bool = False, reproduce_first: bool = False
+    settings: Settings,
+    quarter: str,
+    today: dt.date,
+    *,
+    dry_run: bool = False,
+    reproduce_first: bool = False,
+    unsigned: bool = False,
 ) -> dict[str, Any]:
-    """The packet of `quarter`; with `reproduce_first`, each release in scope is rebuilt and compared first."""
+    """The packet of `quarter`; with `reproduce_first`, each release in scope is rebuilt and compared first;
+    `unsigned` (CI's quarterly job, which holds no signing identity) writes the manifest and zip unsigned."""
     refused = reproduce_in_scope(settings, quarter) if reproduce_first and not dry_run else {}
     wanted = request(settings, quarter, today, refused)
     out = packet_dir(settings, quarter)
@@ -245,12 +265,18 @@ def build(
     try:
         manifest = archive.write_manifest(out, quarter, settings.name)
         archive.write_zip(out, bundle_zip)
-        signed = sign_packet(settings, out.parent, [manifest, bundle_zip])
+        signed = [] if unsigned else sign_packet(settings, out.parent, [manifest, bundle_zip])
     except BaseException:  # an unsigned packet is not left looking like a finished one
         shutil.rmtree(out, ignore_errors=True)
         bundle_zip.unlink(missing_ok=True)
         raise
-    return {**summary, "manifest": str(manifest), "zip": str(bundle_zip), "bundles": [str(p) for p in signed]}
+    return {
+        **summary,
+        "manifest": str(manifest),
+        "zip": str(bundle_zip),
+        "bundles": [str(p) for p in signed],
+        "signed": not unsigned,
+    }
 
 
 def publish(settings: Settings, quarter: str, *, snapshot: bool, dry_run: bool = False) -> dict[str, Any]:

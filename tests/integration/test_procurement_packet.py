@@ -191,6 +191,36 @@ def test_the_command_dry_run_writes_nothing_and_a_bad_quarter_is_usage(
     assert code == 2 and "expected YYYY-QN" in json.loads(capsys.readouterr().out)["error"]
 
 
+def test_list_scope_reads_only_the_channel_and_unsigned_writes_no_bundle(
+    product: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from opencode_release.cli import program
+
+    # CI's quarterly job lists the scope before the release folders are there
+    shutil.rmtree(signed_release.release_root(product))
+    code = program.main(["procurement", "--quarter", QUARTER, "--project", str(product), "--list-scope", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0 and document["quarter"] == QUARTER and list(document["releases"]) == ["1.4.0"]
+    assert not (product.parent / "dist" / "procurement").exists()
+    code = program.main(["procurement", "--quarter", QUARTER, "-p", str(product), "--unsigned", "--publish", "--json"])
+    assert code == 2 and "only a signed packet is published" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_an_unsigned_packet_has_its_manifest_and_zip_and_no_bundle(product: Path) -> None:
+    settings = config.load(product / "pyproject.toml")
+    summary = procurement.build(settings, QUARTER, TODAY, unsigned=True)
+    assert summary["signed"] is False and summary["bundles"] == []
+    assert Path(summary["manifest"]).is_file() and Path(summary["zip"]).is_file()
+    made = product.parent / "dist" / "procurement"
+    assert not list(made.glob("*.sigstore.json")) and not list(made.glob(f"{QUARTER}/*.sigstore.json"))
+
+
+def test_the_previous_quarter_is_the_one_before_todays() -> None:
+    assert procurement.previous_quarter(dt.date(2027, 1, 1)) == "2026-Q4"
+    assert procurement.previous_quarter(dt.date(2026, 4, 1)) == "2026-Q1"
+    assert procurement.previous_quarter(dt.date(2026, 12, 31)) == "2026-Q3"
+
+
 def _verify(product: Path, path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
     from opencode_release.cli import program
 

@@ -69,7 +69,7 @@ def test_callers_plan_call_the_reusable_build_and_publish_its_output() -> None:
     flows = _workflows()
     for path in CALLERS:
         jobs = flows[path]["jobs"]
-        expected = ["plan", "build", "publish"] + (["refresh"] if path.endswith("nightly.yml") else [])
+        expected = ["plan", "build", "publish"] + (["refresh", "procurement"] if path.endswith("nightly.yml") else [])
         assert list(jobs) == expected
         assert jobs["build"]["uses"] == f"./{ci_workflow.BUILD_WORKFLOW}"
         assert jobs["build"]["needs"] == "plan" and jobs["publish"]["needs"] == ["plan", "build"]
@@ -114,15 +114,56 @@ def test_least_privilege_secrets_only_in_the_publish_environment_and_no_expressi
                 (path, name) in {(ci_workflow.BUILD_WORKFLOW, "attest"), (CALLERS[0], "build"), (CALLERS[1], "build")}
             ), name
             secrets = [v for s in job.get("steps", []) for v in s.get("env", {}).values() if "secrets." in v]
-            assert bool(secrets) == (name in ("publish", "refresh")), (path, name)
+            assert bool(secrets) == (name in ("publish", "refresh", "procurement")), (path, name)
             if secrets:
-                assert job["environment"] in ("stable", "nightly", "refresh")
+                assert job["environment"] in ("stable", "nightly", "refresh", "procurement")
+            if name == "procurement":  # it reads the channel repository: the store's credentials, no key
+                assert {re.sub(r"\W", "", v) for v in secrets} == {
+                    "secretsAWS_ACCESS_KEY_ID",
+                    "secretsAWS_SECRET_ACCESS_KEY",
+                }
             if name != "publish" or path.endswith("nightly.yml"):
                 assert job["permissions"].get("contents") in (None, "read"), name
             for step in job.get("steps", []):
                 assert "${{" not in step.get("run", ""), (name, step)
                 if step.get("uses", "").startswith("actions/checkout"):
                     assert step["with"]["persist-credentials"] is False
+
+
+def test_the_nightly_workflow_builds_the_packet_of_the_quarter_that_ended_on_each_quarters_first_day() -> None:
+    from opencode_release.build.ci_procurement import QUARTERLY_CRON
+
+    assert QUARTERLY_CRON.split()[2:] == ["1", "1,4,7,10", "*"]  # day 1 of January, April, July, October
+    nightly = _workflows()[CALLERS[1]]
+    assert {"cron": QUARTERLY_CRON} in nightly["on"]["schedule"]
+    jobs = nightly["jobs"]
+    job = jobs["procurement"]
+    assert job["if"] == f"github.event.schedule == '{QUARTERLY_CRON}'"
+    # the nightly release and the refresh do not run on the quarterly schedule, nor the packet on theirs
+    assert f"github.event.schedule != '{QUARTERLY_CRON}'" in jobs["plan"]["if"]
+    assert QUARTERLY_CRON not in jobs["refresh"]["if"]
+    assert job["permissions"] == {"contents": "read"} and job["environment"] == "procurement"
+    (checkout,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"]["fetch-depth"] == 0  # reproduce checks out each release's recorded commit
+    scripts = "\n".join(s.get("run", "") for s in job["steps"])
+    assert "diffoscope-minimal" in scripts
+    assert (
+        "procurement --project product --store s3://opencode-releases/channels --quarter previous --list-scope"
+        in scripts
+    )
+    assert 'gh release download "v$version" --pattern "release-folder-$version.tar.gz"' in scripts
+    assert "--quarter previous --reproduce --unsigned --json" in scripts
+    assert job["steps"][-1]["with"] == {
+        "name": "procurement-packet",
+        "path": "dist/procurement/",
+        "if-no-files-found": "error",
+    }
+    # the release job attaches the release folder those downloads read
+    publish = _workflows()[CALLERS[0]]["jobs"]["publish"]
+    release = next(s["run"] for s in publish["steps"] if "gh release create" in s.get("run", ""))
+    assert 'tar -czf "../release-folder-$VERSION.tar.gz" --exclude=.work -C .. "$VERSION"' in release
+    assert release.index("tar -czf") < release.index("gh release create")
+    assert release.rstrip().endswith('"../release-folder-$VERSION.tar.gz"')
 
 
 def test_attest_job_runs_none_of_the_builds_code_and_computes_the_subjects_itself() -> None:

@@ -143,6 +143,11 @@ def _release_then_nightly_then_refresh(tmp_path: Path, store: str) -> None:
     # the GitHub Release holds the deliverables and both signed statements
     assets = {p.name for p in (folder / "github-releases" / "v1.4.0").iterdir()}
     assert {"SHA256SUMS", "release.intoto.json", "provenance.intoto.json.sigstore.json"} <= assets
+    # and the release folder as the pipeline left it, ledger included: the quarterly packet restores it
+    with tarfile.open(folder / "github-releases" / "v1.4.0" / "release-folder-1.4.0.tar.gz") as packed:
+        names = packed.getnames()
+    assert "1.4.0/release-manifest.json" in names and "1.4.0/release.intoto.json" in names
+    assert not any("/.work" in n for n in names)
 
     # the release's publish job made the channel repository in the bucket, nothing in a folder
     bucket, _, prefix = settings.ci_channel_store().removeprefix("s3://").partition("/")

@@ -20,8 +20,19 @@ class ProcurementSettings:
     osv_export: str = setting(
         "",
         "an OSV export (a per-ecosystem all.zip of OSV JSON records) the SBOM components are matched against; "
-        "a path relative to the project (empty: no vulnerability data, the packet says so)",
-        '"vulns/PyPI-all.zip"',
+        "a path relative to the project, or an http(s) URL fetched once per packet within osv-max-bytes and "
+        "osv-deadline (empty: no vulnerability data, the packet says so)",
+        '"https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"',
+    )
+    osv_max_bytes: int = setting(
+        512 * 1024 * 1024,
+        "the most bytes read from an osv-export URL; a larger answer is refused",
+        "1073741824",
+    )
+    osv_deadline: float = setting(
+        300.0,
+        "seconds the whole transfer of an osv-export URL may take; a slower one is refused",
+        "600",
     )
     vex_triage: str = setting(
         "vex-triage.toml",

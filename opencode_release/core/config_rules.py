@@ -49,6 +49,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "channels.nightly-expiry-days": (1, 3660),
     "channels.hash-bin-bits": (0, 16),
     "apt.valid-days": (1, 3650),
+    "procurement.osv-max-bytes": (1, 1 << 40),
+    "procurement.osv-deadline": (0.1, 86_400),
 }
 # The product's own files named in the table: the path rule of core/fsio.py, so inside the project
 # (output and key folders, such as dist-dir or signing.keys-dir, may lie outside it by design).

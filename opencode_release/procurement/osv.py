@@ -9,6 +9,7 @@ numeric parts.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import zipfile
@@ -80,10 +81,11 @@ def components(sbom: Mapping[str, Any]) -> list[Component]:
     return found
 
 
-def read_export(path: Path, where: str) -> list[Advisory]:
-    """Every record of an OSV export zip; a malformed one is refused naming its member."""
+def read_export(source: Path | bytes, where: str) -> list[Advisory]:
+    """Every record of an OSV export zip (a file, or the bytes fetched from its URL); a malformed one is
+    refused naming its member."""
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (OSError, zipfile.BadZipFile) as exc:
         raise UsageError(f"{where}: not an OSV export zip: {exc}") from None
     advisories = []

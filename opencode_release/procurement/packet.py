@@ -8,6 +8,7 @@ leaves the previous packet (or nothing) where it was.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import shutil
@@ -79,7 +80,7 @@ class PacketRequest:
     statements_file: Path
     statements_source: str  # as cited: relative to the project
     statements: Mapping[str, str] = field(default_factory=dict)
-    osv_export: Path | None = None  # None: no vulnerability data configured
+    osv_export: Path | bytes | None = None  # a file, the bytes fetched from a URL, or None: not configured
     osv_source: str = ""
     triage_file: Path | None = None
     triage_source: str = ""
@@ -221,8 +222,10 @@ def _vulnerabilities(folder: _Folder, request: PacketRequest) -> dict[str, Any]:
     found = vex.findings(by_release, triage)
     rows = [f.to_json() for f in found]
     untriaged = sum(1 for f in found if f.triage is None)
+    export = request.osv_export
     document = {
         "osv_export": request.osv_source,
+        "osv_export_sha256": hashlib.sha256(export if isinstance(export, bytes) else export.read_bytes()).hexdigest(),
         "advisories_read": len(advisories),
         "triage": request.triage_source if triage_file and triage_file.is_file() else None,
         "findings": rows,

@@ -24,7 +24,7 @@ from ..core.ledger import MANIFEST_NAME, ArtifactKind, Ledger
 from ..core.names import BUNDLE_SUFFIX
 from ..core.versions import Version
 from ..lifecycle import calendar, changelog
-from ..procurement import archive, packet, reproducibility
+from ..procurement import archive, osv_fetch, packet, reproducibility
 from ..procurement.mapping import RULES
 from ..procurement.statements import load as load_statements
 from ..verify import identity_policy, verify_release
@@ -183,6 +183,24 @@ def reproduce_in_scope(settings: Settings, quarter: str, *, quiet: bool = True) 
     return refused
 
 
+def _osv_export(settings: Settings) -> Path | bytes | None:
+    """The configured OSV export: a file of the project, or the bytes fetched from its URL (read before
+    anything is written, so a failed fetch leaves no packet)."""
+    given = settings.procurement
+    where = f"{settings.source_file}: procurement.osv-export"
+    if not given.osv_export:
+        return None
+    if osv_fetch.is_url(given.osv_export):
+        return osv_fetch.fetch(given.osv_export, given.osv_max_bytes, given.osv_deadline, where)
+    path = settings.path(given.osv_export)
+    if not path.is_file():
+        raise UsageError(
+            f"{where} = {given.osv_export!r}: no such file; download OSV's <ecosystem>/all.zip there, give its "
+            "http(s) URL, or leave it empty"
+        )
+    return path
+
+
 def request(
     settings: Settings, quarter: str, today: dt.date, refused: dict[str, str] | None = None
 ) -> packet.PacketRequest:
@@ -193,12 +211,7 @@ def request(
     statements_file = settings.path(statements_source)
     organisational = [task for task, rule in RULES.items() if rule.kind == "organisational"]
     statements = load_statements(statements_file, statements_source, organisational)
-    osv_source = settings.procurement.osv_export
-    if osv_source and not settings.path(osv_source).is_file():
-        raise UsageError(
-            f"{settings.source_file}: procurement.osv-export = {osv_source!r}: no such file; download OSV's "
-            "<ecosystem>/all.zip there or leave it empty"
-        )
+    osv_export = _osv_export(settings)
     found = [
         _release(settings, version, why) for version, why in sorted(chosen.items(), key=lambda kv: Version.parse(kv[0]))
     ]
@@ -216,8 +229,8 @@ def request(
         statements_file=statements_file,
         statements_source=statements_source,
         statements=statements,
-        osv_export=settings.path(osv_source) if osv_source else None,
-        osv_source=osv_source,
+        osv_export=osv_export,
+        osv_source=settings.procurement.osv_export,
         triage_file=settings.path(settings.procurement.vex_triage),
         triage_source=settings.procurement.vex_triage,
         reproductions=[_reproduction(settings, ledger, (refused or {}).get(ledger.version, "")) for ledger in ledgers],

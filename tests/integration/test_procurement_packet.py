@@ -13,7 +13,7 @@ import pytest
 
 from opencode_release.channels import repository
 from opencode_release.core import config
-from opencode_release.core.errors import CheckFailed, UsageError
+from opencode_release.core.errors import CheckFailed, ReleaseError, UsageError
 from opencode_release.core.ledger import ArtifactKind, Ledger
 from opencode_release.procurement import catalog
 from opencode_release.release import procurement
@@ -310,6 +310,35 @@ def test_vex_from_the_osv_export_and_the_triage_with_the_untriaged_listed(produc
     (product / "all.zip").unlink()
     with pytest.raises(UsageError, match=r"procurement\.osv-export = 'all\.zip': no such file"):
         _build(product)
+
+
+def test_an_osv_export_by_url_is_fetched_from_a_loopback_server_and_a_failed_fetch_writes_nothing(
+    product: Path,
+) -> None:
+    from tests.integration.channel_helpers import serve
+    from tests.unit.test_procurement_vex import TRIAGE, export
+
+    served = product.parent / "served"
+    served.mkdir()
+    data = export(served).read_bytes()
+    (product / "vex-triage.toml").write_text(TRIAGE)
+    text = (product / "pyproject.toml").read_text()
+    with serve(served) as url:
+        (product / "pyproject.toml").write_text(
+            text + f'\n[tool.opencode-release.procurement]\nosv-export = "{url}/all.zip"\n'
+        )
+        packet, summary = _build(product)
+        assert summary["vulnerabilities"] == {"findings": 3, "untriaged": 1}
+        document = _read(packet, "vex/vulnerabilities.json")
+        assert document["osv_export"] == f"{url}/all.zip"
+        assert document["osv_export_sha256"] == hashlib.sha256(data).hexdigest()
+        shutil.rmtree(product.parent / "dist" / "procurement")
+        (product / "pyproject.toml").write_text(
+            text + f'\n[tool.opencode-release.procurement]\nosv-export = "{url}/gone.zip"\n'
+        )
+        with pytest.raises(ReleaseError, match=r"procurement\.osv-export: http://127\.0\.0\.1:\d+/gone\.zip: HTTP 404"):
+            _build(product)
+    assert not (product.parent / "dist" / "procurement").exists()
 
 
 def test_the_report_renders_every_section_and_every_ssdf_task(product: Path, tmp_path: Path) -> None:

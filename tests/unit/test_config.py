@@ -202,6 +202,14 @@ HOSTILE = [
         "lifecycle.evidence-days: found -1; expected a number from 1",
     ),
     (
+        'name = "o"\npackage = "p"\n[procurement]\nosv-max-bytes = 0\n',
+        "procurement.osv-max-bytes: found 0; expected a number from 1 to",
+    ),
+    (
+        'name = "o"\npackage = "p"\n[procurement]\nosv-deadline = 0\n',
+        "procurement.osv-deadline: found 0.0; expected a number from 0.1 to 86400",
+    ),
+    (
         'name = "o"\npackage = "p"\n[lifecycle]\nstable-cadence-weeks = 520\n',
         "stable-cadence-weeks: found 520; expected a number from 1 to 52",
     ),

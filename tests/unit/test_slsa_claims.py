@@ -111,8 +111,10 @@ def test_secrets_only_in_jobs_with_an_environment() -> None:
         for name, job in flow["jobs"].items():
             text = yaml.safe_dump(job)
             if "secrets." in text:
-                assert job.get("environment") and name in ("publish", "refresh"), (path, name)
+                assert job.get("environment") and name in ("publish", "refresh", "procurement"), (path, name)
                 assert job["permissions"].get("id-token") is None
+                if name == "procurement":  # the store's read credentials, to list the scope; no key
+                    assert set(re.findall(r"secrets\.(\w+)", text)) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 
 def _publishing_scripts() -> dict[str, str]:

@@ -39,10 +39,26 @@ def _read(folder: Path, name: str) -> Any:
     return json.loads((folder / name).read_text(encoding="utf-8"))
 
 
+# A row names this many evidence files at most: a full release has dozens of SBOMs and bundles per task,
+# and a table row must fit on a page (the mapping and the evidence index list every one).
+EVIDENCE_SHOWN = 6
+
+
+def _first(paths: list[str], where: str) -> str:
+    if len(paths) <= EVIDENCE_SHOWN:
+        return ", ".join(paths) or "-"
+    rest = len(paths) - EVIDENCE_SHOWN
+    return ", ".join(paths[:EVIDENCE_SHOWN]) + f", and {rest} more ({where} lists every one)"
+
+
+def _evidence_cell(items: list[dict[str, Any]]) -> str:
+    return _first([e["path"] for e in items], "ssdf/mapping.json")
+
+
 def _ssdf_table(rows: list[dict[str, Any]]) -> Table:
     return Table(
         ("task", "status", "how", "evidence"),
-        tuple((r["id"], r["status"], r["how"], ", ".join(e["path"] for e in r["evidence"]) or "-") for r in rows),
+        tuple((r["id"], r["status"], r["how"], _evidence_cell(r["evidence"])) for r in rows),
     )
 
 
@@ -62,7 +78,7 @@ def _reproducibility(summary: dict[str, Any]) -> Section:
             rows.append((r["version"], "not reproduced", r["note"], "-"))
             continue
         counts = ", ".join(f"{n} {status}" for status, n in sorted(r["counts"].items()))
-        verdict = "every compared file matched" if r["ok"] else "DIFFERS: " + ", ".join(r["mismatched"])
+        verdict = "every compared file matched" if r["ok"] else "DIFFERS: " + _first(r["mismatched"], r["report"])
         rows.append((r["version"], verdict, counts, r["report"]))
     return Section(
         "Reproducibility",

@@ -131,16 +131,24 @@ def _trust(settings: Settings, ledgers: list[Ledger], instance: str) -> list[pac
         items.append(packet.TrustFile(f"apt-{key.name}", "apt repository signing key", source, "", fingerprint))
     else:
         items.append(packet.TrustFile("apt-archive-keyring.asc", "apt repository signing key", None))
+    # The layout and, recorded with the same kind, its owner's public key (the key that verifies it).
     layouts = [(ledger, a) for ledger in ledgers for a in ledger.by_kind(ArtifactKind.INTOTO_LAYOUT)]
-    if layouts:
-        ledger, layout = layouts[0]
+    signed = [(ledger, a) for ledger, a in layouts if a.related("layout_of")]
+    owners = [(ledger, a) for ledger, a in layouts if a.facts.get("role") == "layout-owner-public-key"]
+    what = "in-toto layout (its functionary keys)"
+    if signed:
+        ledger, layout = signed[0]
+        items.append(packet.TrustFile("intoto-layout.json", what, ledger.file(layout), "intoto-layout"))
+    else:
+        items.append(packet.TrustFile("intoto-layout.json", what, None))
+    if owners:
+        ledger, owner = owners[0]
+        keyid = f"keyid:{owner.facts.get('keyid', '')}"
         items.append(
             packet.TrustFile(
-                "intoto-layout.json", "in-toto layout (its functionary keys)", ledger.file(layout), "intoto-layout"
+                "intoto-layout-owner.pub", "in-toto layout owner's public key", ledger.file(owner), "", keyid
             )
         )
-    else:
-        items.append(packet.TrustFile("intoto-layout.json", "in-toto layout (its functionary keys)", None))
     return items
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import string
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,6 +63,8 @@ PROJECT_FILES = (
     "procurement.osv-export",
     "procurement.vex-triage",
 )
+# ... or, for these, an http(s) URL (the OSV export is fetched: procurement/osv_fetch.py).
+MAY_BE_A_URL = ("procurement.osv-export",)
 DOWNLOAD_URL_PLACEHOLDERS = ("homepage", "channel", "version", "sha256", "file")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -130,6 +133,10 @@ def _check_paths(settings: Any, where: str, problems: list[str], table: str) -> 
     """Files of the product named in the table: inside the project folder (the path rule)."""
     for key in PROJECT_FILES:
         value = value_of(settings, key)
+        if key in MAY_BE_A_URL and urllib.parse.urlsplit(value).scheme in ("http", "https"):
+            if not urllib.parse.urlsplit(value).hostname:
+                problems.append(f"{where}: {table}.{key}: found {value!r}: a URL without a host")
+            continue
         problem = path_problem(value) if value else None
         if problem is not None:
             problems.append(f"{where}: {table}.{key}: found {value!r}: {problem}; expected a path inside the project")

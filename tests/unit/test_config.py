@@ -202,6 +202,10 @@ HOSTILE = [
         "lifecycle.evidence-days: found -1; expected a number from 1",
     ),
     (
+        'name = "o"\npackage = "p"\n[procurement]\nosv-export = "https:///all.zip"\n',
+        "procurement.osv-export: found 'https:///all.zip': a URL without a host",
+    ),
+    (
         'name = "o"\npackage = "p"\n[procurement]\nosv-max-bytes = 0\n',
         "procurement.osv-max-bytes: found 0; expected a number from 1 to",
     ),

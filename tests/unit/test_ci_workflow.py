@@ -147,10 +147,8 @@ def test_the_nightly_workflow_builds_the_packet_of_the_quarter_that_ended_on_eac
     assert checkout["with"]["fetch-depth"] == 0  # reproduce checks out each release's recorded commit
     scripts = "\n".join(s.get("run", "") for s in job["steps"])
     assert "diffoscope-minimal" in scripts
-    assert (
-        "procurement --project product --store s3://opencode-releases/channels --quarter previous --list-scope"
-        in scripts
-    )
+    store = config.load(PRODUCT / "pyproject.toml").ci_channel_store()  # the channel repository CI publishes to
+    assert f"procurement --project product --store {store} --quarter previous --list-scope --json" in scripts
     assert 'gh release download "v$version" --pattern "release-folder-$version.tar.gz"' in scripts
     assert "--quarter previous --reproduce --unsigned --json" in scripts
     assert job["steps"][-1]["with"] == {

@@ -96,6 +96,7 @@ def _rules() -> list[str]:
         "",
         f"The product's own files ({files}, and `channels.update-root`, which must exist) are paths inside the "
         "project: relative, normalised, no `..`, no absolute or drive path, no control character.",
+        "`homepage` and `repository` are http(s):// URLs with no space, quote, backslash or angle bracket. "
         "No string setting holds a control character; `version` and the names above have no surrounding "
         f"space. `channels.download-url` has `{{file}}` and only the placeholders {placeholders}, and renders "
         "to an http(s) URL. `channels.timestamp-expiry-days` is at most `snapshot-expiry-days`.",

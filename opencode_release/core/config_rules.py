@@ -67,6 +67,7 @@ PROJECT_FILES = (
 MAY_BE_A_URL = ("procurement.osv-export",)
 DOWNLOAD_URL_PLACEHOLDERS = ("homepage", "channel", "version", "sha256", "file")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_URL = re.compile(r"https?://[^\s\"'<>\\`{}|^]+")
 
 
 def check(settings: Any, where: str, problems: list[str], table: str) -> None:
@@ -75,6 +76,7 @@ def check(settings: Any, where: str, problems: list[str], table: str) -> None:
     _check_ranges(settings, where, problems, table)
     _check_paths(settings, where, problems, table)
     _check_update_root(settings, where, problems, table)
+    _check_urls(settings, where, problems, table)
     try:
         check_download_url(settings.channels.download_url, f"{where}: {table}.channels.download-url")
     except ConfigError as exc:
@@ -140,6 +142,15 @@ def _check_paths(settings: Any, where: str, problems: list[str], table: str) -> 
         problem = path_problem(value) if value else None
         if problem is not None:
             problems.append(f"{where}: {table}.{key}: found {value!r}: {problem}; expected a path inside the project")
+
+
+def _check_urls(settings: Any, where: str, problems: list[str], table: str) -> None:
+    """The product's URLs (from [project.urls] or the table) go into formulas, manifests, the .deb,
+    provenance and the download URLs: http(s), nothing that ends a quoted string or a line."""
+    for key in ("homepage", "repository"):
+        value = value_of(settings, key)
+        if value and not _URL.fullmatch(value) and not any(f"{table}.{key}:" in p for p in problems):
+            problems.append(f"{where}: {table}.{key}: found {value!r}; expected an http(s):// URL")
 
 
 def _check_update_root(settings: Any, where: str, problems: list[str], table: str) -> None:

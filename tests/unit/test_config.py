@@ -181,6 +181,14 @@ HOSTILE = [
     ('name = "o"\npackage = "../elsewhere"\n', "package: found '../elsewhere': climbs out with '..'"),
     ('name = "o"\npackage = "p"\n[build]\nlock = "/etc/shadow"\n', "build.lock: found '/etc/shadow': absolute"),
     (
+        'name = "o"\npackage = "p"\nrepository = "javascript:alert(1)"\n',
+        "tool.opencode-release.repository: found 'javascript:alert(1)'; expected an http(s):// URL",
+    ),
+    (
+        'name = "o"\npackage = "p"\nhomepage = "https://x.example\\" ; system \\"id"\n',
+        "tool.opencode-release.homepage: found 'https://x.example\" ; system \"id'; expected an http(s):// URL",
+    ),
+    (
         'name = "o"\npackage = "p"\n[procurement]\nstatements = "../../x.toml"\n',
         "procurement.statements: found '../../x.toml': climbs out with '..'; expected a path inside the project",
     ),

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ..core.errors import ReleaseError, UsageError
+from ..core.errors import ReleaseError, UsageError, VerificationError
 from ..core.names import BUNDLE_SUFFIX
 from ..verify import bundles, identity_policy, policy_template
 from ..verify import image as images
 from ..verify import release as verification
-from ..verify.artifact import Report, verify_files
+from ..verify.artifact import MAX_STATEMENT_BYTES, Report, read_bounded, verify_files
 from ..verify.stages import local_trusted_root_path
 from .command import Command, Outcome, Output, project_option
 
@@ -159,12 +159,26 @@ def _image_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="C",
         help="the channel whose policy applies (default: the one the attached release statement names)",
     )
+    parser.add_argument(
+        "--release-statement",
+        metavar="BUNDLE",
+        help="the release statement's Sigstore bundle as the release ships it (release.intoto.json.sigstore.json), "
+        "used instead of one attached to the image",
+    )
     _trust_arguments(parser)
 
 
 def _verify_image(args: argparse.Namespace, out: Output) -> Outcome:
     trust, policy_for = _trust(args)
-    rows = images.verify_image(args.reference, trust, policy_for, channel=args.channel, binary=args.binary)
+    statement = None
+    if args.release_statement:
+        try:
+            statement = read_bounded("--release-statement", args.release_statement, MAX_STATEMENT_BYTES, "bundle")
+        except VerificationError as exc:
+            raise UsageError(f"--release-statement {args.release_statement}: {exc.reason}") from None
+    rows = images.verify_image(
+        args.reference, trust, policy_for, channel=args.channel, binary=args.binary, statement=statement
+    )
     return _outcome(Report(rows), out)
 
 

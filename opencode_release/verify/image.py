@@ -7,7 +7,8 @@ for each platform image of an index, in order (each check its own name):
   asked for (a reference by digest, the index's descriptor) and to the one the
   registry names it by;
 - `release-statement`: the release's statement is attached (referrers API,
-  else the `sha256-<hex>` tag), its bundle verifies with sigstore-python's
+  else the `sha256-<hex>` tag) or given (`--release-statement`, the bundle the
+  release ships), its bundle verifies with sigstore-python's
   Verifier under the channel's identity policy, and it lists this digest as an
   image of the release. Its signed `signatures` field says how the rest is signed:
 - each-file (the local pipeline): `bundle` plus `sigstore` and the policy rules,
@@ -246,9 +247,21 @@ def check_binary(name: str, entrypoint: str, found: str | None, expected: str, l
 
 
 def verify_image(
-    text: str, trust: Trust, policy_for: Callable[[str | None], Policy], *, channel: str | None, binary: bool
+    text: str,
+    trust: Trust,
+    policy_for: Callable[[str | None], Policy],
+    *,
+    channel: str | None,
+    binary: bool,
+    statement: bytes | None = None,
 ) -> list[Row]:
-    """One row per subject: the image the reference names, then each platform image of an index."""
+    """One row per subject: the image the reference names, then each platform image of an index. `statement`:
+    the release statement's bundle as the release gives it (release.intoto.json.sigstore.json), used instead of
+    any attached to the image."""
+
+    def given(found: dict[str, list[bytes]]) -> dict[str, list[bytes]]:
+        return {**found, "release-statement": [statement]} if statement is not None else found
+
     reference = oci.Reference.parse(text)
     registry = oci.Registry.of(reference)
     rows: list[Row] = []
@@ -256,6 +269,7 @@ def verify_image(
     try:
         top = fetched.fetch(registry, name, reference.reference, reference.digest)
         evidence, where = fetched.bundles(registry, top)
+        evidence = given(evidence)
         policy = policy_for(channel or _channel_hint(evidence.get("release-statement", [])))
         verifier = ImageVerifier(registry, trust, policy, binary)
         tag = reference.tag if reference.digest is None else None
@@ -270,6 +284,7 @@ def verify_image(
         try:
             subject = fetched.fetch(registry, child, digest, digest)
             evidence, where = fetched.bundles(registry, subject)
+            evidence = given(evidence)
             rows.append(Row(child, subject.media_type, tuple(verifier.check(subject, evidence, where, None))))
         except VerificationError as exc:
             rows.append(Row(child, oci.MANIFEST, (), exc.check, exc.reason))

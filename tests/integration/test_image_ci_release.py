@@ -192,3 +192,31 @@ def test_a_signed_provenance_other_than_the_listed_one_is_refused(
     code, rows = _verify(root, f"{registry.host}/opencode/other-provenance:1.4.0")
     failed = _failed(rows)
     assert code == 1 and failed["check"] == "provenance" and "not the one the signed statement" in failed["reason"]
+
+
+def test_the_release_statement_may_come_from_the_release_instead_of_the_registry(
+    ci_release: tuple[Path, Path, dict[str, Any]], registry: RegistryServer, tmp_path: Path
+) -> None:
+    product, root, _ = ci_release
+    _push(product, registry, "opencode/given", keep=lambda r: r.evidence != "release-statement")
+    reference = f"{registry.host}/opencode/given:1.4.0"
+    code, rows = _verify(root, reference)
+    assert code == 1 and _failed(rows)["check"] == "release-statement"
+    shipped = release_root(product) / "release.intoto.json.sigstore.json"
+    code, rows = _verify(root, reference, "--release-statement", str(shipped))
+    assert code == 0 and len(rows) == 2, rows
+
+    # a statement signed by the same identity that lists no image of this release is refused
+    statement = json.loads((release_root(product) / "release.intoto.json").read_bytes())
+    kept = [f for f in statement["predicate"]["files"] if not f["kind"].startswith("oci-image")]
+    statement["predicate"]["files"] = kept
+    statement["subject"] = [{"name": f["path"], "digest": {"sha256": f["sha256"]}} for f in kept]
+    settings = config.load(product / "pyproject.toml")
+    sign_as_statements(settings, {"release.intoto.json": json.dumps(statement).encode()}, tmp_path / "other")
+    other = tmp_path / "other" / "release.intoto.json.sigstore.json"
+    code, rows = _verify(root, reference, "--release-statement", str(other))
+    failed = _failed(rows)
+    assert code == 1 and failed["check"] == "release-statement" and "lists no image" in failed["reason"]
+
+    done = cli("verify-image", reference, "--release-statement", str(tmp_path / "absent.json"), "--json")
+    assert done.returncode == 2 and "--release-statement" in done.stderr and len(done.stderr.strip().splitlines()) == 1

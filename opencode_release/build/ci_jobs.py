@@ -26,9 +26,12 @@ VERSION_ENV = {"VERSION": "${{ inputs.version }}"}
 CALLER_VERSION_ENV = {"VERSION": "${{ needs.plan.outputs.version }}"}
 # The files a build job hands on: the release folder, without the stages' scratch space.
 DIST_UPLOAD = "{dist}/\n!{dist}/*/.work/\n"
-# Nuitka's cache and the C compiler's, inside the checkout so the container writes them where
-# actions/cache on the runner saves them.
-CACHE_PATHS = ".cache/nuitka\n.cache/ccache\n"
+# Nuitka's cache, the C compiler's and uv's (downloaded and built wheels: Nuitka comes as an sdist, built
+# anew by every cold job), inside the checkout so the container writes them where actions/cache on the
+# runner saves them.
+CACHE_PATHS = ".cache/nuitka\n.cache/ccache\n.cache/uv\n"
+UV_CACHE = {"UV_CACHE_DIR": "${{ github.workspace }}/.cache/uv"}
+CACHED_IN_CONTAINER = (("NUITKA_CACHE_DIR", "nuitka"), ("CCACHE_DIR", "ccache"), ("UV_CACHE_DIR", "uv"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +85,9 @@ def checkout() -> dict[str, Any]:
     return {"uses": ci_pins.uses("actions/checkout"), "with": {"persist-credentials": False}}
 
 
-def install(layout: Layout) -> dict[str, Any]:
-    """A virtual environment with the exact uv, then opencode-release and the product; on PATH."""
+def install(layout: Layout, cached: bool = False) -> dict[str, Any]:
+    """A virtual environment with the exact uv, then opencode-release and the product; on PATH.
+    `cached`: uv's cache in the checkout, which a build job's actions/cache restores and saves."""
     return run(
         "install opencode-release",
         "python -m venv .venv\n"
@@ -91,14 +95,15 @@ def install(layout: Layout) -> dict[str, Any]:
         f'"$scripts/python" -m pip install -q uv=={ci_pins.UV}\n'
         f'"$scripts/uv" pip install -q --python "$scripts/python" {layout.packages}\n'
         'echo "$scripts" >> "$GITHUB_PATH"\n',
+        UV_CACHE if cached else None,
     )
 
 
-def setup(layout: Layout, architecture: str | None = None) -> list[dict[str, Any]]:
+def setup(layout: Layout, architecture: str | None = None, cached: bool = False) -> list[dict[str, Any]]:
     python: dict[str, Any] = {"python-version": PYTHON}
     if architecture:
         python["architecture"] = architecture
-    return [checkout(), {"uses": ci_pins.uses("actions/setup-python"), "with": python}, install(layout)]
+    return [checkout(), {"uses": ci_pins.uses("actions/setup-python"), "with": python}, install(layout, cached)]
 
 
 def upload(name: str, path: str) -> dict[str, Any]:
@@ -158,12 +163,12 @@ def build(target: targets.Target, layout: Layout) -> dict[str, Any]:
                 f"/tmp/venv/bin/{command}",
             ]
         )
-        caches = '-e NUITKA_CACHE_DIR="$PWD/.cache/nuitka" -e CCACHE_DIR="$PWD/.cache/ccache"'
+        caches = " ".join(f'-e {name}="$PWD/.cache/{folder}"' for name, folder in CACHED_IN_CONTAINER)
         image = ci_pins.image(target.container)
         script = f'docker run --rm -e VERSION {caches} -v "$PWD:$PWD" -w "$PWD" {image} sh -euc \'{inner}\''
         steps.append(run(f"build {target.name} in {target.container}", script, VERSION_ENV))
     else:
-        steps += setup(layout, target.setup_python_arch)[1:]
+        steps += setup(layout, target.setup_python_arch, cached=True)[1:]
         cache_env = {"NUITKA_CACHE_DIR": "${{ github.workspace }}/.cache/nuitka"}
         steps.append(run(f"build {target.name}", command, {**VERSION_ENV, **cache_env}))
     steps.append(upload(f"partial-{target.name}", DIST_UPLOAD.format(dist=layout.dist)))

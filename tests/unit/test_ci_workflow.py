@@ -94,6 +94,14 @@ def test_the_reusable_workflow_builds_each_target_then_merges_and_attests() -> N
         cache = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/cache@"))
         assert cache["with"]["key"].startswith(f"nuitka-{target.name}-py3.11-")
         assert "hashFiles('pyproject.toml', 'product/pyproject.toml')" in cache["with"]["key"]
+        # Nuitka's, the C compiler's and uv's caches, where the job's build (in its container or not) writes them
+        assert cache["with"]["path"].split() == [".cache/nuitka", ".cache/ccache", ".cache/uv"]
+        env = {k: v for s in job["steps"] for k, v in s.get("env", {}).items()}
+        if target.container:
+            assert '-e UV_CACHE_DIR="$PWD/.cache/uv"' in script and '-e CCACHE_DIR="$PWD/.cache/ccache"' in script
+        else:
+            assert env["UV_CACHE_DIR"] == "${{ github.workspace }}/.cache/uv"
+            assert env["NUITKA_CACHE_DIR"] == "${{ github.workspace }}/.cache/nuitka"
         if target.container:
             image = f"{target.container}@{ci_pins.IMAGES[target.container]}"
             assert f'-v "$PWD:$PWD" -w "$PWD" {image}' in script

@@ -9,7 +9,7 @@ import pytest
 
 from opencode_release.build import inspection, targets
 from opencode_release.build.inspection import macho, pe
-from opencode_release.build.stages import InspectStage
+from opencode_release.build.stages import SIMULATED_RUNNER, InspectStage, simulated_host_glibc
 from opencode_release.core import config
 from opencode_release.core.errors import CheckFailed
 from opencode_release.core.ledger import ArtifactKind, Ledger, Source
@@ -170,6 +170,42 @@ def test_stage_waives_only_the_glibc_floor_in_a_snapshot(bins: dict[str, Path], 
     assert facts["checks"]["glibc-floor"] == "failed"
     ctx.snapshot = False
     with pytest.raises(CheckFailed, match=r"needs glibc 2\.34"):
+        InspectStage().run(ctx)
+
+
+def test_a_simulated_runner_holds_the_floor_to_its_host_and_a_ledger_fact_waives_nothing(
+    bins: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = _ledger_with(tmp_path, {"linux-x86_64-gnu": bins["elf-x86_64-gnu-2.34"]})
+    ctx.snapshot = False
+    binary = ctx.ledger.get("binary:linux-x86_64-gnu/opencode")
+    # a partial ledger saying "built on a simulated runner" is not a simulated runner
+    ctx.ledger.update_facts(binary.id, {"simulated_runner": True})
+    monkeypatch.delenv(SIMULATED_RUNNER, raising=False)
+    with pytest.raises(CheckFailed, match=r"needs glibc 2\.34"):
+        InspectStage().run(ctx)
+    # on a simulated runner the host plays the image: within its glibc, a warning
+    monkeypatch.setenv(SIMULATED_RUNNER, "1")
+    host = simulated_host_glibc()
+    assert host is not None and tuple(map(int, host.split("."))) >= (2, 34)
+    InspectStage().run(ctx)
+    assert isinstance(ctx.reporter, CollectingReporter)
+    assert ctx.reporter.warnings[-1].endswith(
+        f"(simulated runner: within this host's glibc {host}, which plays the image)"
+    )
+    # above the host's glibc: refused there too (the floor the onefile payload showed on the build runner)
+    ctx.ledger.update_facts(
+        binary.id,
+        {
+            "inspection": {
+                "sha256": binary.sha256,
+                "glibc_floor": "2.99",
+                "glibc_floor_symbol": "x@GLIBC_2.99",
+                "glibc_floor_file": "libx.so",
+            }
+        },
+    )
+    with pytest.raises(CheckFailed, match=r"needs glibc 2\.99 \(symbol x@GLIBC_2\.99 in libx\.so\)"):
         InspectStage().run(ctx)
 
 

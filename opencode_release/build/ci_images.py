@@ -17,11 +17,11 @@ REGISTRY_PASSWORD secrets for any other registry.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..core import oci
 from ..core.config import Settings
 from ..core.errors import ConfigError
+from ..core.names import github_owner_name
 from . import targets
 from .ci_jobs import run
 
@@ -49,9 +49,8 @@ def registry(settings: Settings) -> str:
         return ""
     chosen = settings.images.registry
     if not chosen:
-        url = urlsplit(settings.repository)
-        parts = url.path.strip("/").removesuffix(".git").split("/")
-        if url.netloc != "github.com" or len(parts) != 2:
+        parts = github_owner_name(settings.repository)
+        if parts is None:
             raise ConfigError(
                 f"{settings.source_file}: images.registry is empty and repository {settings.repository!r} is not "
                 "https://github.com/OWNER/NAME, whose ghcr.io repository CI would push to; set images.registry"

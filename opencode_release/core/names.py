@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 # A Sigstore bundle sits beside the file it signs: `<file>.sigstore.json`.
 BUNDLE_SUFFIX = ".sigstore.json"
 # The trusted root a release ships, for verifying it offline.
@@ -16,6 +18,15 @@ RELEASE_PREDICATE = "https://opencode.example.org/release-statement/v1"
 # The procurement packet's list of its files (procurement/archive.py writes it, verify/packet.py checks it).
 PACKET_MANIFEST_NAME = "packet-manifest.json"
 PACKET_SCHEMA = "https://opencode.example.org/procurement-packet/v1"
+
+
+def github_owner_name(repository: str) -> tuple[str, str] | None:
+    """OWNER and NAME of an `https://github.com/OWNER/NAME[.git]` repository URL, else None."""
+    url = urlsplit(repository)
+    parts = url.path.strip("/").removesuffix(".git").split("/")
+    if url.netloc != "github.com" or len(parts) != 2 or not all(parts):
+        return None
+    return parts[0], parts[1]
 
 
 def local_builder_id(repository: str, product: str) -> str:

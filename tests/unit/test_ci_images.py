@@ -14,7 +14,7 @@ from opencode_release.build import ci_images, ci_workflow
 from opencode_release.cli import program
 from opencode_release.core import config, oci
 from opencode_release.core.errors import ConfigError
-from opencode_release.core.names import SIMULATED_RUNNER
+from opencode_release.core.names import SIMULATED_RUNNER, github_owner_name
 from opencode_release.images.stages import simulation_note
 from opencode_release.release import pipeline
 from tests.conftest import PRODUCT, REPO
@@ -112,3 +112,10 @@ def test_collect_refuses_a_malformed_image_registry_in_one_line(
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "--image-registry" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_only_a_github_owner_and_name_give_a_ghcr_repository() -> None:
+    assert github_owner_name("https://github.com/NewComer/MyTool.git") == ("NewComer", "MyTool")
+    assert github_owner_name("https://github.com/opencode/opencode/") == ("opencode", "opencode")
+    for other in ("https://gitlab.com/a/b", "https://github.com/a", "https://github.com/a/b/c", "github.com/a/b", ""):
+        assert github_owner_name(other) is None, other

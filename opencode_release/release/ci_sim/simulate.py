@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 
@@ -26,6 +25,7 @@ from ...build import stages as build_stages
 from ...core.config import Settings
 from ...core.errors import CheckFailed, UsageError
 from ...core.ledger import Ledger
+from ...core.names import github_owner_name
 from ...devsigstore import LocalSigstore
 from ...verify import stages as verify_stages
 from ...verify.release import verify_release
@@ -61,9 +61,8 @@ def verify_delivered(settings: Settings, release: Path, trust_file: str, channel
 
 
 def github_repository(settings: Settings) -> str:
-    url = urlsplit(settings.repository)
-    parts = url.path.strip("/").removesuffix(".git").split("/")
-    if url.netloc != "github.com" or len(parts) != 2:
+    parts = github_owner_name(settings.repository)
+    if parts is None:
         raise UsageError(
             f"{settings.source_file}: repository {settings.repository!r} is not https://github.com/OWNER/NAME; "
             "the simulation plays GitHub for that repository"

@@ -44,6 +44,7 @@ TESTS = [
     "tests/integration/test_procurement_packet.py",
     "tests/unit/test_procurement.py",
     "tests/integration/test_image_verify.py",
+    "tests/integration/test_image_ci_release.py",
 ]
 CONSTANTS = {"FORMAT": "bundle-format", "SIGSTORE": "sigstore"}
 RULES = ("issuer", "identity")  # plus every key of identity_policy.CLAIMS, read from the source

@@ -139,12 +139,18 @@ def _verify(args: argparse.Namespace, out: Output) -> Outcome:
 
 def _release_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PATH", help="a release folder, its release-manifest.json, or a channel folder")
+    parser.add_argument(
+        "--channel",
+        metavar="C",
+        help="the channel every release must be of, whose policy applies (stable, lts, nightly; default: each "
+        "release's own, as its signed statement names it)",
+    )
     _trust_arguments(parser)
 
 
 def _verify_release(args: argparse.Namespace, out: Output) -> Outcome:
     trust, policy_for = _trust(args)
-    return _outcome(verification.verify_release(Path(args.path), trust, policy_for), out)
+    return _outcome(verification.verify_release(Path(args.path), trust, policy_for, channel=args.channel), out)
 
 
 def _image_arguments(parser: argparse.ArgumentParser) -> None:

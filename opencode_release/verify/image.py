@@ -69,8 +69,10 @@ def _channel_hint(raw: list[bytes]) -> str | None:
 
 
 class ImageVerifier:
-    def __init__(self, registry: oci.Registry, trust: Trust, policy: Policy, binary: bool) -> None:
-        self.registry, self.binary, self.policy = registry, binary, policy
+    def __init__(
+        self, registry: oci.Registry, trust: Trust, policy: Policy, binary: bool, channel: str | None = None
+    ) -> None:
+        self.registry, self.binary, self.policy, self.channel = registry, binary, policy, channel
         self.verifier = BundleVerifier(trust.root, policy.certificate_policy())
         self.bundle_checks = ("sigstore", "issuer", "identity", *sorted(k for k in CLAIMS if k in policy.claims))
         self.release: statements.ReleaseStatement | None = None
@@ -80,7 +82,7 @@ class ImageVerifier:
     ) -> list[str]:
         passed = ["resolve", "digest"]
         release = self._listed(subject, evidence.get("release-statement", []), where)
-        passed.append("release-statement")
+        passed += ["release-statement", *(["channel"] if self.channel is not None else [])]
         if release.signatures == statements.EACH_FILE:
             self._signature(subject, evidence.get("signature", []), where)
             passed += ["bundle", *self.bundle_checks]
@@ -190,6 +192,13 @@ class ImageVerifier:
             release = statements.parse(self._statement(subject.name, raw[0], "release-statement"))
         except VerificationError as exc:
             raise VerificationError(subject.name, exc.check, exc.reason) from None
+        if self.channel is not None and not statements.in_channel(release.channel, self.channel):
+            raise VerificationError(
+                subject.name,
+                "channel",
+                f"an image of {release.product} {release.version} of channel {release.channel!r}; "
+                f"--channel asked for {self.channel!r}",
+            )
         if not any(f.sha256 == subject.hex and f.kind in IMAGE_KINDS for f in release.files.values()):
             raise VerificationError(
                 subject.name,
@@ -271,7 +280,7 @@ def verify_image(
         evidence, where = fetched.bundles(registry, top)
         evidence = given(evidence)
         policy = policy_for(channel or _channel_hint(evidence.get("release-statement", [])))
-        verifier = ImageVerifier(registry, trust, policy, binary)
+        verifier = ImageVerifier(registry, trust, policy, binary, channel)
         tag = reference.tag if reference.digest is None else None
         rows.append(
             Row(f"{reference.repo}@{top.digest}", top.media_type, tuple(verifier.check(top, evidence, where, tag)))

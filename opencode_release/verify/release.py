@@ -189,13 +189,16 @@ def verify_release(
     policy: Policy | Callable[[str | None], Policy],
     *,
     workers: int | None = None,
+    channel: str | None = None,
 ) -> Report:
-    """Every release under `path`; `policy` is one policy, or the policy for a release's channel."""
+    """Every release under `path`; `policy` is one policy, or the policy for a release's channel.
+    `channel`: the channel every release must be of (its policy applies), else each release's own."""
     report = Report()
     for folder in find_releases(path):
         ledger = load_ledger(folder)
-        chosen = policy if isinstance(policy, Policy) else policy(ledger.channel)
-        report.rows += verify_folder(folder, ledger, trust, chosen, workers=workers)
+        # The ledger only names the policy to try: its channel must then equal the signed statement's (ledger check).
+        chosen = policy if isinstance(policy, Policy) else policy(channel or ledger.channel)
+        report.rows += verify_folder(folder, ledger, trust, chosen, workers=workers, channel=channel)
     return report
 
 
@@ -221,6 +224,7 @@ def verify_folder(
     *,
     require_statement: bool = True,
     workers: int | None = None,
+    channel: str | None = None,
 ) -> list[Row]:
     verifier = ArtifactVerifier(trust, policy)
     rows: list[Row] = []
@@ -237,6 +241,8 @@ def verify_folder(
             (release_statement.check_versions, folder.name),
             (release_statement.check_folder, str(folder)),
         ]
+        if channel is not None:
+            checks.append((release_statement.check_channel, channel))
         failed = False
         for check, subject in checks:
             try:
@@ -245,7 +251,8 @@ def verify_folder(
                 rows.append(Row(exc.artifact, "release", (), exc.check, exc.reason))
                 failed = True
         if not failed:
-            rows[0] = Row(root_row.artifact, root_row.kind, (*root_row.passed, *release_statement.RELEASE_CHECKS))
+            ran = (*release_statement.RELEASE_CHECKS, *(("channel",) if channel is not None else ()))
+            rows[0] = Row(root_row.artifact, root_row.kind, (*root_row.passed, *ran))
         verifier.release_version = signed.version
     else:
         signed = from_ledger(ledger)

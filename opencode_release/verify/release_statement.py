@@ -162,6 +162,19 @@ def check_ledger(ledger: Ledger, signed: ReleaseStatement) -> None:
             )
 
 
+def in_channel(channel: str, expected: str) -> bool:
+    """`expected` names the channel itself, or its family (`lts` for `lts/1.4`)."""
+    return channel == expected or channel.split("/", 1)[0] == expected
+
+
+def check_channel(expected: str, signed: ReleaseStatement) -> None:
+    """The release is of the channel the verifier asked for (a policy alone may accept several channels' signers)."""
+    if not in_channel(signed.channel, expected):
+        raise VerificationError(
+            NAME, "channel", f"the signed statement is for channel {signed.channel!r}; --channel asked for {expected!r}"
+        )
+
+
 def check_versions(folder_name: str, signed: ReleaseStatement) -> None:
     if folder_name != signed.version:
         raise VerificationError(

@@ -73,6 +73,19 @@ def test_the_pushed_image_verifies_with_its_binary(
         assert _verify(signed_image_product, f"{repository}:{tag}")[0] == 0
 
 
+def test_an_image_of_another_channel_than_asked_is_refused(
+    signed_image_product: Path, session_registry: RegistryServer
+) -> None:
+    repository = f"{session_registry.host}/opencode/channel"
+    publish(signed_image_product, repository)
+    code, rows, _ = _verify(signed_image_product, f"{repository}:1.4.0", "--channel", "nightly")
+    failed = _failed(rows)
+    assert code == 1 and failed["check"] == "channel"
+    assert "of channel 'stable'; --channel asked for 'nightly'" in failed["reason"]
+    code, rows, _ = _verify(signed_image_product, f"{repository}:1.4.0", "--channel", "stable")
+    assert code == 0 and all("channel" in row["passed"] for row in rows)
+
+
 def test_a_retagged_image_of_another_release_is_refused(signed_image_product: Path, registry: RegistryServer) -> None:
     _push(signed_image_product, registry, "opencode/retagged", tags=["1.5.0"])
     code, rows, _ = _verify(signed_image_product, f"{registry.host}/opencode/retagged:1.5.0")

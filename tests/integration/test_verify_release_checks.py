@@ -120,6 +120,33 @@ def test_the_signed_release_passes_every_check(signed: Path) -> None:
 # -- the root ----------------------------------------------------------------------------------
 
 
+def test_a_release_of_another_channel_than_asked_fails_the_channel_check(signed: Path) -> None:
+    """The local policy accepts the same signer on every channel: only the channel check tells them apart."""
+    trust = identity_policy.load_trusted_root("local", str(root(signed) / "sigstore-trusted-root.json"), None)
+    policy = identity_policy.load_policy("local", None, {})
+    asked = verify_release(root(signed), trust, policy, workers=1, channel="nightly")
+    assert only(asked) == (
+        "release.intoto.json",
+        "channel",
+        "the signed statement is for channel 'stable'; --channel asked for 'nightly'",
+    )
+    own = verify_release(root(signed), trust, policy, workers=1, channel="stable")
+    assert own.first_failure() is None and "channel" in own.rows[0].passed
+    assert "channel" not in verify(signed).rows[0].passed  # not asked: not claimed as checked
+
+
+def test_the_console_script_takes_the_channel_to_insist_on(signed: Path) -> None:
+    def run(channel: str) -> subprocess.CompletedProcess[str]:
+        shipped = str(root(signed) / "sigstore-trusted-root.json")
+        command = [str(SCRIPT), "verify-release", str(root(signed)), "--instance", "local", "--trusted-root", shipped]
+        return subprocess.run([*command, "--channel", channel, "--json"], capture_output=True, text=True, timeout=300)
+
+    refused, accepted = run("lts"), run("stable")
+    assert refused.returncode == 1 and accepted.returncode == 0, accepted.stderr
+    failed = [a["failed"] for a in json.loads(refused.stdout)["artifacts"] if not a["ok"]]
+    assert [f["check"] for f in failed] == ["channel"]
+
+
 def test_a_release_without_its_statement_is_refused(copy: Path) -> None:
     (root(copy) / "release.intoto.json").unlink()
     assert only(verify(copy)) == (

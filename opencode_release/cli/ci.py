@@ -97,7 +97,11 @@ def _ci_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--job", default="", help="with --simulate: run this job and what it needs")
     parser.add_argument(
-        "--folder", default="", metavar="DIR", help="with --simulate: where the run's files go (default: state dir)"
+        "--folder",
+        default="",
+        metavar="DIR",
+        help="with --simulate: DIR/<workflow> for the run, DIR/kept for what later runs see "
+        "(default: <state dir>/ci-simulation)",
     )
     version_option(parser)
     channel_option(parser, "stable", "stable, lts or nightly")
@@ -116,12 +120,19 @@ def _ci(args: argparse.Namespace, out: Output) -> Outcome:
     if args.simulate:
         from ..release.ci_sim import simulate as simulation
 
-        where = Path(args.folder) if args.folder else cfg.path(cfg.state_dir) / "ci-simulation" / args.workflow
+        # base/<workflow>: the run's own files; base/kept: what outlives runs on GitHub (secrets, the
+        # Actions cache, the channel bucket, the signing instance), so a later run sees what earlier ones left
+        base = Path(args.folder) if args.folder else cfg.path(cfg.state_dir) / "ci-simulation"
+        kept = base / "kept"
         prebuilt = Path(args.prebuilt) if args.prebuilt else None
-        run = simulation.simulate(cfg, repo, args.workflow, where, prebuilt, args.job or None, echo=not out.json)
+        run = simulation.simulate(
+            cfg, repo, args.workflow, base / args.workflow, prebuilt, args.job or None, echo=not out.json, kept=kept
+        )
         if not out.json:
             print(run.delivered)
-        return Outcome({"jobs": run.jobs, "log": str(run.log), "delivered": str(run.delivered)})
+        return Outcome(
+            {"jobs": run.jobs, "log": str(run.log), "delivered": str(run.delivered), "kept": str(kept.resolve())}
+        )
     if args.subjects:
         ledger = Ledger.load(session.release_dir(cfg, args.version or cfg.version))
         subjects = sorted(ledger.uploadable(), key=lambda a: a.path)

@@ -27,8 +27,9 @@ from tuf.api.metadata import Metadata
 from opencode_release.build import ci_workflow
 from opencode_release.channels import update_client
 from opencode_release.channels.keys import Keyring
-from opencode_release.channels.storage import S3Storage
+from opencode_release.channels.storage import ChannelError, S3Storage
 from opencode_release.core import config
+from opencode_release.core.errors import UnsafePathError
 from opencode_release.release.ci_sim import object_store
 from opencode_release.release.ci_sim import secrets as simulated_secrets
 from tests.conftest import write_project
@@ -174,3 +175,32 @@ def test_refresh_of_an_empty_store_and_a_store_that_is_not_a_bucket_fail_in_one_
     assert folder.stderr.strip() == (
         "error: --store '/tmp/public': expected filesystem or s3://BUCKET/PREFIX (a bucket name of S3's rules)"
     )
+
+
+def test_the_simulated_store_keeps_its_objects_from_one_server_to_the_next(tmp_path: Path) -> None:
+    """moto keeps objects in memory: `serving(kept=DIR)` carries them from one server (one `ci --simulate`
+    process) to the next through DIR, and refuses to write back a key that would leave DIR."""
+    kept = tmp_path / "kept"
+    with object_store.serving(kept) as first:
+        object_store.ensure_bucket(first, STORE)
+        storage = S3Storage("ci-store", "channels", client=object_store.client(first))
+        storage.write("metadata/root.json", b"root v1")
+        assert storage.create("stable/index.json", b"index") is True
+    assert (kept / "ci-store" / "channels" / "metadata" / "root.json").read_bytes() == b"root v1"
+    with object_store.serving(kept) as second:
+        assert second != first
+        storage = S3Storage("ci-store", "channels", client=object_store.client(second))
+        assert storage.read("metadata/root.json") == b"root v1"
+        # an immutable file stays immutable across servers: create refuses other bytes
+        with pytest.raises(ChannelError, match="already holds different bytes"):
+            storage.create("stable/index.json", b"other")
+        storage.delete("metadata/root.json")
+        object_store.client(second).put_object(Bucket="ci-store", Key="channels\\escape", Body=b"x")
+        with pytest.raises(UnsafePathError, match=r"ci-store: refused path 'channels\\\\escape': contains a backslash"):
+            object_store.dump(second, kept)
+        # refused before anything was written: kept is as the first server left it
+        assert (kept / "ci-store" / "channels" / "metadata" / "root.json").read_bytes() == b"root v1"
+        object_store.client(second).delete_object(Bucket="ci-store", Key="channels\\escape")
+    # the block's end wrote back the deletion
+    assert not (kept / "ci-store" / "channels" / "metadata" / "root.json").exists()
+    assert (kept / "ci-store" / "channels" / "stable" / "index.json").read_bytes() == b"index"

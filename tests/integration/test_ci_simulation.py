@@ -6,11 +6,12 @@ attest job, whose provenance and release statement are signed by the embedded Si
 public-good Sigstore, with GitHub's issuer) with the token the simulated runner grants the attest
 job alone, then the publish job (verify against the signed statements, apt and TUF signed with the
 environment's secrets, the GitHub Release). Each run ends with verify-release of the delivered
-release under production's policy for its channel. The nightly run restores the host build's
-cache the release run saved. Both publish to the channel bucket (channels.ci-storage) in one
-moto_server that outlives the runs, as a real bucket does: the nightly's publish reads the
-repository the release's made, keeps its root and signs the next versions; then the nightly
-workflow's refresh schedule re-signs the timestamp that is about to expire.
+release under production's policy for its channel. The tag's release run restores the host build's
+cache the nightly saved on main (a tag's run reads its own ref's and the default branch's caches).
+Both publish to the channel bucket (channels.ci-storage), kept between runs in the simulation's
+kept/ folder as a real bucket outlives runs: the release's publish reads the repository the nightly's made, keeps its root and signs the next versions; then the nightly
+workflow's refresh schedule, started from the command line in another process, re-signs the
+timestamp that is about to expire.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -28,10 +31,10 @@ from securesystemslib.signer import CryptoSigner  # type: ignore[attr-defined]
 from tuf.api.metadata import Metadata, Timestamp
 from tuf.api.serialization.json import JSONSerializer
 
-from opencode_release.channels.storage import S3Storage
+from opencode_release.channels.storage import FileStorage
 from opencode_release.core import config
 from opencode_release.core.ledger import ArtifactKind, Ledger
-from opencode_release.release.ci_sim import object_store, secrets, simulate
+from opencode_release.release.ci_sim import secrets, simulate
 from tests import ci_prebuilt
 from tests.conftest import PRODUCT, REPO
 
@@ -64,16 +67,16 @@ def _host_build_lines(log: Path) -> list[str]:
     return [line for line in log.read_text(errors="replace").splitlines() if "build-linux-x86_64-gnu" in line]
 
 
-def _metadata(storage: S3Storage, key: str) -> Any:
+def _metadata(storage: FileStorage, key: str) -> Any:
     data = storage.read(key)
     assert data is not None, f"{storage.description}/{key}: missing"
     return Metadata.from_bytes(data)
 
 
-def _expiring_timestamp(storage: S3Storage, folder: Path) -> int:
+def _expiring_timestamp(storage: FileStorage, kept: Path) -> int:
     """The store's timestamp re-signed (with the environment's timestamp key) to expire in a day: what a quiet
     week leaves; returns its version."""
-    pem = json.loads((folder / secrets.SAVED).read_text())["TUF_TIMESTAMP_KEY"]
+    pem = json.loads((kept / secrets.SAVED).read_text())["TUF_TIMESTAMP_KEY"]
     timestamp: Metadata[Timestamp] = _metadata(storage, "metadata/timestamp.json")
     timestamp.signed.version += 1
     timestamp.signed.expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=1)
@@ -83,22 +86,35 @@ def _expiring_timestamp(storage: S3Storage, folder: Path) -> int:
     return int(timestamp.signed.version)
 
 
-def test_release_then_nightly_build_merge_and_attest_under_act(tmp_path: Path) -> None:
-    with object_store.serving() as store:
-        _release_then_nightly_then_refresh(tmp_path, store)
-
-
-def _release_then_nightly_then_refresh(tmp_path: Path, store: str) -> None:
+def test_nightly_then_release_build_merge_attest_and_publish_under_act(tmp_path: Path) -> None:
     settings = config.load(PRODUCT / "pyproject.toml")
     prebuilt = ci_prebuilt.lay_out(tmp_path / "prebuilt", settings.version)
-    folder = tmp_path / "sim"
-    commit = (
-        __import__("subprocess")
-        .run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
-        .stdout.strip()
-    )
+    base = tmp_path / "sim"  # as `ci --simulate --folder base` lays it out
+    kept = base / "kept"
+    folder = base / "release"
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
 
-    release = simulate.simulate(settings, REPO, "release", folder, prebuilt, echo=False, store=store)
+    # the nightly first, on main: its build misses the cache and saves it, for main's later runs and tags'
+    nightly = simulate.simulate(settings, REPO, "nightly", base / "nightly", prebuilt, echo=False, kept=kept)
+    assert set(nightly.jobs.values()) == {"succeeded"}, nightly.jobs
+    assert "nightly release/publish" in nightly.jobs and nightly.verified > 20
+    night = Ledger.load(nightly.delivered)
+    assert night.channel == "nightly" and night.version.startswith("1.4.1-nightly.")
+    statement = _statement(nightly.delivered / "provenance.intoto.json.sigstore.json")
+    assert statement["predicate"]["runDetails"]["builder"]["id"] == BUILDER.format(ref="refs/heads/main")
+    missed = "Cache not found for input keys: nuitka-linux-x86_64-gnu-"
+    assert any(missed in line for line in _host_build_lines(nightly.log))
+    # its publish job made the channel repository in the bucket (kept between runs), nothing in a folder
+    assert not list((base / "nightly").rglob("1.root.json"))
+    bucket, _, prefix = settings.ci_channel_store().removeprefix("s3://").partition("/")
+    storage = FileStorage(kept / simulate.CHANNEL_STORE / bucket / prefix)
+    root = storage.read("metadata/root.json")
+    assert root is not None and root == storage.read("metadata/1.root.json")
+    first = _metadata(storage, "metadata/timestamp.json").signed
+    assert storage.read("nightly/index.json") is not None and storage.read("stable/index.json") is None
+
+    # then the release, on its tag
+    release = simulate.simulate(settings, REPO, "release", folder, prebuilt, echo=False, kept=kept)
     assert release.jobs and set(release.jobs.values()) == {"succeeded"}, release.jobs
     assert len([j for j in release.jobs if j.startswith("build/build/build-")]) == 8
     assert "release/publish" in release.jobs
@@ -129,9 +145,9 @@ def _release_then_nightly_then_refresh(tmp_path: Path, store: str) -> None:
     signed_after = (ArtifactKind.PROVENANCE, ArtifactKind.RELEASE_STATEMENT, ArtifactKind.SIGSTORE_BUNDLE)
     merged = {a.path: a.sha256 for a in ledger.uploadable() if a.kind not in signed_after}
     assert subjects == merged and "SHA256SUMS" in subjects
-    assert any(
-        "Cache not found for input keys: nuitka-linux-x86_64-gnu-" in line for line in _host_build_lines(release.log)
-    )
+    # the tag's run restores the cache main's nightly saved (GitHub scopes caches by ref: a tag's run reads
+    # its own and the default branch's)
+    assert any("Cache restored from key: nuitka-linux-x86_64-gnu-" in line for line in _host_build_lines(release.log))
     # the release statement, signed by the same reusable workflow, lists every file with its digest
     listed = _statement(delivered / "release.intoto.json.sigstore.json")
     assert (delivered / "release.intoto.json").read_bytes() == base64.b64decode(
@@ -149,32 +165,22 @@ def _release_then_nightly_then_refresh(tmp_path: Path, store: str) -> None:
     assert "1.4.0/release-manifest.json" in names and "1.4.0/release.intoto.json" in names
     assert not any("/.work" in n for n in names)
 
-    # the release's publish job made the channel repository in the bucket, nothing in a folder
-    bucket, _, prefix = settings.ci_channel_store().removeprefix("s3://").partition("/")
-    storage = S3Storage(bucket, prefix, client=object_store.client(store))
-    root = storage.read("metadata/root.json")
-    assert root is not None and root == storage.read("metadata/1.root.json")
-    first = _metadata(storage, "metadata/timestamp.json").signed
-    assert storage.read("stable/index.json") is not None and storage.read("nightly/index.json") is None
-
-    nightly = simulate.simulate(settings, REPO, "nightly", folder, prebuilt, echo=False, store=store)
-    assert set(nightly.jobs.values()) == {"succeeded"}, nightly.jobs
-    assert "nightly release/publish" in nightly.jobs and nightly.verified > 20
-    night = Ledger.load(nightly.delivered)
-    assert night.channel == "nightly" and night.version.startswith("1.4.1-nightly.")
-    statement = _statement(nightly.delivered / "provenance.intoto.json.sigstore.json")
-    assert statement["predicate"]["runDetails"]["builder"]["id"] == BUILDER.format(ref="refs/heads/main")
-    assert any("Cache restored from key: nuitka-linux-x86_64-gnu-" in line for line in _host_build_lines(nightly.log))
-    # the nightly's publish job read the repository from the store: the same root, the next versions
+    # the release's publish job read the repository from the store: the same root, the next versions
     assert storage.read("metadata/root.json") == root and storage.read("metadata/2.root.json") is None
     second = _metadata(storage, "metadata/timestamp.json").signed
     assert second.version > first.version and second.snapshot_meta.version > first.snapshot_meta.version
     assert storage.read("stable/index.json") is not None and storage.read("nightly/index.json") is not None
 
-    # a quiet week later: the refresh schedule re-signs the timestamp before it expires
-    aged = _expiring_timestamp(storage, folder)
-    refresh = simulate.simulate(settings, REPO, "refresh", folder, None, echo=False, store=store)
-    assert refresh.jobs == {"nightly release/refresh": "succeeded"}, refresh.jobs
+    # a quiet week later: the refresh schedule re-signs the timestamp before it expires; started from the
+    # command line, in a process of its own, it finds the bucket, the secrets and the signing instance in kept/
+    aged = _expiring_timestamp(storage, kept)
+    command = [str(Path(sys.executable).with_name("opencode-release")), "ci", "--simulate", "--project", "product"]
+    command += ["--workflow", "refresh", "--folder", str(base), "--json"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    refresh = json.loads(done.stdout)
+    assert refresh["jobs"] == {"nightly release/refresh": "succeeded"}, refresh["jobs"]
+    assert (refresh["delivered"], refresh["kept"]) == (str(base / "refresh"), str(kept))
     third = _metadata(storage, "metadata/timestamp.json").signed
     assert third.version == aged + 1 and third.expires > dt.datetime.now(dt.UTC) + dt.timedelta(days=6)
     assert storage.read("metadata/root.json") == root

@@ -170,3 +170,20 @@ def test_the_simulated_runner_behaves_as_githubs_where_the_release_depends_on_it
     code, log = runner.run_workflow(repo, tmp_path / "sim", run, _mint)
     assert code == 0, log.read_text()[-3000:]
     assert _value(_printed(log), "toy/make", "cache-hit") == "true stamp=first"
+
+
+def test_the_simulated_cache_is_scoped_by_ref_as_githubs(tmp_path: Path) -> None:
+    """A run restores caches saved on its own ref or the default branch, never a tag's: so a nightly on
+    main cannot restore what a tag's release saved, and a release restores main's."""
+    repo = _repo(tmp_path)
+    tag = runner.Run("acme/toy", "refs/tags/v1", ".github/workflows/toy.yml", "push", ["ubuntu-24.04"])
+    main = runner.Run("acme/toy", "refs/heads/main", ".github/workflows/toy.yml", "push", ["ubuntu-24.04"])
+    hits = []
+    for run, folder in ((main, "first"), (tag, "first"), (tag, "second"), (main, "second")):
+        code, log = runner.run_workflow(repo, tmp_path / folder, run, _mint)
+        assert code == 0, log.read_text()[-3000:]
+        hits.append(_value(_printed(log), "toy/make", "cache-hit"))
+    # first folder: main saves on its miss, the tag (no entry of its own) restores main's
+    assert hits[:2] == ["false stamp=none", "true stamp=first"]
+    # second folder: the tag saves on its miss, main cannot restore the tag's entry
+    assert hits[2:] == ["false stamp=none", "false stamp=none"]

@@ -7,7 +7,8 @@ Under the run's folder:
                            GITHUB_REPOSITORY from it); its workflows carry the token grants
   actions/, bin/           the stand-ins (assemble.py)
   runner/gitconfig         the runner user's global git config
-  artifacts/, caches/      act's artifact and cache storage (caches persist across runs)
+  artifacts/               act's artifact storage (for this run; the Actions cache is the caller's,
+                           as it outlives runs)
   act.log                  everything act printed
 """
 
@@ -115,9 +116,10 @@ def write_grants(work: Path, caller: str, token_url: str) -> list[grants.Grant]:
 
 
 def run_workflow(
-    repo_root: Path, folder: Path, run: Run, mint: token_endpoint.Mint, echo: bool = False
+    repo_root: Path, folder: Path, run: Run, mint: token_endpoint.Mint, echo: bool = False, caches: Path | None = None
 ) -> tuple[int, Path]:
-    """Run `run.caller` under act to the end; returns act's exit status and its log."""
+    """Run `run.caller` under act to the end; returns act's exit status and its log. `caches`: the
+    Actions cache's folder (default: folder/caches)."""
     folder.mkdir(parents=True, exist_ok=True)
     commit = lay_out(repo_root, folder, run)
     if run.trust_config and not retarget_verification(folder / "repo", run.trust_config):
@@ -136,7 +138,9 @@ def run_workflow(
     shutil.rmtree(folder / "artifacts", ignore_errors=True)  # artifacts live for one run; caches persist
     (folder / "runner").mkdir(exist_ok=True)
     event_file = folder / "event.json"
-    payload: dict[str, Any] = {"repository": {"visibility": "public", "full_name": run.repository}}
+    # default_branch: GitHub's cache scoping reads it (a run restores its ref's caches, then the default branch's)
+    repository = {"visibility": "public", "full_name": run.repository, "default_branch": "main"}
+    payload: dict[str, Any] = {"repository": repository}
     if run.event == "push":
         payload["ref"] = run.ref
     if run.schedule:
@@ -158,7 +162,7 @@ def run_workflow(
             labels=run.labels,
             standins=standins,
             artifacts=folder / "artifacts",
-            caches=folder / "caches",
+            caches=caches or folder / "caches",
             env={
                 "OPENCODE_SIM_PYTHON": sys.executable,
                 "OPENCODE_SIM_GIT_SERVER": f"file://{folder / 'git'}",

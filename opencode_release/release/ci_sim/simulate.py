@@ -4,6 +4,11 @@ The host target's build job compiles for real (through the `docker run` stand-in
 targets' build jobs are handed prebuilt binaries (OPENCODE_RELEASE_PREBUILT, build/stages.py). The
 embedded Sigstore plays public-good Sigstore: the attest action's stand-in signs with it, using
 the OIDC token the simulated runner grants to the attest job alone, with GitHub's claims.
+
+What outlives a run on GitHub lives in the `kept` folder, which later runs share: the environments'
+secrets, the Actions cache, the channel bucket (channel-store/, see object_store.py) and the signing
+instance playing public-good Sigstore. Everything else (the repository copy, artifacts, the log, the
+delivered release) is the run's own, in its folder.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ CALLERS = {
     "nightly": ".github/workflows/nightly.yml",
     "refresh": ".github/workflows/nightly.yml",
 }
+CHANNEL_STORE = "channel-store"  # under kept: the channel bucket's objects between runs
 _JOB_END = re.compile(r"^\[(?P<job>[^\]]+?)\s*\]\s+🏁\s+Job (?P<result>succeeded|failed)")
 
 
@@ -138,9 +144,10 @@ def simulate(
     job: str | None = None,
     echo: bool = True,
     store: str | None = None,
+    kept: Path | None = None,
 ) -> Outcome:
-    """`store`: the endpoint of an S3 server that holds the channel bucket across runs (else a moto_server
-    is started for this run alone)."""
+    """`kept`: the folder of what outlives the run (default: `folder`). `store`: the endpoint of an S3
+    server holding the channel bucket (else a moto_server started for the run keeps it in kept/channel-store)."""
     host = targets.host().name
     missing = [
         t
@@ -155,13 +162,14 @@ def simulate(
             f"(binary and nuitka-report.xml) for {', '.join(missing)}"
         )
     folder = folder.resolve()
+    kept = (kept or folder).resolve()
     # GitHub's issuer URL, read as an Actions issuer: certificates carry the GitHub extensions
     # (Build Signer URI, source repository and ref, runner environment) that the policy pins.
     issuer = token_endpoint.GITHUB_ISSUER
-    instance = LocalSigstore(folder, issuer, "", actions_issuer=issuer)
+    instance = LocalSigstore(kept, issuer, "", actions_issuer=issuer)
     with contextlib.ExitStack() as running:
         sigstore = running.enter_context(instance.running())
-        endpoint = store or running.enter_context(object_store.serving())
+        endpoint = store or running.enter_context(object_store.serving(kept / CHANNEL_STORE))
         object_store.ensure_bucket(endpoint, settings.ci_channel_store())
         key = sigstore.services.keys.oidc
 
@@ -177,10 +185,10 @@ def simulate(
             **({build_stages.PREBUILT: str(prebuilt.resolve())} if prebuilt else {}),
         }
         channel = "stable" if workflow == "release" else "nightly"
-        publishing = secrets.publishing_secrets(folder, settings.name) if job != "build" else {}
+        publishing = secrets.publishing_secrets(kept, settings.name) if job != "build" else {}
         shutil.rmtree(folder / "github-releases", ignore_errors=True)
         planned = run_for(settings, workflow, env, job, trust_config=trust, secrets=publishing)
-        code, log = runner.run_workflow(repo_root, folder, planned, mint, echo=echo)
+        code, log = runner.run_workflow(repo_root, folder, planned, mint, echo=echo, caches=kept / "caches")
         jobs = job_results(log)
         failed = sorted(name for name, result in jobs.items() if result == "failed")
         if code != 0 or failed:

@@ -4,6 +4,12 @@ act serves the legacy cache API (ACTIONS_CACHE_URL + _apis/artifactcache/...), w
 uses when ACTIONS_CACHE_SERVICE_V2 is unset. `key` then each `restore-keys` prefix is looked up;
 cache-hit is "true" only for an exact key match; the post step saves under `key` unless that key was
 hit. The entry's version binds it to the paths (a different `path` list never restores it).
+
+GitHub's cache service scopes entries by ref, which act's server does not: a run restores entries saved
+by runs of its own ref, then of the default branch, never those of a tag or another branch (so a
+nightly on main cannot restore what a tag's release saved, and a release restores main's). The
+stand-in keeps that rule on act's server by saving under `<ref>#<key>` and looking up its own ref's
+entries before the default branch's (from the event payload, as the runner reads it).
 """
 
 from __future__ import annotations
@@ -35,15 +41,34 @@ def api(method: str, path: str, body: bytes | None = None, **headers: str) -> tu
         return int(answer.status), bytes(answer.read())
 
 
+def scopes() -> list[str]:
+    """The refs whose entries this run may restore: its own, then the default branch's."""
+    ref = os.environ["GITHUB_REF"]
+    with open(os.environ["GITHUB_EVENT_PATH"], encoding="utf-8") as handle:
+        default = json.load(handle).get("repository", {}).get("default_branch", "")
+    branch = f"refs/heads/{default}" if default else ""
+    return [ref, branch] if branch and branch != ref else [ref]
+
+
+def lookup(keys: list[str]) -> tuple[str, str] | None:
+    """(the entry's key without its scope, its archive URL) of the first scope holding a match."""
+    for scope in scopes():
+        scoped = ",".join(f"{scope}#{k}" for k in keys)
+        status, body = api("GET", "cache?" + urllib.parse.urlencode({"keys": scoped, "version": version()}))
+        if status == 200:
+            entry = json.loads(body)
+            return str(entry["cacheKey"]).removeprefix(f"{scope}#"), str(entry["archiveLocation"])
+    return None
+
+
 def restore() -> None:
     key = get_input("key")
     keys = [key, *lines("restore-keys")]
-    status, body = api("GET", "cache?" + urllib.parse.urlencode({"keys": ",".join(keys), "version": version()}))
+    found = lookup(keys)
     matched = ""
-    if status == 200:
-        entry = json.loads(body)
-        matched = str(entry["cacheKey"])
-        with urllib.request.urlopen(entry["archiveLocation"]) as answer:
+    if found is not None:
+        matched, location = found
+        with urllib.request.urlopen(location) as answer:
             data = answer.read()
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
             archive.extractall(os.environ["GITHUB_WORKSPACE"], filter="tar")
@@ -68,11 +93,12 @@ def save() -> None:
             if (workspace / path).exists():
                 archive.add(workspace / path, arcname=path)
     data = buffer.getvalue()
+    scoped = f"{os.environ['GITHUB_REF']}#{key}"  # the entry belongs to this run's ref (see scopes)
     try:
         _, body = api(
             "POST",
             "caches",
-            json.dumps({"key": key, "version": version(), "cacheSize": len(data)}).encode(),
+            json.dumps({"key": scoped, "version": version(), "cacheSize": len(data)}).encode(),
             **{"Content-Type": "application/json"},
         )
     except urllib.error.HTTPError as exc:  # another job reserved the key first: as the action, warn only

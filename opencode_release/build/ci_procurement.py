@@ -7,22 +7,36 @@ of the releases in scope from there. It reads the channel repository (the
 store's read credentials from the `procurement` environment: no TUF key, no
 signing identity), rebuilds each release from its recorded commit (`reproduce`,
 so the checkout has the whole history) and builds the packet unsigned: no job
-that runs this project's code holds a signing identity (ci_jobs.py), so the
-packet is handed on as the `procurement-packet` artifact for a maintainer to
-check, sign and publish (docs/procurement.md).
+that runs this project's code holds a signing identity (ci_jobs.py).
+
+Two jobs follow, split as the release's attest and publish are:
+- `procurement-sign` checks out and installs nothing: it downloads the packet and
+  signs one in-toto statement over its zip and `packet-manifest.json` with the pinned
+  `actions/attest` (its certificate names nightly.yml on the default branch, what the
+  policy's `procurement` channel pins), and hands the bundle on beside each file;
+- `procurement-publish` holds the TUF keys of the LTS lines (its environment's secrets)
+  and no OIDC token: `procurement --publish-built` verifies both files against that
+  policy (the manifest's folder too) and only then publishes the zip and its bundle
+  under each LTS line the packet covers.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..core.names import BUNDLE_SUFFIX, PACKET_MANIFEST_NAME, PACKET_PREDICATE
 from . import ci_pins
-from .ci_jobs import HOST_RUNNER, PYTHON, Layout, checkout, install, run, upload
+from .ci_jobs import HOST_RUNNER, PYTHON, Layout, checkout, download, install, run, setup, upload
 
 # 05:29 UTC on 1 January, April, July and October.
 QUARTERLY_CRON = "29 5 1 1,4,7,10 *"
 RELEASE_FOLDER = "release-folder-{version}.tar.gz"
 STORE_READ_SECRETS = {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"}
+# what publishing into LTS lines signs: their delegation, the top-level targets, snapshot and timestamp (never root)
+PACKET_TUF_ROLES = ("release", "targets", "snapshot", "timestamp")
+QUARTER_ENV = {"QUARTER": "${{ needs.procurement.outputs.quarter }}"}
+# a job output is data: checked before the shell uses it in a path
+_QUARTER_CHECK = '[[ "$QUARTER" =~ ^[0-9]{4}-Q[1-4]$ ]] || { echo "::error::not a quarter: $QUARTER"; exit 1; }\n'
 
 
 def release_folder_archive() -> str:
@@ -45,10 +59,11 @@ def procurement_job(layout: Layout, store: str) -> dict[str, Any]:
     )
     credentials = {name: f"${{{{ secrets.{secret} }}}}" for name, secret in STORE_READ_SECRETS.items()}
     return {
-        "if": f"github.event.schedule == '{QUARTERLY_CRON}'",
+        **_QUARTERLY_ONLY,
         "runs-on": HOST_RUNNER,
         "environment": "procurement",
         "permissions": {"contents": "read"},
+        "outputs": {"quarter": "${{ steps.packet.outputs.quarter }}"},
         "steps": [
             # every release's recorded commit must be in the checkout for `reproduce`
             {**checkout(), "with": {"persist-credentials": False, "fetch-depth": 0}},
@@ -65,9 +80,87 @@ def procurement_job(layout: Layout, store: str) -> dict[str, Any]:
             ),
             run(
                 "the packet: each release rebuilt and compared, the evidence, the SSDF mapping (unsigned)",
-                f"{packet} --reproduce --unsigned --json",
+                f"{packet} --reproduce --unsigned --json > packet.json\n"
+                'jq -r \'"quarter=\\(.quarter)"\' packet.json >> "$GITHUB_OUTPUT"\n',
                 credentials,
+                id="packet",
             ),
             upload("procurement-packet", f"{layout.dist}/procurement/"),
+        ],
+    }
+
+
+# Skipped with the procurement job anyway (its `needs`); said again so that no runner's reading of a
+# skipped dependency can start them on another schedule.
+_QUARTERLY_ONLY = {"if": f"github.event.schedule == '{QUARTERLY_CRON}'"}
+
+
+def _sign_script() -> str:
+    manifest = f"$QUARTER/{PACKET_MANIFEST_NAME}"
+    return (
+        _QUARTER_CHECK
+        + f'(cd packet && sha256sum "$QUARTER.zip" "{manifest}") > packet.sha256\n'
+        + 'jq -n --arg q "$QUARTER" --arg r "$GITHUB_REPOSITORY" \'{quarter: $q, repository: $r}\' > predicate.json\n'
+    )
+
+
+def _keep_script() -> str:
+    return (
+        'mkdir -p "signed/$QUARTER"\n'
+        f'cp "$BUNDLE" "signed/$QUARTER.zip{BUNDLE_SUFFIX}"\n'
+        f'cp "$BUNDLE" "signed/$QUARTER/{PACKET_MANIFEST_NAME}{BUNDLE_SUFFIX}"\n'
+    )
+
+
+def procurement_sign_job() -> dict[str, Any]:
+    """Signs what the procurement job made; runs no project code, so nothing it installs sees the token."""
+    return {
+        "needs": "procurement",
+        **_QUARTERLY_ONLY,
+        "runs-on": HOST_RUNNER,
+        "permissions": {"contents": "read", "id-token": "write", "attestations": "write"},
+        "steps": [
+            download("packet", name="procurement-packet"),
+            run("the statement's subjects: the packet's zip and manifest", _sign_script(), QUARTER_ENV),
+            {
+                "uses": ci_pins.uses("actions/attest"),
+                "id": "packet",
+                "with": {
+                    "subject-checksums": "packet.sha256",
+                    "predicate-type": PACKET_PREDICATE,
+                    "predicate-path": "predicate.json",
+                    "show-summary": False,
+                },
+            },
+            run(
+                "the bundle beside each file it signs",
+                _keep_script(),
+                {**QUARTER_ENV, "BUNDLE": "${{ steps.packet.outputs.bundle-path }}"},
+            ),
+            upload("procurement-signed", "signed/"),
+        ],
+    }
+
+
+def procurement_publish_job(layout: Layout, store: str, secrets_env: dict[str, str]) -> dict[str, Any]:
+    """`secrets_env`: the store's credentials and PACKET_TUF_ROLES' keys, from the environment's secrets."""
+    folder = f"{layout.dist}/procurement"
+    return {
+        "needs": ["procurement", "procurement-sign"],
+        **_QUARTERLY_ONLY,
+        "runs-on": HOST_RUNNER,
+        "environment": "procurement-publish",
+        "permissions": {"contents": "read"},
+        "steps": [
+            *setup(layout),
+            download(folder, name="procurement-packet"),
+            download(folder, name="procurement-signed"),
+            run(
+                "verify the signed packet, then publish it under each LTS line it covers",
+                _QUARTER_CHECK
+                + f'opencode-release procurement --project {layout.project} --quarter "$QUARTER" --publish-built '
+                f"--instance production --store {store} --json\n",
+                {**QUARTER_ENV, **secrets_env},
+            ),
         ],
     }

@@ -22,7 +22,14 @@ from ..core.formats import dump_yaml
 from . import ci_images, ci_pins, targets
 from .ci_attest import attest
 from .ci_jobs import CALLER_VERSION_ENV, HOST_RUNNER, PYTHON, Layout, build, download, merge, plan, run, setup
-from .ci_procurement import QUARTERLY_CRON, procurement_job, release_folder_archive
+from .ci_procurement import (
+    PACKET_TUF_ROLES,
+    QUARTERLY_CRON,
+    procurement_job,
+    procurement_publish_job,
+    procurement_sign_job,
+    release_folder_archive,
+)
 
 __all__ = [
     "FILES",
@@ -183,6 +190,12 @@ def workflow(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
     if channel == "nightly":
         jobs["refresh"] = _refresh(settings, layout)
         jobs["procurement"] = procurement_job(layout, settings.ci_channel_store())
+        jobs["procurement-sign"] = procurement_sign_job()
+        packet_env = {
+            f"OPENCODE_RELEASE_TUF_{r.upper()}_KEY": f"${{{{ secrets.TUF_{r.upper()}_KEY }}}}" for r in PACKET_TUF_ROLES
+        }
+        packet_env |= {name: f"${{{{ secrets.{s} }}}}" for name, s in _STORE_SECRETS.items()}
+        jobs["procurement-publish"] = procurement_publish_job(layout, settings.ci_channel_store(), packet_env)
     return {
         "name": f"{channel} release" if channel == "nightly" else "release",
         "on": trigger,

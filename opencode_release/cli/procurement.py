@@ -34,6 +34,19 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="then publish the signed zip into the channel repository under each LTS line it covers (TUF targets)",
     )
     parser.add_argument(
+        "--publish-built",
+        action="store_true",
+        help="publish the packet already in dist/procurement/ (built and signed by CI's quarterly jobs) after "
+        "verifying its signatures against --instance and the policy's procurement channel; builds nothing",
+    )
+    parser.add_argument(
+        "--instance",
+        default=None,
+        metavar="NAME|FILE",
+        help="with --publish-built: the Sigstore instance the packet was signed with: production, staging, local "
+        "or a client trust config file (default: signing.instance)",
+    )
+    parser.add_argument(
         "--reproduce",
         action="store_true",
         help="first rebuild each release in scope from its recorded commit and compare (`reproduce`); "
@@ -51,13 +64,18 @@ def _run(args: argparse.Namespace, out: Output) -> Outcome:
     quarter = procurement.previous_quarter(today) if args.quarter == "previous" else args.quarter
     if args.unsigned and args.publish:
         raise UsageError("--unsigned --publish: only a signed packet is published; leave one of them out")
-    if args.list_scope:
+    if args.publish_built and (args.publish or args.unsigned or args.list_scope or args.reproduce):
+        raise UsageError("--publish-built publishes what CI built and signed: leave out the options that build")
+    if args.publish_built:
+        instance = args.instance or cfg.signing.instance
+        result = procurement.publish_built(cfg, quarter, instance, snapshot=args.snapshot, dry_run=args.dry_run)
+    elif args.list_scope:
         result = procurement.list_scope(cfg, quarter)
     else:
         result = procurement.build(
             cfg, quarter, today, dry_run=args.dry_run, reproduce_first=args.reproduce, unsigned=args.unsigned
         )
-    if args.publish and not args.dry_run and not args.list_scope:
+    if args.publish and not args.dry_run and not args.list_scope and not args.publish_built:
         result["channel_repository"] = procurement.publish(cfg, quarter, snapshot=args.snapshot)
     if not out.json:
         for key, value in result.items():

@@ -118,7 +118,8 @@ def _verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--channel",
         metavar="C",
-        help="the channel whose policy applies (stable, lts, nightly; default: the instance's own rules)",
+        help="the channel whose policy applies (stable, lts, nightly; procurement for a quarterly packet; "
+        "default: the instance's own rules)",
     )
     _trust_arguments(parser)
 

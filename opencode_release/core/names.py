@@ -18,6 +18,8 @@ RELEASE_PREDICATE = "https://opencode.example.org/release-statement/v1"
 # The procurement packet's list of its files (procurement/archive.py writes it, verify/packet.py checks it).
 PACKET_MANIFEST_NAME = "packet-manifest.json"
 PACKET_SCHEMA = "https://opencode.example.org/procurement-packet/v1"
+# The in-toto statement CI's procurement-sign job signs over a packet's zip and manifest (build/ci_procurement.py).
+PACKET_PREDICATE = "https://opencode.example.org/procurement-packet-statement/v1"
 
 
 def github_owner_name(repository: str) -> tuple[str, str] | None:

@@ -322,3 +322,31 @@ def publish(settings: Settings, quarter: str, *, snapshot: bool, dry_run: bool =
         "published": result.to_json(),
         "targets": [packet_target(c, quarter, n) for c in channels for n in sorted(files)],
     }
+
+
+def publish_built(
+    settings: Settings, quarter: str, instance: str, *, snapshot: bool = False, dry_run: bool = False
+) -> dict[str, Any]:
+    """CI's procurement-publish job: the packet built and signed by earlier jobs (ci_procurement.py), verified
+    against `instance` and the policy's `procurement` channel (zip and manifest, and the folder against the
+    manifest) and only then published (`dry_run`: verified, and what would be published listed). Nothing is
+    published when any check fails."""
+    from ..verify.artifact import verify_files
+
+    out = packet_dir(settings, quarter)
+    manifest = out / "packet-manifest.json"
+    zipped = out.parent / f"{quarter}.zip"
+    pairs = [(path, path.with_name(path.name + BUNDLE_SUFFIX)) for path in (zipped, manifest)]
+    for path in (p for pair in pairs for p in pair):
+        if not path.is_file():
+            raise UsageError(
+                f"{path}: missing; --publish-built takes the packet and bundles CI's procurement and "
+                "procurement-sign jobs made (or build and sign one: drop --publish-built)"
+            )
+    trust, policy = release_trust(settings, instance, settings.path(settings.state_dir), "procurement")
+    report = verify_files(pairs, trust, policy)
+    failure = report.first_failure()
+    if failure is not None:
+        raise CheckFailed(f"procurement {quarter}: not published: {failure}")
+    published = publish(settings, quarter, snapshot=snapshot, dry_run=dry_run)
+    return {"quarter": quarter, "verified": [row.artifact for row in report.rows], **published}

@@ -5,7 +5,8 @@ its distributors, who pass `--policy FILE`; in a checkout `verify-release --proj
 it); the packaged `identity-policy.toml` is this text for the sample product, and a test keeps
 the two equal. Per instance, and per channel within it: the reusable build.yml (what signs in
 CI), called for a version tag (stable, lts) or on the default branch (nightly), with the Fulcio claims
-GitHub-built certificates carry; `[local]` is the embedded instance of a maintainer's machine.
+GitHub-built certificates carry; the quarterly packet's signer (`procurement`: nightly.yml on the
+default branch); `[local]` is the embedded instance of a maintainer's machine.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ _CHANNELS = (
         MAIN_REF,
         "The reusable build.yml, called by the scheduled nightly.yml on the default branch.",
     ),
+    (
+        "procurement",
+        "nightly.yml",
+        MAIN_REF,
+        "The quarterly procurement packet (not a release: no provenance), signed by nightly.yml's\n"
+        "# procurement-sign job on the default branch (build/ci_procurement.py); verify it with --channel procurement.",
+    ),
 )
 
 
@@ -97,8 +105,8 @@ def render(product: str, repository: str, local_identity: str, local_issuer: str
         )
     repository = repository.rstrip("/")
     lines = [HEADER.format(product=product, read_by=read_by)]
-    lines += _instance("production", repository, ("stable", "lts", "nightly"), [])
-    lines += _instance("staging", repository, ("nightly",), [])
+    lines += _instance("production", repository, ("stable", "lts", "nightly", "procurement"), [])
+    lines += _instance("staging", repository, ("nightly", "procurement"), [])
     lines += [
         "[local]",
         "# Snapshot releases signed by the embedded local instance on a maintainer's machine.",

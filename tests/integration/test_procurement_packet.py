@@ -55,16 +55,20 @@ def _signed_with_components(into: Path) -> Path:
     return product
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def published_release(folder: Path) -> Path:
     """A signed fake release 1.4.0, published to stable and lts/1.4, with a changelog and one statement."""
-    product = _signed_with_components(tmp_path_factory.mktemp("procurement"))
+    product = _signed_with_components(folder)
     shutil.copyfile(PRODUCT / "CHANGELOG.md", product / "CHANGELOG.md")
     (product / "ssdf-statements.toml").write_text('[tasks."PO.2.2"]\nstatement = "Maintainers train yearly."\n')
     settings = config.load(product / "pyproject.toml")
     ledger = Ledger.load(signed_release.release_root(product))
     repository.repository(settings, snapshot=True).publish(ledger, ["stable", "lts/1.4"])
     return product
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return published_release(tmp_path_factory.mktemp("procurement"))
 
 
 @pytest.fixture

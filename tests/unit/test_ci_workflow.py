@@ -69,7 +69,8 @@ def test_callers_plan_call_the_reusable_build_and_publish_its_output() -> None:
     flows = _workflows()
     for path in CALLERS:
         jobs = flows[path]["jobs"]
-        expected = ["plan", "build", "publish"] + (["refresh", "procurement"] if path.endswith("nightly.yml") else [])
+        quarterly = ["refresh", "procurement", "procurement-sign", "procurement-publish"]
+        expected = ["plan", "build", "publish"] + (quarterly if path.endswith("nightly.yml") else [])
         assert list(jobs) == expected
         assert jobs["build"]["uses"] == f"./{ci_workflow.BUILD_WORKFLOW}"
         assert jobs["build"]["needs"] == "plan" and jobs["publish"]["needs"] == ["plan", "build"]
@@ -119,12 +120,24 @@ def test_least_privilege_secrets_only_in_the_publish_environment_and_no_expressi
             assert "permissions" in job, name
             holds_token = job["permissions"].get("id-token") == "write"
             assert holds_token == (
-                (path, name) in {(ci_workflow.BUILD_WORKFLOW, "attest"), (CALLERS[0], "build"), (CALLERS[1], "build")}
+                (path, name)
+                in {
+                    (ci_workflow.BUILD_WORKFLOW, "attest"),
+                    (CALLERS[0], "build"),
+                    (CALLERS[1], "build"),
+                    (CALLERS[1], "procurement-sign"),
+                }
             ), name
             secrets = [v for s in job.get("steps", []) for v in s.get("env", {}).values() if "secrets." in v]
-            assert bool(secrets) == (name in ("publish", "refresh", "procurement")), (path, name)
+            assert bool(secrets) == (name in ("publish", "refresh", "procurement", "procurement-publish")), (path, name)
             if secrets:
-                assert job["environment"] in ("stable", "nightly", "refresh", "procurement")
+                assert job["environment"] in ("stable", "nightly", "refresh", "procurement", "procurement-publish")
+            if name == "procurement-publish":  # the LTS lines' role keys and the store's; never root, no apt key
+                assert {re.sub(r"\W", "", v) for v in secrets} == {
+                    "secretsAWS_ACCESS_KEY_ID",
+                    "secretsAWS_SECRET_ACCESS_KEY",
+                    *(f"secretsTUF_{role}_KEY" for role in ("RELEASE", "TARGETS", "SNAPSHOT", "TIMESTAMP")),
+                }
             if name == "procurement":  # it reads the channel repository: the store's credentials, no key
                 assert {re.sub(r"\W", "", v) for v in secrets} == {
                     "secretsAWS_ACCESS_KEY_ID",
@@ -170,6 +183,36 @@ def test_the_nightly_workflow_builds_the_packet_of_the_quarter_that_ended_on_eac
     assert 'tar -czf "../release-folder-$VERSION.tar.gz" --exclude=.work -C .. "$VERSION"' in release
     assert release.index("tar -czf") < release.index("gh release create")
     assert release.rstrip().endswith('"../release-folder-$VERSION.tar.gz"')
+
+
+def test_the_packet_is_signed_by_a_job_that_runs_no_project_code_and_published_by_one_without_a_token() -> None:
+    from opencode_release.core.names import PACKET_PREDICATE
+
+    jobs = _workflows()[CALLERS[1]]["jobs"]
+    assert jobs["procurement"]["outputs"] == {"quarter": "${{ steps.packet.outputs.quarter }}"}
+    sign = jobs["procurement-sign"]
+    assert sign["if"] == jobs["procurement-publish"]["if"] == jobs["procurement"]["if"]
+    assert sign["needs"] == "procurement" and "environment" not in sign
+    uses = [s["uses"].split("@")[0] for s in sign["steps"] if "uses" in s]
+    # no checkout, no Python, no install: nothing of the project's runs beside the token
+    assert uses == ["actions/download-artifact", "actions/attest", "actions/upload-artifact"]
+    scripts = "\n".join(s.get("run", "") for s in sign["steps"])
+    assert "opencode-release" not in scripts and "pip" not in scripts
+    assert "=~ ^[0-9]{4}-Q[1-4]$ ]]" in scripts  # the quarter, a job output, is checked before it names a path
+    attest = next(s for s in sign["steps"] if s.get("uses", "").startswith("actions/attest@"))
+    assert attest["with"]["predicate-type"] == PACKET_PREDICATE
+    assert 'sha256sum "$QUARTER.zip" "$QUARTER/packet-manifest.json"' in scripts
+    assert 'cp "$BUNDLE" "signed/$QUARTER/packet-manifest.json.sigstore.json"' in scripts
+    assert sign["steps"][-1]["with"]["name"] == "procurement-signed"
+    publish = jobs["procurement-publish"]
+    assert publish["needs"] == ["procurement", "procurement-sign"] and publish["permissions"] == {"contents": "read"}
+    downloads = [s["with"] for s in publish["steps"] if s.get("uses", "").startswith("actions/download-artifact@")]
+    assert downloads == [
+        {"name": "procurement-packet", "path": "dist/procurement"},
+        {"name": "procurement-signed", "path": "dist/procurement"},
+    ]
+    scripts = "\n".join(s.get("run", "") for s in publish["steps"])
+    assert '--quarter "$QUARTER" --publish-built --instance production --store ' in scripts
 
 
 def test_attest_job_runs_none_of_the_builds_code_and_computes_the_subjects_itself() -> None:

@@ -81,18 +81,20 @@ def test_l3_only_the_attest_job_requests_an_oidc_token() -> None:
     for path, flow in flows.items():
         for name, job in flow["jobs"].items():
             wants = job.get("permissions", {}).get("id-token") == "write"
-            expected = (path, name) == (BUILD, "attest") or (path in CALLERS and name == "build")
+            # and the quarterly packet's signer, which runs no project code either (below)
+            expected = (path, name) in {(BUILD, "attest"), (CALLERS[1], "procurement-sign")}
+            expected = expected or (path in CALLERS and name == "build")
             assert wants == expected, (path, name)
     for name, job in flows[BUILD]["jobs"].items():
         assert "permissions" in job, name  # no job of build.yml inherits the caller's ceiling
 
 
 def test_l3_the_attest_job_runs_no_project_or_dependency_code() -> None:
-    attest = _flows()[BUILD]["jobs"]["attest"]
-    uses = [s["uses"].split("@")[0] for s in _steps(attest) if "uses" in s]
-    assert "actions/checkout" not in uses and "actions/setup-python" not in uses
-    script = "\n".join(s.get("run", "") for s in _steps(attest))
-    assert not re.search(r"opencode-release|pip|python|uv |\.venv|invoke", script)
+    for signer in (_flows()[BUILD]["jobs"]["attest"], _flows()[CALLERS[1]]["jobs"]["procurement-sign"]):
+        uses = [s["uses"].split("@")[0] for s in _steps(signer) if "uses" in s]
+        assert "actions/checkout" not in uses and "actions/setup-python" not in uses
+        script = "\n".join(s.get("run", "") for s in _steps(signer))
+        assert not re.search(r"opencode-release|pip|python|uv |\.venv|invoke", script)
 
 
 def test_l3_every_action_pinned_to_a_commit_from_the_table() -> None:
@@ -111,7 +113,8 @@ def test_secrets_only_in_jobs_with_an_environment() -> None:
         for name, job in flow["jobs"].items():
             text = yaml.safe_dump(job)
             if "secrets." in text:
-                assert job.get("environment") and name in ("publish", "refresh", "procurement"), (path, name)
+                publishing = ("publish", "refresh", "procurement", "procurement-publish")
+                assert job.get("environment") and name in publishing, (path, name)
                 assert job["permissions"].get("id-token") is None
                 if name == "procurement":  # the store's read credentials, to list the scope; no key
                     assert set(re.findall(r"secrets\.(\w+)", text)) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from opencode_release.devsigstore import ActionsClaims, LocalSigstore, Session, 
 from opencode_release.release import procurement
 from opencode_release.release.ci_sim.token_endpoint import GITHUB_ISSUER
 from tests.integration.signed_release import STATEMENT_TYPE
-from tests.integration.test_procurement_packet import QUARTER, TODAY, published_release
+from tests.integration.test_procurement_packet import QUARTER, TODAY, published_release, working_copy
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +41,13 @@ def sigstore(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return published_release(tmp_path_factory.mktemp("procurement-ci"))
 
 
 @pytest.fixture
-def product(published: Path, tmp_path: Path) -> Path:
-    shutil.copytree(published.parent, tmp_path / "w", symlinks=True)
-    return tmp_path / "w" / published.name
+def product(release: Path, tmp_path: Path) -> Path:
+    return working_copy(release, tmp_path)
 
 
 def _nightly(product: Path) -> ActionsClaims:

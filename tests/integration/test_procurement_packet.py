@@ -66,6 +66,12 @@ def published_release(folder: Path) -> Path:
     return product
 
 
+def working_copy(published: Path, tmp_path: Path) -> Path:
+    """A test's own copy of the published product and its folders (dist, state, public)."""
+    shutil.copytree(published.parent, tmp_path / "w", symlinks=True)
+    return tmp_path / "w" / published.name
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return published_release(tmp_path_factory.mktemp("procurement"))
@@ -73,8 +79,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def product(published: Path, tmp_path: Path) -> Path:
-    shutil.copytree(published.parent, tmp_path / "w", symlinks=True)
-    return tmp_path / "w" / published.name
+    return working_copy(published, tmp_path)
 
 
 def _build(product: Path) -> tuple[Path, dict[str, Any]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,12 +72,19 @@ def tuf_secret_names(channel: str) -> list[str]:
     return [f"TUF_{r.upper()}_KEY" for r in _TUF_ROLES["nightly" if channel == "nightly" else "stable"]]
 
 
+def _role_keys_env(roles: Sequence[str]) -> dict[str, str]:
+    """The TUF keys of `roles` as channels/keys.py reads them, from the environment's secrets."""
+    return {f"OPENCODE_RELEASE_TUF_{r.upper()}_KEY": f"${{{{ secrets.TUF_{r.upper()}_KEY }}}}" for r in roles}
+
+
+def _store_env() -> dict[str, str]:
+    return {name: f"${{{{ secrets.{secret} }}}}" for name, secret in _STORE_SECRETS.items()}
+
+
 def _secrets_env(channel: str) -> dict[str, str]:
-    roles = _TUF_ROLES["nightly" if channel == "nightly" else "stable"]
-    env = {f"OPENCODE_RELEASE_TUF_{r.upper()}_KEY": f"${{{{ secrets.TUF_{r.upper()}_KEY }}}}" for r in roles}
+    env = _role_keys_env(_TUF_ROLES["nightly" if channel == "nightly" else "stable"])
     env["OPENCODE_RELEASE_APT_KEY"] = "${{ secrets.APT_SIGNING_KEY }}"
-    env.update({name: f"${{{{ secrets.{secret} }}}}" for name, secret in _STORE_SECRETS.items()})
-    return env
+    return {**env, **_store_env()}
 
 
 def _publish(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]:
@@ -134,14 +142,7 @@ def _refresh(settings: Settings, layout: Layout) -> dict[str, Any]:
                 "publish --refresh",
                 f"opencode-release publish --project {layout.project} --refresh --store "
                 f"{settings.ci_channel_store()} --json",
-                {
-                    **{
-                        f"OPENCODE_RELEASE_TUF_{r.upper()}_KEY": f"${{{{ secrets.TUF_{r.upper()}_KEY }}}}"
-                        for r in roles
-                    },
-                    "OPENCODE_RELEASE_APT_KEY": "${{ secrets.APT_SIGNING_KEY }}",
-                    **{name: f"${{{{ secrets.{s} }}}}" for name, s in _STORE_SECRETS.items()},
-                },
+                {**_role_keys_env(roles), "OPENCODE_RELEASE_APT_KEY": "${{ secrets.APT_SIGNING_KEY }}", **_store_env()},
             ),
         ],
     }
@@ -191,10 +192,7 @@ def workflow(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
         jobs["refresh"] = _refresh(settings, layout)
         jobs["procurement"] = procurement_job(layout, settings.ci_channel_store())
         jobs["procurement-sign"] = procurement_sign_job()
-        packet_env = {
-            f"OPENCODE_RELEASE_TUF_{r.upper()}_KEY": f"${{{{ secrets.TUF_{r.upper()}_KEY }}}}" for r in PACKET_TUF_ROLES
-        }
-        packet_env |= {name: f"${{{{ secrets.{s} }}}}" for name, s in _STORE_SECRETS.items()}
+        packet_env = {**_role_keys_env(PACKET_TUF_ROLES), **_store_env()}
         jobs["procurement-publish"] = procurement_publish_job(layout, settings.ci_channel_store(), packet_env)
     return {
         "name": f"{channel} release" if channel == "nightly" else "release",

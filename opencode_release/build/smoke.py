@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..core.config import SmokeCommand, SmokeSettings
+from ..core.config_build import SmokeCommand, SmokeSettings
 from ..core.errors import CheckFailed
 
 REQUIRED_VERBS = ("plan", "apply", "observe", "revert", "log")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from opencode_release.core import config, config_reference
+from opencode_release.core import config, config_build, config_reference
 from tests.conftest import REPO
 
 
@@ -29,7 +29,7 @@ def _leaf_fields(cls: type[object]) -> list[dataclasses.Field[object]]:
 
 
 def test_every_key_has_a_meaning_and_an_example() -> None:
-    leaves = _leaf_fields(config.Settings) + _leaf_fields(config.SmokeCommand)
+    leaves = _leaf_fields(config.Settings) + _leaf_fields(config_build.SmokeCommand)
     undocumented = [f.name for f in leaves if not f.metadata.get("doc") or not f.metadata.get("example")]
     assert not undocumented
     text = config_reference.render()

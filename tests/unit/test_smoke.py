@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from opencode_release.build import smoke
-from opencode_release.core.config import SmokeCommand, SmokeSettings
+from opencode_release.core.config_build import SmokeCommand, SmokeSettings
 from opencode_release.core.errors import CheckFailed
 
 SAMPLE = SmokeSettings(handshake=True)  # the sample is the OpenCode CLI

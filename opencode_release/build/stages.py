@@ -181,7 +181,9 @@ class InspectStage(Stage):
             # inspection of the same bytes (recorded with their digest) carries its floor.
             earlier = artifact.facts.get("inspection")
             carried = earlier if isinstance(earlier, dict) and earlier.get("sha256") == artifact.sha256 else None
-            facts, findings = inspection.inspect(ctx.ledger.file(artifact), target, None, carried)
+            facts, findings = inspection.inspect(
+                ctx.ledger.file(artifact), target, None, carried, ctx.settings.build.hardening
+            )
             facts["sha256"] = artifact.sha256
             for finding in findings:
                 if ctx.snapshot and finding.check in inspection.WAIVABLE_IN_SNAPSHOT:

@@ -67,10 +67,10 @@ _CONTAINER_PY = "/opt/python/cp311-cp311/bin/python3.11"
 # manylinux ships libpython.a separately so that wheels never link it by accident;
 # Nuitka's onefile wants it (static libpython), so the build unpacks it first.
 _UNPACK_STATIC_LIBPYTHON = ("tar -C /opt/_internal -xf /opt/_internal/static-libs-for-embedding-only.tar.xz",)
-_MACHO_CHECKS = ("format", "arch", "min-macos", "code-signature")
-_PE_CHECKS = ("format", "arch", "console-subsystem")
-_GNU_CHECKS = ("format", "arch", "glibc-floor")
-_MUSL_CHECKS = ("format", "arch", "no-glibc")
+_MACHO_CHECKS = ("format", "arch", "min-macos", "code-signature", "hardening")
+_PE_CHECKS = ("format", "arch", "console-subsystem", "hardening")
+_GNU_CHECKS = ("format", "arch", "glibc-floor", "hardening")
+_MUSL_CHECKS = ("format", "arch", "no-glibc", "hardening")
 # Nuitka signs ad hoc on macOS; the minimum is what the CPython build supports.
 _MACOS_MIN = "12.0"
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import config_rules, project_table
 from ._toml_dataclass import build, setting
-from .config_build import BuildSettings, SmokeSettings
+from .config_build import BuildSettings, SmokeSettings, check_build
 from .config_channels import ChannelSettings, ci_store
 from .config_images import ImageSettings, check_images
 from .config_procurement import ProcurementSettings
@@ -329,3 +329,4 @@ def _check(settings: Settings, where: str, problems: list[str]) -> None:
         )
     config_rules.check(settings, where, problems, TABLE)
     check_images(settings.images, ALL_TARGETS, where, problems, TABLE)
+    check_build(settings.build, where, problems, TABLE)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from ._toml_dataclass import setting
 
+# The names build/inspection/hardening.py reads (a test keeps the two the same).
+HARDENING_FEATURES = ("pie", "nx", "relro", "full-relro", "stack-protector", "fortify", "cfg", "high-entropy-va")
+
 
 @dataclass(frozen=True, slots=True)
 class SmokeCommand:
@@ -46,3 +49,21 @@ class BuildSettings:
     isolated: bool = setting(
         True, "compile inside that environment (false: in the pipeline's own interpreter, as before)", "true"
     )
+    hardening: tuple[str, ...] = setting(
+        ("nx",),
+        "the exploit mitigations every built program must have, read from the binary by the inspect stage "
+        f"(any of {', '.join(HARDENING_FEATURES)}; one a format has no such thing as is not asked of it); a "
+        "binary without one is refused. What each binary has is recorded either way (ledger, procurement "
+        "packet, PW.6). Only nx is every toolchain's default: whether the manylinux images' compiler links "
+        "PIE is not shown here, so pie is the product's choice",
+        '["pie", "nx", "full-relro"]',
+    )
+
+
+def check_build(build: BuildSettings, where: str, problems: list[str], table: str) -> None:
+    unknown = [name for name in build.hardening if name not in HARDENING_FEATURES]
+    if unknown:
+        problems.append(
+            f"{where}: {table}.build.hardening: unknown {', '.join(map(repr, unknown))}; expected some of "
+            f"{', '.join(HARDENING_FEATURES)}"
+        )

@@ -140,13 +140,16 @@ RULES: Mapping[str, Rule] = {
     "PW.5.1": _o("secure coding practices"),
     "PW.6.1": _c(
         "the compiler (Nuitka and its C compiler) and the build options are recorded per binary (build report, "
-        "ledger); the pipeline does not yet check the binaries' hardening (PIE, RELRO, stack protector)",
+        "ledger), and so are the exploit mitigations read from each binary and its onefile program (PIE, NX, "
+        "RELRO, stack protector, FORTIFY; ASLR, DEP, CFG on Windows: the ledger's inspection facts); which "
+        "mitigations the compilers offer and are used is not decided by the pipeline alone",
         "build-report",
         ceiling=PARTLY,
     ),
     "PW.6.2": _c(
-        "the build options are configured in the pipeline and recorded per build; which hardening features to use "
-        "is not yet decided or checked by it",
+        "the build options are configured in the pipeline and recorded per build; the mitigations to use are "
+        "decided in build.hardening and every binary lacking one is refused before packaging (the ledger records "
+        "what was required and found); setting the compiler flags that give them is left to the product",
         "build-report",
         ceiling=PARTLY,
     ),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from opencode_release.build import targets
+from opencode_release.build.inspection import hardening
 from opencode_release.core import config
 from opencode_release.core.ledger import ArtifactKind, Ledger
 from opencode_release.release import pipeline, session
@@ -32,6 +33,12 @@ def test_release_records_binary_report_archive_and_sums(built_product: Path) -> 
     inspection = binary.facts["inspection"]
     assert inspection["arch"] == "x86_64" and inspection["glibc_floor"] is not None
     assert inspection["glibc_floor_symbol"].endswith("@GLIBC_" + inspection["glibc_floor"])
+    # The mitigations of the onefile bootstrap and of the program it unpacks, read where the payload was.
+    assert inspection["hardening"] == hardening.elf(ledger.file(binary))
+    assert inspection["hardening"]["nx"] is True and inspection["hardening_required"] == ["nx"]
+    assert sorted(inspection["payload_hardening"]) == ["opencode.bin"]
+    assert inspection["payload_hardening"]["opencode.bin"]["nx"] is True
+    assert inspection["checks"]["hardening"] == "passed"
     assert [s.name for s in ledger.stages] == [s for s in BUILT_STAGES if s != "preflight"]
 
 

@@ -296,3 +296,12 @@ def test_a_pinned_update_root_inside_the_project_loads(tmp_path: Path) -> None:
         write_project(tmp_path, 'name = "o"\npackage = "p"\n[channels]\nupdate-root = "release/root.json"\n')
     )
     assert settings.path(settings.channels.update_root) == (tmp_path / "release" / "root.json").resolve()
+
+
+def test_an_unknown_hardening_feature_is_refused_with_the_known_ones(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(NEWCOMER + '[tool.opencode-release.build]\nhardening = ["pie", "aslr"]\n')
+    with pytest.raises(ConfigError, match=re.escape("tool.opencode-release.build.hardening: unknown 'aslr'; expected")):
+        config.load(path)
+    path.write_text(NEWCOMER + '[tool.opencode-release.build]\nhardening = ["pie", "full-relro"]\n')
+    assert config.load(path).build.hardening == ("pie", "full-relro")

@@ -154,7 +154,13 @@ def test_stage_refuses_a_wrong_target_binary_even_in_a_snapshot(bins: dict[str, 
     ):
         InspectStage().run(ctx)
     good = ctx.ledger.get("binary:darwin-arm64/opencode").facts["inspection"]
-    assert good["checks"] == {"format": "passed", "arch": "passed", "min-macos": "passed", "code-signature": "passed"}
+    assert good["checks"] == {
+        "format": "passed",
+        "arch": "passed",
+        "min-macos": "passed",
+        "code-signature": "passed",
+        "hardening": "passed",
+    }
 
 
 def test_stage_waives_only_the_glibc_floor_in_a_snapshot(bins: dict[str, Path], tmp_path: Path) -> None:

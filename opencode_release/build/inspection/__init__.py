@@ -7,12 +7,13 @@ reading it knows which binary, what was found, and what the target needs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..targets import Target
-from . import elf, macho, pe
+from . import elf, hardening, macho, pe
 
 # A snapshot is built on whatever machine is at hand, not in the floor's
 # container: only this check may be waived there (recorded, warned about).
@@ -46,11 +47,13 @@ def inspect(
     target: Target,
     payload: Path | None = None,
     carried: dict[str, Any] | None = None,
+    required: Sequence[str] = (),
 ) -> tuple[dict[str, Any], list[Finding]]:
     """The binary's facts and what is wrong with it for `target` (empty: fine).
 
     `carried`: an earlier inspection of the same bytes, made where the onefile
-    payload was still on disk; its payload floor counts when the payload is gone.
+    payload was still on disk; its payload floor and programs count when the payload is gone.
+    `required`: the hardening features (build.hardening) every program in it must have.
     """
     found = detect_format(path)
     if found != target.binary_format:
@@ -59,10 +62,33 @@ def inspect(
             Finding("format", f"is {what}, but {target.name} needs {_NAMES[target.binary_format]}")
         ]
     if found == "macho":
-        return _macho(path, target)
-    if found == "pe":
-        return _pe(path, target)
-    return _elf(path, target, payload, carried)
+        facts, findings = _macho(path, target)
+    elif found == "pe":
+        facts, findings = _pe(path, target)
+    else:
+        facts, findings = _elf(path, target, payload, carried)
+    facts["hardening_required"] = list(required)
+    if "hardening" in target.checks:
+        findings += _hardening_findings(path.name, facts, required)
+    return facts, findings
+
+
+def _hardening_findings(name: str, facts: dict[str, Any], required: Sequence[str]) -> list[Finding]:
+    programs = {name: facts["hardening"], **facts.get("payload_hardening", {})}
+    findings = []
+    for program, features in programs.items():
+        lacking = hardening.missing(features, required)
+        if lacking:
+            where = program if program == name else f"{program} (in the onefile payload)"
+            shown = [f"{n} ({features[n]})" if features[n] == hardening.UNKNOWN else n for n in lacking]
+            findings.append(
+                Finding(
+                    "hardening",
+                    f"{where} lacks {', '.join(shown)}, which build.hardening requires; build with the "
+                    "compiler and linker options that give it, or leave it out of build.hardening",
+                )
+            )
+    return findings
 
 
 _NAMES = {"elf": "an ELF executable", "macho": "a Mach-O executable", "pe": "a PE (Windows) executable"}
@@ -82,6 +108,7 @@ def _arch_finding(found: tuple[str, ...], target: Target) -> list[Finding]:
 def _macho(path: Path, target: Target) -> tuple[dict[str, Any], list[Finding]]:
     facts = macho.inspect(path)
     findings = _arch_finding(facts.archs, target)
+    features = hardening.macho_features(facts)
     floor = target.min_macos
     for piece in facts.slices:
         if floor and "min-macos" in target.checks:
@@ -104,7 +131,7 @@ def _macho(path: Path, target: Target) -> tuple[dict[str, Any], list[Finding]]:
                     f"{piece.arch} slice has no code signature (LC_CODE_SIGNATURE); sign it, ad hoc at least",
                 )
             )
-    return facts.to_json(), findings
+    return {**facts.to_json(), "hardening": features}, findings
 
 
 def _pe(path: Path, target: Target) -> tuple[dict[str, Any], list[Finding]]:
@@ -116,7 +143,7 @@ def _pe(path: Path, target: Target) -> tuple[dict[str, Any], list[Finding]]:
                 "console-subsystem", f"subsystem is {facts.subsystem}, not console: a CLI would open no terminal output"
             )
         )
-    return facts.to_json(), findings
+    return {**facts.to_json(), "hardening": hardening.pe_features(facts)}, findings
 
 
 def _elf(
@@ -132,11 +159,14 @@ def _elf(
     floor, symbol, where = main.glibc_floor, main.floor_symbol, path.name
     bundled: list[str] = []
     glibc_users = [path.name] if _uses_glibc(main) else []
+    programs: dict[str, hardening.Features] = {}
     if payload is not None and payload.is_dir():
         for file in sorted(payload.rglob("*")):
             if not file.is_file() or not elf.is_elf(file):
                 continue
             inner = elf.inspect(file)
+            if inner.interpreter is not None:  # the program the onefile runs (the libraries are not programs)
+                programs[file.name] = hardening.elf(file)
             if file.name.startswith("lib") and ".so" in file.name:
                 bundled.append(file.name)
             if _uses_glibc(inner):
@@ -145,6 +175,8 @@ def _elf(
                 floor, symbol, where = inner.glibc_floor, inner.floor_symbol, file.name
     elif carried is not None:
         bundled = list(carried.get("bundled_libraries") or [])
+        old_programs = carried.get("payload_hardening")
+        programs = dict(old_programs) if isinstance(old_programs, dict) else {}
         glibc_users += [f for f in carried.get("glibc_users") or [] if f not in glibc_users]
         old = carried.get("glibc_floor")
         if isinstance(old, str) and (floor is None or elf.version_tuple(old) > elf.version_tuple(floor)):
@@ -155,6 +187,8 @@ def _elf(
         glibc_floor_file=where if floor else None,
         bundled_libraries=bundled,
         glibc_users=glibc_users,
+        hardening=hardening.elf(path),
+        payload_hardening=programs,
     )
     findings = _arch_finding((main.arch,), target)
     too_new = (

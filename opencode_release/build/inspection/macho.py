@@ -47,6 +47,7 @@ class SliceFacts:
     code_signature: bool
     offset: int = 0
     size: int = 0
+    flags: int = 0  # the mach header's flags (MH_PIE, MH_ALLOW_STACK_EXECUTION: hardening.py)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,7 +102,7 @@ def thin_facts(data: bytes, where: str, offset: int = 0) -> SliceFacts:
     """Facts of one 64-bit little-endian Mach-O image (all that macOS still runs)."""
     if len(data) < 32 or struct.unpack_from("<I", data, 0)[0] != MH_MAGIC_64:
         raise CheckFailed(f"{where}: not a 64-bit little-endian Mach-O image")
-    cputype, _sub, filetype, ncmds, sizeofcmds = struct.unpack_from("<iIIII", data, 4)
+    cputype, _sub, filetype, ncmds, sizeofcmds, flags = struct.unpack_from("<iIIIII", data, 4)
     arch = ARCH_NAMES.get(cputype & 0xFFFFFFFF, f"cputype-{cputype & 0xFFFFFFFF:#x}")
     min_macos: str | None = None
     signed = False
@@ -123,7 +124,7 @@ def thin_facts(data: bytes, where: str, offset: int = 0) -> SliceFacts:
             dataoff, datasize = struct.unpack_from("<II", data, cursor + 8)
             signed = datasize > 0 and dataoff + datasize <= len(data)
         cursor += cmdsize
-    return SliceFacts(arch, filetype, min_macos, signed, offset, len(data))
+    return SliceFacts(arch, filetype, min_macos, signed, offset, len(data), flags)
 
 
 def _fat_entries(data: bytes, where: str) -> list[tuple[int, int, int, int]]:

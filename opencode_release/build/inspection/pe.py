@@ -20,6 +20,7 @@ class PeFacts:
     arch: str
     subsystem: str
     pe32_plus: bool
+    dll_characteristics: int = 0  # ASLR, DEP, CFG bits (hardening.py)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": "pe", "arch": self.arch, "subsystem": self.subsystem, "pe32_plus": self.pe32_plus}
@@ -40,15 +41,16 @@ def inspect_bytes(data: bytes, where: str) -> PeFacts:
         raise CheckFailed(f"{where}: PE COFF header truncated")
     machine, _sections, _stamp, _symtab, _nsyms, optional_size, _chars = struct.unpack_from("<HHIIIHH", data, coff)
     optional = coff + 20
-    if optional_size < 70 or optional + 70 > len(data):
+    if optional_size < 72 or optional + 72 > len(data):
         raise CheckFailed(f"{where}: PE optional header missing or truncated")
     magic = struct.unpack_from("<H", data, optional)[0]
     # Subsystem sits at the same offset in PE32 and PE32+ optional headers.
-    subsystem = struct.unpack_from("<H", data, optional + 68)[0]
+    subsystem, characteristics = struct.unpack_from("<HH", data, optional + 68)
     return PeFacts(
         arch=MACHINES.get(machine, f"machine-{machine:#06x}"),
         subsystem=SUBSYSTEMS.get(subsystem, f"subsystem-{subsystem}"),
         pe32_plus=magic == PE32_PLUS,
+        dll_characteristics=characteristics,
     )
 
 

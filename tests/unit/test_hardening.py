@@ -12,6 +12,7 @@ import pytest
 from opencode_release.build import targets
 from opencode_release.build.inspection import hardening, inspect, macho, pe
 from opencode_release.core import config_build
+from opencode_release.core.errors import CheckFailed
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +136,21 @@ def test_macho_hardening_agrees_with_llvm_readobj(tmp_path: Path, options: tuple
 
 def test_the_settings_name_exactly_the_features_the_inspector_reads() -> None:
     assert config_build.HARDENING_FEATURES == hardening.FEATURES
+
+
+def test_the_onefile_program_seen_at_build_time_is_held_to_the_same_requirement(elves: dict[str, Path]) -> None:
+    # The payload is gone after the build job: its program's mitigations come with the carried inspection.
+    carried = {"payload_hardening": {"opencode.bin": hardening.elf(elves["soft"])}}
+    facts, findings = inspect(elves["hard"], targets.get("linux-x86_64-gnu"), None, carried, ("nx",))
+    assert facts["payload_hardening"] == carried["payload_hardening"]
+    assert [f.message for f in findings if f.check == "hardening"] == [
+        "opencode.bin (in the onefile payload) lacks nx, which build.hardening requires; build with the compiler "
+        "and linker options that give it, or leave it out of build.hardening"
+    ]
+
+
+def test_a_cut_elf_file_is_one_line_naming_it(tmp_path: Path, elves: dict[str, Path]) -> None:
+    cut = tmp_path / "cut"
+    cut.write_bytes(elves["hard"].read_bytes()[:100])
+    with pytest.raises(CheckFailed, match=r"cut: its hardening cannot be read \(not a readable ELF file: "):
+        hardening.elf(cut)

@@ -4,6 +4,7 @@ without each feature by real toolchains (gcc, lld-link, ld64.lld); a required fe
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 from pathlib import Path
 
@@ -117,6 +118,7 @@ def test_pe_hardening_agrees_with_llvm_readobj(tmp_path: Path, options: tuple[st
     assert ours["cfg"] == ("IMAGE_DLL_CHARACTERISTICS_GUARD_CF" in shown)
     assert ours["relro"] is None  # an ELF feature: not asked of a PE
     assert ours["pie"] is (not options or options == ("/guard:cf",))
+    assert ours["cfg"] is (options == ("/guard:cf",))  # lld-link marks CFG only when asked
 
 
 @pytest.mark.parametrize("options", [(), ("-no_pie",)], ids=str)
@@ -154,3 +156,50 @@ def test_a_cut_elf_file_is_one_line_naming_it(tmp_path: Path, elves: dict[str, P
     cut.write_bytes(elves["hard"].read_bytes()[:100])
     with pytest.raises(CheckFailed, match=r"cut: its hardening cannot be read \(not a readable ELF file: "):
         hardening.elf(cut)
+
+
+def test_an_elf_without_section_headers_is_read_from_its_dynamic_segment(
+    tmp_path: Path, elves: dict[str, Path]
+) -> None:
+    # A binary stripped of its section headers (sstrip) still has PT_DYNAMIC: BIND_NOW is read from there, and
+    # with no .dynsym to read imports from, what needs them is unknown rather than guessed.
+    headless = tmp_path / "headless"
+    data = bytearray(elves["hard"].read_bytes())
+    struct.pack_into("<Q", data, 0x28, 0)  # e_shoff
+    struct.pack_into("<HH", data, 0x3C, 0, 0)  # e_shnum, e_shstrndx
+    headless.write_bytes(bytes(data))
+    assert "There are no sections" in _run("readelf", "-W", "-S", str(headless))
+    ours = hardening.elf(headless)
+    shown = _readelf(headless)
+    assert {k: ours[k] for k in ("pie", "nx", "relro", "full-relro")} == {
+        k: shown[k] for k in ("pie", "nx", "relro", "full-relro")
+    }
+    assert ours["full-relro"] is True
+    assert ours["stack-protector"] == ours["fortify"] == hardening.UNKNOWN
+
+
+def _macho(work: Path, arch: str, allow_stack_execution: bool) -> Path:
+    (work / "m.s").write_text(".globl _main\n_main:\n  ret\n")
+    obj, out = work / f"{arch}.o", work / f"{arch}-{allow_stack_execution}"
+    _run("llvm-mc", f"-triple={arch}-apple-macos12.0", "-filetype=obj", str(work / "m.s"), "-o", str(obj))
+    _run("ld64.lld-14", "-arch", arch, "-platform_version", "macos", "12.0", "12.0", "-e", "_main",
+         "-o", str(out), str(obj))  # fmt: skip
+    if allow_stack_execution:  # ld64.lld does not implement -allow_stack_execute: set the header's bit as ld64 does
+        data = bytearray(out.read_bytes())
+        (flags,) = struct.unpack_from("<I", data, 24)
+        struct.pack_into("<I", data, 24, flags | 0x20000)
+        out.write_bytes(bytes(data))
+    return out
+
+
+def test_a_macho_slice_allowing_stack_execution_lacks_nx_for_the_universal_binary(tmp_path: Path) -> None:
+    flagged = _macho(tmp_path, "x86_64", allow_stack_execution=True)
+    assert "MH_ALLOW_STACK_EXECUTION" in _run("llvm-readobj", "--file-headers", str(flagged))
+    assert hardening.macho_features(macho.inspect(flagged))["nx"] is False
+    universal = tmp_path / "universal"
+    clean = _macho(tmp_path, "arm64", allow_stack_execution=False)
+    _run("llvm-lipo-14", "-create", str(flagged), str(clean), "-output", str(universal))
+    assert hardening.macho_features(macho.inspect(clean))["nx"] is True
+    assert hardening.macho_features(macho.inspect(universal))["nx"] is False  # one slice is enough to lack it
+    _facts, findings = inspect(universal, targets.get("darwin-universal"), required=("nx",))
+    assert [f.check for f in findings if f.check == "hardening"] == ["hardening"]

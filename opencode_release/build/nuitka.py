@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,10 +101,39 @@ def command(package: Path, out_dir: Path, name: str, target: Target, python: Pat
 NUITKA_VARIABLES = ("NUITKA_CACHE_DIR", "CC", "CCACHE_DIR", "PYENV_ROOT")
 
 
-def environment(epoch: int, compiler_path: Path | None = None) -> dict[str, str]:
+# The GCC and binutils options that give each mitigation build.hardening may require (Nuitka hands CPPFLAGS,
+# CFLAGS and LDFLAGS to SCons for the program and for its onefile bootstrap alike). Only ELF targets: the
+# Windows and macOS toolchains (MSVC, ld64) take other spellings, and their defaults already give ASLR and NX.
+_ELF_FLAGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "pie": {"CFLAGS": ("-fPIE",), "LDFLAGS": ("-pie",)},
+    "nx": {"LDFLAGS": ("-Wl,-z,noexecstack",)},
+    "relro": {"LDFLAGS": ("-Wl,-z,relro",)},
+    "full-relro": {"LDFLAGS": ("-Wl,-z,relro", "-Wl,-z,now")},
+    "stack-protector": {"CFLAGS": ("-fstack-protector-strong",)},
+    "fortify": {"CPPFLAGS": ("-D_FORTIFY_SOURCE=2",)},  # Nuitka compiles optimised, which FORTIFY needs
+}
+
+
+def hardening_flags(target: Target, required: Sequence[str]) -> dict[str, str]:
+    """The compiler variables that give the required mitigations on this target ({} where none apply)."""
+    if target.os != "linux":
+        return {}
+    chosen: dict[str, list[str]] = {}
+    for feature in required:
+        for variable, options in _ELF_FLAGS.get(feature, {}).items():
+            given = chosen.setdefault(variable, [])
+            given.extend(o for o in options if o not in given)
+    return {variable: " ".join(options) for variable, options in sorted(chosen.items())}
+
+
+def environment(
+    epoch: int, compiler_path: Path | None = None, flags: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The compiler's environment: the allowlist, never the caller's (SCons writes its whole
-    environment into scons-debug.py, so a secret in it would land on disk)."""
+    environment into scons-debug.py, so a secret in it would land on disk). The caller's CFLAGS and the like
+    are not in it either: the flags are `flags` alone, which the ledger records."""
     env = minimal(extra=NUITKA_VARIABLES)
+    env.update(flags or {})
     env.pop("PYTHONPATH", None)
     if compiler_path is not None:
         # The compiler runs on the build environment's interpreter, importable from here alone.
@@ -128,6 +158,7 @@ def build(
     epoch: int,
     entry_point: str = "",
     build_env: BuildEnvironment | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> BuildResult:
     if shutil.which("gcc") is None and shutil.which("cc") is None:
         raise ToolMissingError("no C compiler (gcc) on PATH; run ./setup.sh (apt package gcc)")
@@ -142,7 +173,7 @@ def build(
             stdin=subprocess.DEVNULL,
             stdout=handle,
             stderr=subprocess.STDOUT,
-            env=environment(epoch, build_env.compiler_path if build_env else None),
+            env=environment(epoch, build_env.compiler_path if build_env else None, flags),
             cwd=work,
             check=False,
         )

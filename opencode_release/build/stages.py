@@ -90,6 +90,7 @@ class BuildStage(Stage):
             build_env = environment.ensure(ctx.settings, name, ctx.state_dir) if isolated else None
             with tempfile.TemporaryDirectory(prefix=f"opencode-nuitka-{name}-") as work:
                 given = prebuilt(name)
+                flags = nuitka.hardening_flags(target, ctx.settings.build.hardening)
                 if given is not None:
                     exe = given / binary_name(ctx, target)
                     result = nuitka.BuildResult(exe, given / "nuitka-report.xml", given / "nuitka-report.xml")
@@ -104,6 +105,7 @@ class BuildStage(Stage):
                             ctx.epoch,
                             ctx.settings.entry_point,
                             build_env,
+                            flags,
                         )
                 dest = ctx.dist_dir / name
                 dest.mkdir(parents=True, exist_ok=True)
@@ -117,6 +119,8 @@ class BuildStage(Stage):
                     facts["build_environment"] = {**build_env.facts(), "lock": build_env.lock_text().decode()}
                 if given is not None:
                     facts["prebuilt"] = True
+                else:  # what the compiler was told to give (PW.6); the inspect stage reads what it gave
+                    facts["hardening_flags"] = flags
                 if os.environ.get(SIMULATED_RUNNER):
                     facts["simulated_runner"] = True
                 built = ctx.ledger.record(binary, ArtifactKind.BINARY, target=name, facts=facts)

@@ -53,9 +53,10 @@ class BuildSettings:
         ("nx",),
         "the exploit mitigations every built program must have, read from the binary by the inspect stage "
         f"(any of {', '.join(HARDENING_FEATURES)}; one a format has no such thing as is not asked of it); a "
-        "binary without one is refused. What each binary has is recorded either way (ledger, procurement "
-        "packet, PW.6). Only nx is every toolchain's default: whether the manylinux images' compiler links "
-        "PIE is not shown here, so pie is the product's choice",
+        "binary without one is refused. On Linux the build passes the compiler the flags that give them "
+        "(recorded in the ledger). What each binary has is recorded either way (ledger, procurement packet, "
+        "PW.6). A static libpython not compiled position-independent cannot link as PIE, so pie is the "
+        "product's choice",
         '["pie", "nx", "full-relro"]',
     )
 

@@ -148,8 +148,9 @@ RULES: Mapping[str, Rule] = {
     ),
     "PW.6.2": _c(
         "the build options are configured in the pipeline and recorded per build; the mitigations to use are "
-        "decided in build.hardening and every binary lacking one is refused before packaging (the ledger records "
-        "what was required and found); setting the compiler flags that give them is left to the product",
+        "decided in build.hardening, the build asks the compiler for them on Linux (the flags are recorded per "
+        "binary in the ledger) and every binary lacking one is refused before packaging (the ledger records "
+        "what was required and found); Windows and macOS keep their toolchains' defaults",
         "build-report",
         ceiling=PARTLY,
     ),

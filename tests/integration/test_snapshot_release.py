@@ -39,6 +39,7 @@ def test_release_records_binary_report_archive_and_sums(built_product: Path) -> 
     assert sorted(inspection["payload_hardening"]) == ["opencode.bin"]
     assert inspection["payload_hardening"]["opencode.bin"]["nx"] is True
     assert inspection["checks"]["hardening"] == "passed"
+    assert binary.facts["hardening_flags"] == {"LDFLAGS": "-Wl,-z,noexecstack"}  # what build.hardening asked for
     assert [s.name for s in ledger.stages] == [s for s in BUILT_STAGES if s != "preflight"]
 
 

@@ -8,15 +8,18 @@ write to disk, as Nuitka's SCons did. This reads every call in the package.
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from opencode_release.release.ci_sim import runner
+
 PACKAGE = Path(__file__).resolve().parents[2] / "opencode_release"
-# The CI simulation stands in for GitHub's runner: its actions run inside the simulated job's own
-# environment (what a runner gives them), and it is a maintainer's tool, not part of a release.
-OUTSIDE = ("release/ci_sim/",)
+# The CI simulation's stand-in actions run inside the simulated job, in the environment a runner gives
+# them; the simulation's own calls on this machine (git, gpg, moto_server, act) are held to the rule.
+OUTSIDE = ("release/ci_sim/standins/",)
 STARTERS = {"run", "Popen", "check_output", "check_call", "call"}
 
 
@@ -50,3 +53,17 @@ def test_the_reading_finds_a_call_without_one(tmp_path: Path, monkeypatch: pytes
     )
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path)
     assert calls_without_env() == ["tool.py:2", "tool.py:4"]
+
+
+def test_the_simulation_reads_its_repository_whatever_git_dir_the_caller_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = PACKAGE.parent
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["git", "init", "-q", str(other)], check=True, env={"PATH": "/usr/bin:/bin"})
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))  # as a git hook's environment has it
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}
+    )
+    assert runner._git("rev-parse", "HEAD", cwd=repo) == head.stdout.strip()  # not the empty repository's error

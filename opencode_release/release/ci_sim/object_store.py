@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ...core.environment import minimal
 from ...core.errors import ToolMissingError, UnsafePathError
 from ...core.fsio import check_relative, inside
 from .act_runner import free_port
@@ -102,6 +103,7 @@ def serving(kept: Path | None = None) -> Iterator[str]:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=minimal(),  # the caller's cloud credentials are not the stand-in's business
     )
     try:
         deadline = time.monotonic() + 30

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from ...core.environment import minimal
 from ...core.errors import UsageError
 from . import act_runner, assemble, grants, token_endpoint
 
@@ -49,7 +50,8 @@ class Run:
 
 
 def _git(*args: str, cwd: Path) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True)
+    # minimal(): a GIT_DIR or GIT_WORK_TREE in the caller's environment (a git hook's) would point git elsewhere
+    done = subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=minimal())
     return done.stdout.strip()
 
 

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from ...build import ci_workflow
+from ...core.environment import minimal
 from ...core.fsio import write_atomic
 
 _PEM = serialization.PrivateFormat.PKCS8
@@ -40,11 +41,17 @@ def armored_gpg_key(uid: str) -> str:
     home = Path(tempfile.mkdtemp(prefix="ocsim-gpg-"))  # short: gpg-agent's socket path
     base = ["gpg", "--batch", "--homedir", str(home), "--pinentry-mode", "loopback", "--passphrase", ""]
     try:
-        subprocess.run([*base, "--quick-gen-key", uid, "ed25519", "sign", "never"], check=True, capture_output=True)
-        done = subprocess.run([*base, "--armor", "--export-secret-keys"], check=True, capture_output=True)
+        subprocess.run(
+            [*base, "--quick-gen-key", uid, "ed25519", "sign", "never"], check=True, capture_output=True, env=minimal()
+        )
+        done = subprocess.run(
+            [*base, "--armor", "--export-secret-keys"], check=True, capture_output=True, env=minimal()
+        )
         return done.stdout.decode()
     finally:
-        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, check=False)
+        subprocess.run(
+            ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, check=False, env=minimal()
+        )
         shutil.rmtree(home, ignore_errors=True)
 
 

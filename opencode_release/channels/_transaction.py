@@ -39,8 +39,11 @@ class PublishResult:
     pruned: tuple[str, ...] = ()
     expired: tuple[str, ...] = ()
     deleted: int = 0
+    # a yank's: channel -> the release its apt suite serves now ("" for none: the suite was taken down)
+    apt_suites: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        extra = {"apt_suites": dict(self.apt_suites)} if self.apt_suites else {}
         return {
             "version": self.version,
             "status": self.status,
@@ -49,6 +52,7 @@ class PublishResult:
             "pruned": list(self.pruned),
             "expired": list(self.expired),
             "files_deleted": self.deleted,
+            **extra,
         }
 
 

@@ -16,20 +16,25 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..core import names
 from ..core.errors import ReleaseError
 from ..core.fsio import check_relative
 from ..core.ledger import Artifact, ArtifactKind, Ledger
 from ._transaction import Txn
+from .channel_index import ChannelIndex, PublishedFile, ReleaseEntry
 from .storage import ChannelError
 from .tuf_repo import target_key
 
 if TYPE_CHECKING:  # the publisher calls in here; its transaction steps stay its own
     from .publisher import Repository
+
+_T = TypeVar("_T")
+_Placed = list[tuple[str, _T]]  # (path under <channel>/apt/, what is placed there)
+_SIGNED = ("Release", "InRelease", "Release.gpg")  # what the refresh may have re-signed in place
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,27 +62,40 @@ def release_path(channel: str) -> str | None:
     return f"{apt_root(channel)}/dists/{suite}/Release" if suite else None
 
 
-def plan(ledger: Ledger, channel: str) -> SuitePlan | None:
-    """The channel's suite from this release, when the release has an apt repository of that suite."""
-    suite = names.apt_suite(channel)
-    if suite is None:
-        return None
+def _split(channel: str, suite: str, items: Iterable[tuple[str, str, _T]]) -> tuple[_Placed[_T], _Placed[_T]] | None:
+    """(documents, copies) of the channel's suite among a release's (ledger path, kind, item), or None."""
     marker = f"dists/{suite}/"
-    uploadable = ledger.uploadable()
-    roots = {a.path.split(marker)[0] for a in uploadable if a.kind == ArtifactKind.APT_INDEX and marker in a.path}
+    listed = sorted(items, key=lambda item: item[0])
+    roots = {path.split(marker)[0] for path, kind, _ in listed if kind == ArtifactKind.APT_INDEX and marker in path}
     if len(roots) != 1:
         return None  # no suite of this channel in the release (a stable opening its LTS line)
     (root,) = roots
-    documents: list[tuple[str, Artifact]] = []
-    copies: list[tuple[str, Artifact]] = []
-    for artifact in sorted(uploadable, key=lambda a: a.path):
-        if artifact.kind not in (ArtifactKind.APT_INDEX, ArtifactKind.DEB) or not artifact.path.startswith(root):
+    documents: _Placed[_T] = []
+    copies: _Placed[_T] = []
+    for path, kind, item in listed:
+        if kind not in (ArtifactKind.APT_INDEX, ArtifactKind.DEB) or not path.startswith(root):
             continue
-        rest = artifact.path[len(root) :]
+        rest = path[len(root) :]
         if rest.startswith("dists/") and not rest.startswith(marker):
             continue  # another suite's
-        (documents if rest.startswith("dists/") else copies).append((f"{apt_root(channel)}/{rest}", artifact))
-    return SuitePlan(suite, tuple(documents), tuple(copies))
+        (documents if rest.startswith("dists/") else copies).append((f"{apt_root(channel)}/{rest}", item))
+    return documents, copies
+
+
+def plan(ledger: Ledger, channel: str) -> SuitePlan | None:
+    """The channel's suite from this release, when the release has an apt repository of that suite."""
+    suite = names.apt_suite(channel)
+    found = _split(channel, suite, ((a.path, a.kind, a) for a in ledger.uploadable())) if suite else None
+    return SuitePlan(str(suite), tuple(found[0]), tuple(found[1])) if found else None
+
+
+def _published_plan(
+    entry: ReleaseEntry, channel: str, suite: str
+) -> tuple[_Placed[PublishedFile], _Placed[PublishedFile]] | None:
+    """The same from a published release's record (its files' target paths are <channel>/<version>/<path>)."""
+    prefix = f"{channel}/{entry.version}/"
+    items = ((f.target_path.removeprefix(prefix), f.kind, f) for f in entry.files if f.target_path.startswith(prefix))
+    return _split(channel, suite, items)
 
 
 def pool_files(packages: bytes | None) -> set[str]:
@@ -115,6 +133,57 @@ def put_suite(repo: Repository, txn: Txn, channel: str, ledger: Ledger) -> None:
     for path, artifact in suite.copies:
         txn.copies[path] = (target_key(f"{channel}/{ledger.version}/{artifact.path}", artifact.sha256), False)
         txn.readable[path] = b""  # a copy of a payload target: its bytes are read when it is copied
+    txn.deletions |= {check_relative(f"{apt_root(channel)}/{name}", source=f"{channel} Packages") for name in pool}
+
+
+def after_yank(repo: Repository, txn: Txn, channel: str, index: ChannelIndex, yanked: ReleaseEntry) -> str | None:
+    """apt installs whatever the channel's suite lists: when that is the yanked release's, stage the newest
+    release left (neither yanked nor pruned) in its place, or take the suite down. Returns the version the
+    suite now serves ("" for none), None when it served another release (left alone)."""
+    suite = names.apt_suite(channel)
+    served = _published_plan(yanked, channel, suite) if suite else None
+    if suite is None or served is None:
+        return None
+    packages = [(path, f) for path, f in served[0] if path.endswith("/Packages")]
+    current = [txn.tuf.get_target(channel, path) for path, _ in packages]
+    if not packages or any(
+        c is None or c.hashes["sha256"] != f.sha256 for c, (_, f) in zip(current, packages, strict=True)
+    ):
+        return None
+    pool = set().union(*(pool_files(repo._fetch(txn.tuf, channel, path)) for path, _ in packages))
+    dists = f"{apt_root(channel)}/dists/{suite}"
+    stale = {path for path, _ in served[0]} | {f"{dists}/{name}" for name in _SIGNED}
+    for summary in index.ordered():
+        if summary.get("yanked") or summary.get("pruned") or summary["version"] == yanked.version:
+            continue
+        record = repo._record(txn.tuf, channel, summary["version"])
+        found = _published_plan(record, channel, suite) if record else None
+        if record is None or found is None:
+            continue
+        for path, published in found[0]:
+            data = repo._fetch(txn.tuf, channel, published.target_path)
+            if data is None:
+                raise ChannelError(f"{published.target_path}: named by {channel} {record.version} and not stored")
+            pool -= pool_files(data) if path.endswith("/Packages") else set()
+            repo._put_document(txn, channel, path, data, path)
+            stale.discard(path)
+        for path, published in found[1]:
+            txn.copies[path] = (target_key(published.target_path, published.sha256), False)
+            txn.readable[path] = b""
+        _take_down(txn, channel, stale, pool)
+        return record.version
+    _take_down(txn, channel, stale, pool | {path.removeprefix(f"{apt_root(channel)}/") for path, _ in served[1]})
+    return ""
+
+
+def _take_down(txn: Txn, channel: str, documents: set[str], pool: set[str]) -> None:
+    """Documents out of the metadata with their stored bytes and readable copies; pool copies gone."""
+    for path in sorted(documents):
+        info = txn.tuf.get_target(channel, path)
+        if info is not None:
+            txn.deletions.add(target_key(path, info.hashes["sha256"]))
+            txn.tuf.remove_target(channel, path)
+        txn.deletions.add(path)
     txn.deletions |= {check_relative(f"{apt_root(channel)}/{name}", source=f"{channel} Packages") for name in pool}
 
 

@@ -349,6 +349,7 @@ class Repository:
             with self._transaction(tuf) as tracked:
                 txn = Txn(tuf)
                 held, changed = [], []
+                suites: dict[str, str] = {}
                 for channel in channels or self.channels():
                     record = self._record(tuf, check_channel(channel), version)
                     if record is None:
@@ -361,6 +362,9 @@ class Repository:
                     index.put(yanked)
                     self._put_record(txn, channel, yanked)
                     self._put_index(txn, index)
+                    served = apt_suite.after_yank(self, txn, channel, index, yanked)
+                    if served is not None:
+                        suites[apt_suite.apt_root(channel)] = served
                     changed.append(channel)
                 if not held:
                     looked = ", ".join(channels or self.channels()) or "any channel"
@@ -369,4 +373,4 @@ class Repository:
                     return PublishResult(version, "unchanged", tuple(held))
                 self.on_step("files")
                 deleted = self._commit(txn, tracked)
-            return PublishResult(version, "yanked", tuple(changed), txn.written, deleted=deleted)
+            return PublishResult(version, "yanked", tuple(changed), txn.written, deleted=deleted, apt_suites=suites)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tuf.api.metadata import Metadata, Snapshot, Targets, Timestamp
 
 from opencode_release.channels import apt_suite
 from opencode_release.channels.storage import ChannelError
@@ -161,4 +162,53 @@ def test_a_suite_that_cannot_be_re_signed_is_one_line_and_the_tuf_refresh_still_
     timestamp = json.loads((public / "metadata/timestamp.json").read_bytes())["signed"]
     assert timestamp["version"] == before + 1  # the timestamp was due and is refreshed all the same
     assert (public / "stable/apt/dists/stable/InRelease").read_bytes() == b"signed 1.4.0"
+    assert_consistent(public)
+
+
+def _suite_targets(public: Path) -> dict[str, str]:
+    """The channel's suite documents the current metadata names (path -> sha256)."""
+    timestamp = Metadata[Timestamp].from_bytes((public / "metadata/timestamp.json").read_bytes())
+    snapshot = Metadata[Snapshot].from_bytes(
+        (public / f"metadata/{timestamp.signed.snapshot_meta.version}.snapshot.json").read_bytes()
+    )
+    found: dict[str, str] = {}
+    for name, meta in snapshot.signed.meta.items():
+        role = Metadata[Targets].from_bytes((public / f"metadata/{meta.version}.{name}").read_bytes())
+        found |= {p: i.hashes["sha256"] for p, i in role.signed.targets.items() if p.startswith("stable/apt/")}
+    return found
+
+
+POOL = "stable/apt/pool/main/o/opencode/opencode_{}_amd64.deb"
+
+
+def test_yanking_the_release_the_suite_serves_puts_the_one_before_back(tmp_path: Path) -> None:
+    # apt installs what the suite lists: a yanked version must leave it, not wait for the next release.
+    public, keys = tmp_path / "public", tmp_path / "keys"
+    repository(public, keys).publish(_with_apt(tmp_path / "dist", "1.4.0", b"old", NOW), ["stable"])
+    before = _suite_targets(public)
+    repository(public, keys).publish(_with_apt(tmp_path / "dist", "1.5.0", b"new", NOW), ["stable"])
+    result = repository(public, keys).yank("1.5.0", "broken updater")
+    assert result.to_json()["apt_suites"] == {"stable/apt": "1.4.0"}
+    assert (public / "stable/apt/dists/stable/InRelease").read_bytes() == b"signed 1.4.0"
+    assert (public / POOL.format("1.4.0")).read_bytes() == b"old"
+    assert not (public / POOL.format("1.5.0")).exists()
+    assert _suite_targets(public) == before  # what TUF clients are told: the same documents as then
+    assert_consistent(public)
+    # yanking a release the suite does not serve leaves the suite alone
+    again = repository(public, keys).publish(_with_apt(tmp_path / "dist", "1.6.0", b"newer", NOW), ["stable"])
+    assert again.status == "published"
+    assert "apt_suites" not in repository(public, keys).yank("1.4.0", "old bug").to_json()
+    assert (public / "stable/apt/dists/stable/InRelease").read_bytes() == b"signed 1.6.0"
+
+
+def test_yanking_the_only_release_takes_the_suite_down(tmp_path: Path) -> None:
+    public, keys = tmp_path / "public", tmp_path / "keys"
+    repository(public, keys).publish(_with_apt(tmp_path / "dist", "1.4.0", b"only", NOW), ["stable"])
+    assert (public / "stable/apt/dists/stable/InRelease").is_file()
+    result = repository(public, keys).yank("1.4.0", "withdrawn")
+    assert result.to_json()["apt_suites"] == {"stable/apt": ""}
+    assert sorted(p.relative_to(public).as_posix() for p in (public / "stable/apt").rglob("*") if p.is_file()) == []
+    assert _suite_targets(public) == {}
+    record = json.loads((public / "stable/1.4.0/release.json").read_bytes())  # a yank is not a deletion
+    assert record["yanked"] is True and record["yanked_reason"] == "withdrawn"
     assert_consistent(public)

@@ -20,6 +20,8 @@ from sigstore.models import ClientTrustConfig
 from sigstore.oidc import IdentityToken
 from sigstore.sign import SigningContext
 
+from opencode_release.build.ci_procurement import PACKET_TUF_ROLES
+from opencode_release.channels import keys
 from opencode_release.cli import program
 from opencode_release.core import config
 from opencode_release.core.formats import canonical_json
@@ -89,10 +91,12 @@ def _sign_like_ci(session: Session, product: Path, claims: ActionsClaims) -> lis
     return bundles
 
 
-def _publish_built(session: Session, product: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> Any:
+def _publish_built(
+    session: Session, product: Path, capsys: pytest.CaptureFixture[str], *extra: str, snapshot: bool = True
+) -> Any:
     argv = ["procurement", "--quarter", QUARTER, "--project", str(product), "--publish-built"]
     # --snapshot: the state folder's TUF keys stand in for the environment's secrets
-    argv += ["--instance", str(session.trust_config_path), "--snapshot", "--json", *extra]
+    argv += ["--instance", str(session.trust_config_path), *(["--snapshot"] if snapshot else []), "--json", *extra]
     code = program.main(argv)
     return code, json.loads(capsys.readouterr().out)
 
@@ -172,3 +176,27 @@ def test_without_the_signing_jobs_bundle_nothing_is_published_and_the_file_is_na
     assert not _published_anywhere(product)
     code, document = _publish_built(sigstore, product, capsys, "--unsigned")
     assert code == 2 and "--publish-built publishes what CI built and signed" in document["error"]
+
+
+def test_the_publish_job_signs_with_the_environment_s_keys_alone_and_never_needs_root(
+    sigstore: Session, product: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As procurement-publish runs: no --snapshot, no key folder, the roles' keys only from the secrets the
+    # generated job maps into its environment (PACKET_TUF_ROLES), the root key not among them.
+    settings = config.load(product / "pyproject.toml")
+    folder = settings.path(settings.state_dir) / "tuf-keys"
+    given = {role: (folder / f"{role}.pem").read_text() for role in PACKET_TUF_ROLES}
+    folder.rename(folder.with_name("tuf-keys.elsewhere"))
+    assert "root" not in PACKET_TUF_ROLES
+    _sign_like_ci(sigstore, product, _nightly(product))
+    for role in PACKET_TUF_ROLES[:-1]:
+        monkeypatch.setenv(keys.env_name(role), given[role])
+    code, document = _publish_built(sigstore, product, capsys, snapshot=False)
+    missing = keys.env_name(PACKET_TUF_ROLES[-1])
+    assert code == 1 and f"nor in ${missing}; real releases read keys" in document["error"], document
+    assert not _published_anywhere(product)  # one key short: nothing published
+    monkeypatch.setenv(missing, given[PACKET_TUF_ROLES[-1]])
+    code, done = _publish_built(sigstore, product, capsys, snapshot=False)
+    assert code == 0, done
+    assert done["published"]["channels"] == ["lts/1.4"] and _published_anywhere(product)
+    assert not folder.exists()  # a real publish never creates keys

@@ -1,4 +1,4 @@
-"""`publish-image`: push a release's OCI image and its evidence; `verify-image`: check an image in a registry."""
+"""`publish-image`: push a release's OCI image and its evidence; `carry-libc`: a build job's C library for it."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import argparse
 from ..core import oci
 from ..core.errors import UsageError
 from ..core.ledger import Ledger
-from ..images import publish
+from ..images import carried_libc, publish
 from ..release import session
-from ._common import settings
-from .command import Command, Outcome, Output, dry_run_option, project_option, version_option
+from ._common import existing_release, settings
+from .command import Command, Outcome, Output, dry_run_option, option, project_option, version_option
 
 
 def _publish_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,36 @@ def _publish(args: argparse.Namespace, out: Output) -> Outcome:
     return Outcome(data)
 
 
+def _carry_arguments(parser: argparse.ArgumentParser) -> None:
+    option(parser, "--target", metavar="T", help="the Linux target whose image the C library is for (required)")
+    project_option(parser)
+    version_option(parser)
+    dry_run_option(parser, "say which package's files would be carried; record nothing")
+
+
+def _carry(args: argparse.Namespace, out: Output) -> Outcome:
+    cfg = settings(args)
+    if not args.target:
+        raise UsageError("carry-libc: --target T is required: the Linux target whose image the C library is for")
+    ledger = Ledger.load(session.release_dir(cfg, existing_release(cfg, args.version)))
+    if args.dry_run:
+        return Outcome({"target": args.target, "would_carry": cfg.images.libc_package or None})
+    recorded = carried_libc.carry(cfg, ledger, args.target)
+    data = {"target": args.target, "package": cfg.images.libc_package, "files": [a.facts["path"] for a in recorded]}
+    if not out.json:
+        out.say(f"{args.target}: carried {len(recorded)} file(s) of {cfg.images.libc_package} for its image")
+    return Outcome(data)
+
+
 COMMANDS = (
+    Command(
+        "carry-libc",
+        "in a build job, on the target's own runner: record images.libc-package's shared objects in the partial "
+        "ledger for the target's image (the merge job's image stage uses them)",
+        _carry_arguments,
+        _carry,
+        maintainer=True,
+    ),
     Command(
         "publish-image",
         "push the release's OCI image (index, platform images) with tags X.Y.Z, X.Y and the channel, and its "

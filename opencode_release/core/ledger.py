@@ -52,6 +52,8 @@ class ArtifactKind(enum.StrEnum):
     IMAGE_MANIFEST = "oci-image-manifest"
     IMAGE_BLOB = "oci-blob"
     IMAGE_LAYOUT = "oci-layout"
+    # The C library an image target's build job took from its own runner for the image (images/carried_libc.py).
+    IMAGE_LIBC = "image-libc"
 
 
 # What leaves the building: published, checksummed, signed. A new kind spreads

@@ -72,15 +72,27 @@ def host_libc(package: str, architecture: str, interpreter: str | None, needed: 
     files: dict[str, RootFile] = {}
     for line in _dpkg("dpkg-query", "-L", package).splitlines():
         path = Path(line.strip())
-        if _LIBRARY.fullmatch(str(path)) and path.is_file():
+        if is_library(str(path)) and path.is_file():
             files[str(path)] = RootFile(str(path), path.read_bytes(), 0o755)
-    names = {p.rsplit("/", 1)[-1] for p in files}
-    if interpreter and interpreter not in files:
+    libc = Libc(package, version, found_arch, tuple(files[p] for p in sorted(files)), vendor())
+    check_holds(libc, interpreter, needed)
+    return libc
+
+
+def is_library(path: str) -> bool:
+    """A shared object directly in a library folder: what an image's C library may consist of."""
+    return _LIBRARY.fullmatch(path) is not None
+
+
+def check_holds(libc: Libc, interpreter: str | None, needed: list[str]) -> None:
+    """The package holds the binary's interpreter and every library it needs."""
+    paths = {f.path for f in libc.files}
+    names = {p.rsplit("/", 1)[-1] for p in paths}
+    if interpreter and interpreter not in paths:
         raise StageError(
-            f"images.libc-package {package}: holds no {interpreter}, the binary's interpreter; name the package "
-            "with the dynamic loader (libc6 for glibc)"
+            f"images.libc-package {libc.package}: holds no {interpreter}, the binary's interpreter; name the "
+            "package with the dynamic loader (libc6 for glibc)"
         )
     missing = sorted(n for n in needed if n not in names)
     if missing:
-        raise StageError(f"images.libc-package {package}: holds no {', '.join(missing)}, which the binary needs")
-    return Libc(package, version, found_arch, tuple(files[p] for p in sorted(files)), vendor())
+        raise StageError(f"images.libc-package {libc.package}: holds no {', '.join(missing)}, which the binary needs")

@@ -13,7 +13,7 @@ from ..core.fsio import write_atomic
 from ..core.ledger import Artifact, ArtifactKind
 from ..core.names import SIMULATED_RUNNER
 from ..core.stage import Context, Stage
-from . import _libc, layout, publish
+from . import _libc, carried_libc, layout, publish
 
 DEFAULT_TARGETS = ImageSettings().targets
 FOLDER = "oci"
@@ -54,7 +54,13 @@ def _root_files(ctx: Context, binary: Artifact, entrypoint: str) -> tuple[list[l
             "SBOM), or make images of static binaries"
         )
     _, architecture = platform_of(binary.target or "")
-    libc = _libc.host_libc(package, architecture, interpreter, list(inspection.get("needed", [])))
+    needed = list(inspection.get("needed", []))
+    # CI: what the target's build job carried from its native runner; else this machine's package.
+    libc = carried_libc.carried(ctx.ledger, binary.target or "", package)
+    if libc is not None:
+        _libc.check_holds(libc, interpreter, needed)
+    else:
+        libc = _libc.host_libc(package, architecture, interpreter, needed)
     clash = [f.path for f in libc.files if f.path == entrypoint]
     if clash:
         raise StageError(f"images.binary-path {entrypoint}: is a file of {package}; choose another path")
@@ -82,7 +88,8 @@ class ImageStage(Stage):
         s = ctx.settings
         return (
             f"image/1 {sorted(s.images.targets)} {binary_path(s.images, s.name)} {s.images.libc_package} "
-            f"{s.license} {s.repository} {ctx.ledger.source}"
+            f"{s.license} {s.repository} {ctx.ledger.source} "
+            f"{sorted(a.sha256 for a in ctx.ledger.by_kind(ArtifactKind.IMAGE_LIBC))}"
         )
 
     def run(self, ctx: Context) -> None:

@@ -68,6 +68,7 @@ WHY_NOT_COMPARED: dict[str, str] = {
     ArtifactKind.APT_INDEX: "signed with the apt repository's key when the release is published",
     ArtifactKind.CHANNEL_METADATA: "channel metadata, not a build output",
     ArtifactKind.PROCUREMENT_PACKET: "a procurement packet, not a build output",
+    ArtifactKind.IMAGE_LIBC: "the build runner's C library package, taken as installed; its files are the image's",
 }
 DIFF_LIMIT = 256 * 1024  # bytes of diffoscope text kept per file
 DIFF_DEADLINE = 600  # seconds diffoscope may take over one pair

@@ -2,11 +2,11 @@
 
 CI's Linux binaries are never static: the musllinux builds link musl's loader (/lib/ld-musl-<arch>.so.1), the
 manylinux ones glibc's. So CI builds an image only when it can carry that C library: `images.libc-package`
-("musl" for the musl targets, the default `images.targets`). The image stage runs in the merge job, on the
-amd64 runner, and takes the package's shared objects from that machine: the job installs the package from the
-runner's archive first (Ubuntu's on GitHub's runners; its name, version and files go into the image's SBOM).
-That runner has no arm64 package, so an arm64 image target is refused when the workflows are generated,
-instead of failing the merge job of a release.
+("musl" for the musl targets, the default `images.targets`). The images are made in the merge job, on an
+amd64 runner, which has no arm64 package to take; so each image target's build job, on its own native runner,
+installs the package from that runner's archive (Ubuntu's on GitHub's runners) and records its shared objects
+in its partial ledger with `opencode-release carry-libc` (images/carried_libc.py). The image stage builds each
+image from what its target's job carried; the package's name, version and files go into the image's SBOM.
 
 The images go to `images.registry`, else to the GitHub Container Registry of the product's repository
 (`ghcr.io/<owner>/<name>`, lower-case as ghcr.io requires), from the publish job (the one holding publishing
@@ -22,25 +22,15 @@ from ..core import oci
 from ..core.config import Settings
 from ..core.errors import ConfigError
 from ..core.names import github_owner_name
-from . import targets
-from .ci_jobs import run
+from .ci_jobs import VERSION_ENV, Layout, run, setup
 
-RUNNER_ARCH = "x86_64"  # the merge job's runner (ci_jobs.HOST_RUNNER)
 GHCR = "ghcr.io"
 
 
 def image_targets(settings: Settings) -> list[str]:
     """The images.targets CI builds an image of: only with a C library to carry (its builds are dynamic)."""
     images = settings.images
-    chosen = [t for t in images.targets if t in settings.targets] if images.libc_package else []
-    foreign = [t for t in chosen if targets.get(t).arch != RUNNER_ARCH]
-    if foreign:
-        raise ConfigError(
-            f"{settings.source_file}: images.targets {', '.join(foreign)}: CI's merge job builds images on an "
-            f"{RUNNER_ARCH} runner, which has no {images.libc_package} of that architecture to carry; leave "
-            "the target out of images.targets"
-        )
-    return chosen
+    return [t for t in images.targets if t in settings.targets] if images.libc_package else []
 
 
 def registry(settings: Settings) -> str:
@@ -75,15 +65,20 @@ def publish_flag(settings: Settings) -> str:
     return f" --image-registry {where}" if where else ""
 
 
-def merge_steps(settings: Settings) -> list[dict[str, Any]]:
-    """Before the merge job's collect: the C library package the images carry, on the runner."""
-    if not image_targets(settings):
+def build_steps(settings: Settings, target: str, layout: Layout) -> list[dict[str, Any]]:
+    """After an image target's build, on its own runner: the C library its image carries, into the partial."""
+    if target not in image_targets(settings):
         return []
     package = settings.images.libc_package  # a Debian package name (core/config_images.py checks its shape)
     return [
+        *setup(layout)[1:],  # opencode-release on the runner: a container build ran it inside the container
         run(
-            f"the C library the images carry (images.libc-package = {package})",
+            f"the C library the image carries (images.libc-package = {package}), from this runner",
             "sudo apt-get update -q\n"
-            f"sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends {package}\n",
-        )
+            f"sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends {package}\n"
+            # the container build wrote the release folder as root
+            f'sudo chown -R "$(id -u):$(id -g)" {layout.dist}\n'
+            f'opencode-release carry-libc --project {layout.project} --target {target} --version "$VERSION" --json\n',
+            VERSION_ENV,
+        ),
     ]

@@ -151,10 +151,10 @@ def _refresh(settings: Settings, layout: Layout) -> dict[str, Any]:
 def build_workflow(settings: Settings, layout: Layout) -> dict[str, Any]:
     compiled = [targets.get(t) for t in settings.targets if targets.get(t).built_natively]
     jobs: dict[str, Any] = {f"build-{t.name}": build(t, layout) for t in compiled}
+    for t in compiled:  # the C library an image carries, from its target's own runner, before the upload
+        steps = jobs[f"build-{t.name}"]["steps"]
+        steps[-1:-1] = ci_images.build_steps(settings, t.name, layout)
     jobs["merge"] = merge(layout, list(jobs))
-    steps = jobs["merge"]["steps"]
-    collect = next(i for i, step in enumerate(steps) if "opencode-release collect" in step.get("run", ""))
-    steps[collect:collect] = ci_images.merge_steps(settings)  # the C library the images carry, before the image stage
     jobs["attest"] = attest()
     inputs = {"version": {"type": "string", "required": True}, "channel": {"type": "string", "required": True}}
     return {

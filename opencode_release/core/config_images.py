@@ -43,7 +43,8 @@ class ImageSettings:
         "",
         "the Debian package whose shared libraries and dynamic loader go into the image of a dynamically linked "
         "binary (musl for a musl build, libc6 for glibc; from the machine building it, recorded in the image's "
-        "SBOM); the generated CI builds images only with it, on its amd64 merge runner, which installs it; "
+        "SBOM); the generated CI builds images only with it, and each image target's build job installs it on "
+        "its own runner and carries its files to the image (`carry-libc`), arm64 included; "
         "empty: a dynamically linked binary is left out (refused when its target is named)",
         '"libc6"',
     )

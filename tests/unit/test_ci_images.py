@@ -1,6 +1,6 @@
-"""Images in the generated CI (build/ci_images.py): built only with a C library to carry, which the merge job
-installs; pushed by the publish job to images.registry or, by default, the repository's ghcr.io repository;
-never pushed to a real registry from a simulated run."""
+"""Images in the generated CI (build/ci_images.py): built only with a C library to carry, which each image
+target's build job takes from its own runner (arm64 too); pushed by the publish job to images.registry or, by
+default, the repository's ghcr.io repository; never pushed to a real registry from a simulated run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from opencode_release.build import ci_images, ci_workflow
+from opencode_release.build import ci_images, ci_workflow, targets
 from opencode_release.cli import program
 from opencode_release.core import config, oci
 from opencode_release.core.errors import ConfigError
@@ -34,6 +34,16 @@ def _jobs(settings: config.Settings, channel: str = "stable") -> tuple[dict[str,
     return merge, ci_workflow.workflow(settings, layout, channel)["jobs"]["publish"]
 
 
+def _build_job(settings: config.Settings, target: str) -> dict[str, Any]:
+    layout = ci_workflow.Layout.of(settings, REPO)
+    job: dict[str, Any] = ci_workflow.build_workflow(settings, layout)["jobs"][f"build-{target}"]
+    return job
+
+
+def _carries(job: dict[str, Any]) -> list[int]:
+    return [i for i, s in enumerate(job["steps"]) if "opencode-release carry-libc" in s.get("run", "")]
+
+
 def _collect(job: dict[str, Any], phase: str) -> tuple[int, dict[str, Any]]:
     return next(
         (i, s)
@@ -48,20 +58,24 @@ def test_without_a_c_library_to_carry_ci_builds_and_pushes_no_image(registry: st
     merge, publish = _jobs(settings)
     assert ci_images.image_targets(settings) == [] and ci_images.registry(settings) == ""
     assert not [s for s in merge["steps"] if "apt-get" in s.get("run", "")]
+    assert not _carries(_build_job(settings, "linux-x86_64-musl"))
     _, collect = _collect(publish, "publish")
     assert "--image-registry" not in collect["run"] and oci.PASSWORD_ENV not in collect["env"]
     assert "packages" not in publish["permissions"]
 
 
 @pytest.mark.parametrize("channel", ["stable", "nightly"])
-def test_musl_images_go_to_the_repositorys_ghcr_by_default_with_musl_installed_before_the_merge(
+def test_musl_images_go_to_the_repositorys_ghcr_by_default_with_musl_carried_by_the_build_job(
     channel: str,
 ) -> None:
     settings = _settings(targets=MUSL, libc_package="musl", repository="https://github.com/OpenCode/OpenCode.git")
     merge, publish = _jobs(settings, channel)
-    index, _ = _collect(merge, "merge")
-    installs = [i for i, s in enumerate(merge["steps"]) if "apt-get install" in s.get("run", "")]
-    assert installs == [index - 1] and "--no-install-recommends musl\n" in merge["steps"][index - 1]["run"]
+    assert not [s for s in merge["steps"] if "apt-get" in s.get("run", "")], "the merge runner's packages: unused"
+    build = _build_job(settings, "linux-x86_64-musl")
+    (carry,) = _carries(build)
+    script = build["steps"][carry]["run"]
+    assert "--no-install-recommends musl\n" in script and "--target linux-x86_64-musl " in script
+    assert carry == len(build["steps"]) - 2 and "upload-artifact" in build["steps"][-1]["uses"], "before the upload"
     _, collect = _collect(publish, "publish")
     assert collect["run"].endswith(" --image-registry ghcr.io/opencode/opencode")
     assert collect["env"][oci.USERNAME_ENV] == "${{ github.actor }}"
@@ -80,10 +94,15 @@ def test_a_configured_registry_elsewhere_gets_the_environments_secrets() -> None
     assert "packages" not in publish["permissions"]
 
 
-def test_an_arm64_image_is_refused_when_the_workflows_are_generated() -> None:
+def test_each_image_target_carries_its_c_library_from_its_own_runner_arm64_too() -> None:
     settings = _settings(libc_package="musl")  # the default images.targets: both musl targets
-    with pytest.raises(ConfigError, match=r"images.targets linux-aarch64-musl: CI's merge job builds images on an "):
-        _jobs(settings)
+    assert ci_images.image_targets(settings) == ["linux-x86_64-musl", "linux-aarch64-musl"]
+    for target in ("linux-x86_64-musl", "linux-aarch64-musl"):
+        job = _build_job(settings, target)
+        assert job["runs-on"] == targets.get(target).runner  # the native runner, whose dpkg has that architecture
+        (carry,) = _carries(job)
+        assert f"--target {target} " in job["steps"][carry]["run"]
+    assert not _carries(_build_job(settings, "linux-x86_64-gnu"))  # not an image target
 
 
 def test_without_images_registry_a_repository_off_github_is_refused() -> None:

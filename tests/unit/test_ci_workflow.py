@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -257,6 +258,17 @@ def test_actionlint_passes_the_generated_workflows(tmp_path: Path) -> None:
     labels = {m.group(1) for f in findings if (m := re.search(r'label "([^"]+)" is unknown', f))}
     assert labels == NEWER_THAN_ACTIONLINT
     assert [f for f in findings if "[ runner-label ]" not in f] == []
+
+
+def test_actionlint_passes_the_workflows_of_a_product_with_images(tmp_path: Path) -> None:
+    # Images of both musl targets: each one's build job installs musl and runs carry-libc on its own runner.
+    settings = config.load(PRODUCT / "pyproject.toml")
+    settings = dataclasses.replace(settings, images=dataclasses.replace(settings.images, libc_package="musl"))
+    rendered = ci_workflow.render(settings, REPO)
+    assert rendered[".github/workflows/build.yml"].count("opencode-release carry-libc") == 2
+    for path, text in rendered.items():
+        (tmp_path / Path(path).name).write_text(text)
+    assert [f for f in _actionlint(tmp_path) if "[ runner-label ]" not in f] == []
 
 
 def test_actionlint_catches_an_expression_in_a_script(tmp_path: Path) -> None:

@@ -24,9 +24,12 @@ from .signed_release import copy_release, release_root
 
 
 def _merged(built_product: Path, into: Path) -> tuple[Path, config.Settings]:
-    """The merge job's release: the built binaries, their image and the SBOMs, nothing signed."""
+    """The merge job's release: the built binaries, the C library the build job carried for the image (as a
+    CI build job does on its own runner), their image and the SBOMs, nothing signed."""
     product = copy_release(built_product, into)
     settings = configure(product, GNU)
+    carried = cli("carry-libc", "--target", "linux-x86_64-gnu", "--project", str(product), "--json")
+    assert carried.returncode == 0, carried.stderr
     run(settings, "image", "sbom")
     return product, settings
 
@@ -76,6 +79,8 @@ def test_the_publish_phase_pushes_the_image_and_verify_image_accepts_it(
     assert statuses["verify"] == "ran" and statuses["publish-image"] == "ran", collected["stages"]
     ledger = Ledger.load(release_root(product))
     assert not [b for b in ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE) if "oci" in b.path], "no image is signed"
+    # the carried C library is part of the release the publish phase verified (its signed statement lists it)
+    assert ledger.by_kind(ArtifactKind.IMAGE_LIBC, target="linux-x86_64-gnu")
     code, rows = _verify(root, f"{session_registry.host}/opencode/ci:1.4.0", "--binary")
     assert code == 0, rows
     index, manifest = rows

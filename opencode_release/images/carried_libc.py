@@ -29,6 +29,7 @@ from .layout import RootFile
 FOLDER = "image-libc"
 _FIELDS = ("package", "version", "architecture", "vendor")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,127}")
+MAX_BYTES = 256 << 20  # a C library is a few MB; what a partial ledger claims beyond this is not read
 
 
 def carry(settings: Settings, ledger: Ledger, target: str) -> list[Artifact]:
@@ -67,13 +68,19 @@ def carried(ledger: Ledger, target: str, package: str) -> _libc.Libc | None:
     if not found:
         return None
     _, architecture = platform_of(target)
+    if sum(a.size for a in found) > MAX_BYTES:
+        raise StageError(f"{ledger.path}: the C library carried for {target} is over {MAX_BYTES >> 20} MiB")
     files: list[RootFile] = []
     described: dict[str, Any] | None = None
     for artifact in sorted(found, key=lambda a: str(a.facts.get("path"))):
         where = f"{ledger.path}: {artifact.id}"
         path = artifact.facts.get("path")
-        if not isinstance(path, str) or not _libc.is_library(path) or not artifact.path.endswith(path):
+        if not isinstance(path, str) or not _libc.is_library(path):
             raise StageError(f"{where}: path {path!r} is not a shared object in a library folder; build it again")
+        if artifact.path != f"{FOLDER}/{target}{path}":  # one file per path in the image, as carry() lays them out
+            raise StageError(
+                f"{where}: is the file for {path} in the image, which carry-libc keeps at {FOLDER}/{target}{path}"
+            )
         these = {field: artifact.facts.get(field) for field in _FIELDS}
         if not all(isinstance(v, str) and _WORD.fullmatch(v) for v in these.values()):
             raise StageError(f"{where}: its package, version, architecture and vendor are not all plain names")

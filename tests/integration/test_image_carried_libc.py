@@ -17,6 +17,7 @@ import pytest
 
 from opencode_release.core.errors import StageError
 from opencode_release.core.ledger import ArtifactKind, Ledger
+from opencode_release.images import carried_libc
 
 from .image_helpers import GNU, cli, configure, run
 
@@ -104,6 +105,15 @@ def test_a_carried_file_placed_outside_a_library_folder_is_refused(release_copy:
         _carried_then(release_copy, change)
 
 
+def test_a_carried_file_standing_for_another_path_in_the_image_is_refused(release_copy: Path, no_dpkg: None) -> None:
+    def change(ledger: Ledger, found: Any) -> None:
+        other = next(a for a in found if a.facts["path"] != LOADER)
+        ledger.update_facts(other.id, {"path": LOADER})
+
+    with pytest.raises(StageError, match=r"is the file for /lib64/ld-linux-x86-64.so.2 in the image, which carry-libc"):
+        _carried_then(release_copy, change)
+
+
 def test_carried_files_of_two_packages_are_refused(release_copy: Path, no_dpkg: None) -> None:
     def change(ledger: Ledger, found: Any) -> None:
         ledger.update_facts(found[-1].id, {"version": "9.9"})
@@ -137,3 +147,11 @@ def test_carry_libc_for_a_target_that_is_not_linux_is_one_line(release_copy: Pat
     done = cli("carry-libc", "--target", "windows-x86_64", "--project", str(release_copy))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "carry-libc --target windows-x86_64: windows-x86_64: not a Linux target" in done.stderr
+
+
+def test_a_carried_c_library_over_the_size_bound_is_not_read(
+    release_copy: Path, no_dpkg: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(carried_libc, "MAX_BYTES", 1 << 20)  # below libc6's few MB, as 10 GB would be above 256 MiB
+    with pytest.raises(StageError, match=r"the C library carried for linux-x86_64-gnu is over 1 MiB"):
+        _carried_then(release_copy, lambda ledger, found: None)

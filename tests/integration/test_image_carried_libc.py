@@ -114,6 +114,15 @@ def test_a_carried_file_standing_for_another_path_in_the_image_is_refused(releas
         _carried_then(release_copy, change)
 
 
+def test_carried_package_facts_that_are_not_plain_names_are_refused(release_copy: Path, no_dpkg: None) -> None:
+    def change(ledger: Ledger, found: Any) -> None:
+        for artifact in found:  # would reach the SBOM's purl as it is
+            ledger.update_facts(artifact.id, {"vendor": "debian?arch=evil"})
+
+    with pytest.raises(StageError, match=r"its package, version, architecture and vendor are not all plain names"):
+        _carried_then(release_copy, change)
+
+
 def test_carried_files_of_two_packages_are_refused(release_copy: Path, no_dpkg: None) -> None:
     def change(ledger: Ledger, found: Any) -> None:
         ledger.update_facts(found[-1].id, {"version": "9.9"})

@@ -85,8 +85,10 @@ def _split(channel: str, suite: str, items: Iterable[tuple[str, str, _T]]) -> tu
 def plan(ledger: Ledger, channel: str) -> SuitePlan | None:
     """The channel's suite from this release, when the release has an apt repository of that suite."""
     suite = names.apt_suite(channel)
-    found = _split(channel, suite, ((a.path, a.kind, a) for a in ledger.uploadable())) if suite else None
-    return SuitePlan(str(suite), tuple(found[0]), tuple(found[1])) if found else None
+    if suite is None:
+        return None
+    found = _split(channel, suite, ((a.path, a.kind, a) for a in ledger.uploadable()))
+    return SuitePlan(suite, tuple(found[0]), tuple(found[1])) if found else None
 
 
 def _published_plan(

@@ -164,3 +164,19 @@ def test_a_carried_c_library_over_the_size_bound_is_not_read(
     monkeypatch.setattr(carried_libc, "MAX_BYTES", 1 << 20)  # below libc6's few MB, as 10 GB would be above 256 MiB
     with pytest.raises(StageError, match=r"the C library carried for linux-x86_64-gnu is over 1 MiB"):
         _carried_then(release_copy, lambda ledger, found: None)
+
+
+@pytest.mark.parametrize(
+    ("table", "target", "said"),
+    [
+        ('targets = ["linux-x86_64-gnu"]', TARGET, "images.libc-package is empty; there is no C library to carry"),
+        (GNU, "linux-aarch64-musl", "no binary of linux-aarch64-musl to carry a C library for; build it first"),
+    ],
+)
+def test_carry_libc_without_a_package_or_a_binary_is_one_line_and_records_nothing(
+    release_copy: Path, table: str, target: str, said: str
+) -> None:
+    configure(release_copy, table)
+    done = cli("carry-libc", "--target", target, "--project", str(release_copy), env=BUILD_RUNNER)
+    assert done.returncode == 1 and said in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not _ledger(release_copy).by_kind(ArtifactKind.IMAGE_LIBC)

@@ -135,6 +135,11 @@ def put_suite(repo: Repository, txn: Txn, channel: str, ledger: Ledger) -> None:
     for path, artifact in suite.copies:
         txn.copies[path] = (target_key(f"{channel}/{ledger.version}/{artifact.path}", artifact.sha256), False)
         txn.readable[path] = b""  # a copy of a payload target: its bytes are read when it is copied
+    _drop_pool(txn, channel, pool)
+
+
+def _drop_pool(txn: Txn, channel: str, pool: set[str]) -> None:
+    """The readable pool copies a suite no longer lists (names from a Packages index: the path rule first)."""
     txn.deletions |= {check_relative(f"{apt_root(channel)}/{name}", source=f"{channel} Packages") for name in pool}
 
 
@@ -186,7 +191,7 @@ def _take_down(txn: Txn, channel: str, documents: set[str], pool: set[str]) -> N
             txn.deletions.add(target_key(path, info.hashes["sha256"]))
             txn.tuf.remove_target(channel, path)
         txn.deletions.add(path)
-    txn.deletions |= {check_relative(f"{apt_root(channel)}/{name}", source=f"{channel} Packages") for name in pool}
+    _drop_pool(txn, channel, pool)
 
 
 def resign_due(repo: Repository, apt: AptResigner) -> list[str]:

@@ -16,6 +16,14 @@ for pkg in "${wanted[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
+  # PACKAGE:ARCH of another architecture: dpkg must know that architecture before apt-get update
+  for pkg in "${missing[@]}"; do
+    arch="${pkg#*:}"
+    if [ "$arch" != "$pkg" ] && [ "$arch" != "$(dpkg --print-architecture)" ] \
+      && ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+      $SUDO dpkg --add-architecture "$arch"
+    fi
+  done
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -52,25 +52,36 @@ def vendor(os_release: Path = Path("/etc/os-release")) -> str:
     return found.group(1) if found else "debian"
 
 
-def _dpkg(*args: str) -> str:
+def _dpkg(*args: str, missing_ok: bool = False) -> str:
+    """dpkg-query's answer; with missing_ok, "" for a package dpkg does not know (instead of refusing)."""
     tool = shutil.which(args[0])
     if tool is None:
         raise ToolMissingError(f"{args[0]}: not found; a gnu image takes its libc from this machine's Debian packages")
     done = subprocess.run([tool, *args[1:]], capture_output=True, text=True, check=False, env=minimal())
+    if done.returncode != 0 and missing_ok:
+        return ""
     if done.returncode != 0:
         raise StageError(f"{' '.join(args)}: {done.stderr.strip() or 'failed'}; is the package installed?")
     return done.stdout
 
 
 def host_libc(package: str, architecture: str, interpreter: str | None, needed: list[str]) -> Libc:
-    version, found_arch = _dpkg("dpkg-query", "-W", "-f=${Version} ${Architecture}", package).split()
+    # PACKAGE:ARCH: a C library is Multi-Arch: same, so a machine may hold it for several architectures
+    # (dpkg-query -W of the bare name then lists each); the image takes the one of its own.
+    qualified = f"{package}:{architecture}"
+    if _dpkg("dpkg-query", "-W", "-f=${db:Status-Status}", qualified, missing_ok=True) != "installed":
+        raise StageError(
+            f"images.libc-package {package}: not installed for {architecture} on this machine; build that image "
+            f"where the package is installed for its architecture (apt-get install {qualified})"
+        )
+    version, found_arch = _dpkg("dpkg-query", "-W", "-f=${Version} ${Architecture}", qualified).split()
     if found_arch != architecture:
         raise StageError(
             f"images.libc-package {package}: this machine has it for {found_arch}, the image is {architecture}; "
             "build that image where the package is installed for its architecture"
         )
     files: dict[str, RootFile] = {}
-    for line in _dpkg("dpkg-query", "-L", package).splitlines():
+    for line in _dpkg("dpkg-query", "-L", qualified).splitlines():
         path = Path(line.strip())
         if is_library(str(path)) and path.is_file():
             files[str(path)] = RootFile(str(path), path.read_bytes(), 0o755)

@@ -212,3 +212,25 @@ def test_yanking_the_only_release_takes_the_suite_down(tmp_path: Path) -> None:
     record = json.loads((public / "stable/1.4.0/release.json").read_bytes())  # a yank is not a deletion
     assert record["yanked"] is True and record["yanked_reason"] == "withdrawn"
     assert_consistent(public)
+
+
+def test_a_yank_that_would_restore_a_suite_whose_stored_copy_is_gone_is_one_line_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    # the store is input too: the release record names the suite it published, and its bytes must be there
+    public, keys = tmp_path / "public", tmp_path / "keys"
+    repository(public, keys).publish(_with_apt(tmp_path / "dist", "1.4.0", b"old", NOW), ["stable"])
+    old_packages = (tmp_path / "dist/1.4.0/manifests/apt/dists/stable/main/binary-amd64/Packages").read_bytes()
+    repository(public, keys).publish(_with_apt(tmp_path / "dist", "1.5.0", b"new", NOW), ["stable"])
+    # the release's own copy of its Packages (targets/stable/1.4.0/..., hash-prefixed), which a yank restores
+    kept = [p for p in (public / "targets/stable/1.4.0").rglob("*.Packages") if p.read_bytes() == old_packages]
+    assert kept
+    for path in kept:
+        path.unlink()
+    before = {p: p.read_bytes() for p in public.rglob("*") if p.is_file()}
+    with pytest.raises(ChannelError) as caught:
+        repository(public, keys).yank("1.5.0", "broken updater")
+    message = str(caught.value)
+    assert message.startswith(f"{kept[0]}: missing or changed; the repository is inconsistent") and "\n" not in message
+    assert message.endswith("nothing was changed: the repository is as it was")
+    assert {p: p.read_bytes() for p in public.rglob("*") if p.is_file()} == before, "nothing written"

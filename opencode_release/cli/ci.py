@@ -131,7 +131,13 @@ def _ci(args: argparse.Namespace, out: Output) -> Outcome:
         if not out.json:
             print(run.delivered)
         return Outcome(
-            {"jobs": run.jobs, "log": str(run.log), "delivered": str(run.delivered), "kept": str(kept.resolve())}
+            {
+                "jobs": run.jobs,
+                "log": str(run.log),
+                "delivered": str(run.delivered),
+                "kept": str(kept.resolve()),
+                **({"image": run.image} if run.image else {}),
+            }
         )
     if args.subjects:
         ledger = Ledger.load(session.release_dir(cfg, args.version or cfg.version))

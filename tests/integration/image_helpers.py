@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,10 @@ GNU = 'targets = ["linux-x86_64-gnu"]\nlibc-package = "libc6"'
 
 
 def configure(product: Path, table: str) -> config.Settings:
+    """The product's [tool.opencode-release.images] is `table` alone (the sample's own images table goes)."""
     path = product / "pyproject.toml"
-    path.write_text(path.read_text(encoding="utf-8") + f"\n[tool.opencode-release.images]\n{table}\n", encoding="utf-8")
+    text = re.sub(r"\n\[tool\.opencode-release\.images\]\n(?:(?!\[).*\n?)*", "\n", path.read_text(encoding="utf-8"))
+    path.write_text(text + f"\n[tool.opencode-release.images]\n{table}\n", encoding="utf-8")
     return config.load(path)
 
 

@@ -8,7 +8,8 @@ job alone, then the publish job (verify against the signed statements, apt and T
 environment's secrets, the GitHub Release). Each run ends with verify-release of the delivered
 release under production's policy for its channel. The tag's release run restores the host build's
 cache the nightly saved on main (a tag's run reads its own ref's and the default branch's caches).
-Both publish to the channel bucket (channels.ci-storage), kept between runs in the simulation's
+Both push the musl images to the simulated ghcr.io (a Distribution registry kept between runs) and end
+with verify-image of the pushed tag. Both publish to the channel bucket (channels.ci-storage), kept between runs in the simulation's
 kept/ folder as a real bucket outlives runs: the release's publish reads the repository the nightly's made, keeps its root and signs the next versions; then the nightly
 workflow's refresh schedule, started from the command line in another process, re-signs the
 timestamp that is about to expire.
@@ -67,6 +68,12 @@ def _host_build_lines(log: Path) -> list[str]:
     return [line for line in log.read_text(errors="replace").splitlines() if "build-linux-x86_64-gnu" in line]
 
 
+def _image_tags(kept: Path) -> set[str]:
+    """The tags of opencode/opencode in the simulated registry's storage (Distribution's filesystem layout)."""
+    tags = kept / simulate.REGISTRY / "storage/docker/registry/v2/repositories/opencode/opencode/_manifests/tags"
+    return {p.name for p in tags.iterdir()}
+
+
 def _metadata(storage: FileStorage, key: str) -> Any:
     data = storage.read(key)
     assert data is not None, f"{storage.description}/{key}: missing"
@@ -112,6 +119,9 @@ def test_nightly_then_release_build_merge_attest_and_publish_under_act(tmp_path:
     assert root is not None and root == storage.read("metadata/1.root.json")
     first = _metadata(storage, "metadata/timestamp.json").signed
     assert storage.read("nightly/index.json") is not None and storage.read("stable/index.json") is None
+    # the nightly's images went to the simulated ghcr.io, tagged by version (`+` is no tag character) and channel
+    assert nightly.image.startswith("127.0.0.1:") and "/opencode/opencode:1.4.1-nightly." in nightly.image
+    assert "+" not in nightly.image and {"nightly", nightly.image.rsplit(":", 1)[1]} <= _image_tags(kept)
 
     # then the release, on its tag
     release = simulate.simulate(settings, REPO, "release", folder, prebuilt, echo=False, kept=kept)
@@ -145,6 +155,22 @@ def test_nightly_then_release_build_merge_attest_and_publish_under_act(tmp_path:
     signed_after = (ArtifactKind.PROVENANCE, ArtifactKind.RELEASE_STATEMENT, ArtifactKind.SIGSTORE_BUNDLE)
     merged = {a.path: a.sha256 for a in ledger.uploadable() if a.kind not in signed_after}
     assert subjects == merged and "SHA256SUMS" in subjects
+    # the images: each musl build job carried its own runner's musl (the aarch64 fixture is dynamic: musl for
+    # arm64, which this machine's dpkg holds for the "arm runner"; the static x86_64 one needs none), the merge
+    # built them, the attest job's provenance names them, and the publish job pushed them: verify-image --binary
+    # of the pushed tag under the stable policy passed at the end of the run
+    carried = ledger.by_kind(ArtifactKind.IMAGE_LIBC, target="linux-aarch64-musl")
+    assert {a.facts["architecture"] for a in carried} == {"arm64"}, carried
+    assert "/lib/ld-musl-aarch64.so.1" in {a.facts["path"] for a in carried}
+    assert not ledger.by_kind(ArtifactKind.IMAGE_LIBC, target="linux-x86_64-musl")
+    manifests = {m.target: m for m in ledger.by_kind(ArtifactKind.IMAGE_MANIFEST)}
+    assert set(manifests) == {"linux-x86_64-musl", "linux-aarch64-musl"}
+    assert manifests["linux-aarch64-musl"].facts["libc"]["architecture"] == "arm64"
+    assert "libc" not in manifests["linux-x86_64-musl"].facts
+    (index,) = ledger.by_kind(ArtifactKind.IMAGE_INDEX)
+    assert {index.path, *(m.path for m in manifests.values())} <= set(subjects)
+    assert release.image.startswith("127.0.0.1:") and release.image.endswith("/opencode/opencode:1.4.0")
+    assert {"1.4.0", "1.4", "stable", "nightly"} <= _image_tags(kept)
     # the tag's run restores the cache main's nightly saved (GitHub scopes caches by ref: a tag's run reads
     # its own and the default branch's)
     assert any("Cache restored from key: nuitka-linux-x86_64-gnu-" in line for line in _host_build_lines(release.log))

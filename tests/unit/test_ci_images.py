@@ -54,7 +54,7 @@ def _collect(job: dict[str, Any], phase: str) -> tuple[int, dict[str, Any]]:
 
 @pytest.mark.parametrize("registry", ["", "registry.example.org/opencode/cli"])
 def test_without_a_c_library_to_carry_ci_builds_and_pushes_no_image(registry: str) -> None:
-    settings = _settings(registry=registry)
+    settings = _settings(registry=registry, libc_package="")
     merge, publish = _jobs(settings)
     assert ci_images.image_targets(settings) == [] and ci_images.registry(settings) == ""
     assert not [s for s in merge["steps"] if "apt-get" in s.get("run", "")]

@@ -2,8 +2,8 @@
 
 act copies an action's folder alone into each job, so every assembled folder holds its action.yml,
 its script, the modules the scripts share and a JavaScript entry per phase (act runs node actions
-with the host's node; the entry hands over to Python). `bin/` holds the `docker` stand-in and the
-host's Python under the names a runner's PATH has; nothing of this project's environment.
+with the host's node; the entry hands over to Python). `bin/` holds the `docker`, `gh` and `sudo`
+stand-ins and the host's Python under the names a runner's PATH has; nothing of this project's environment.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def actions(folder: Path) -> dict[str, Path]:
 
 
 def tools(folder: Path) -> Path:
-    """`bin/` for the front of the jobs' PATH: docker, gh, python3, python3.X (the host's interpreter)."""
+    """`bin/` for the front of the jobs' PATH: docker, gh, sudo, python3, python3.X (the host's interpreter)."""
     dest = folder / "bin"
     if dest.exists():
         shutil.rmtree(dest)
@@ -56,6 +56,8 @@ def tools(folder: Path) -> Path:
     shutil.copy2(STANDINS / "docker_run.py", dest / "docker_run.py")
     shutil.copy2(STANDINS / "bin" / "gh", dest / "gh")
     shutil.copy2(STANDINS / "gh_release.py", dest / "gh_release.py")
+    shutil.copy2(STANDINS / "bin" / "sudo", dest / "sudo")
+    shutil.copy2(STANDINS / "sudo_standin.py", dest / "sudo_standin.py")
     base = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
     for name in ("python3", f"python3.{sys.version_info.minor}"):
         (dest / name).symlink_to(base)

@@ -47,6 +47,9 @@ class Run:
     # the simulated Sigstore's client trust config, which the publish job verifies against
     # instead of public-good Sigstore's (the one change to the generated scripts besides token grants)
     trust_config: str = ""
+    # the registry the publish job pushes images to (ghcr.io/<owner>/<name>), and the simulated one it pushes
+    # to instead (registry.py); ("", "") for a product whose CI makes no image
+    image_registry: tuple[str, str] = ("", "")
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -93,15 +96,17 @@ def load_workflow(text: str) -> Any:
 
 
 PRODUCTION_TRUST = "--instance production"
+IMAGE_REGISTRY = "--image-registry "
 
 
-def retarget_verification(work: Path, trust_config: str) -> int:
-    """Point the workflows' `--instance production` at the simulated instance; returns how many."""
+def retarget(work: Path, generated: str, simulated: str) -> int:
+    """Replace `generated` in the workflows by `simulated` (the simulated counterpart of a GitHub service);
+    returns how many there were."""
     count = 0
     for path in sorted((work / ".github" / "workflows").glob("*.yml")):
         text = path.read_text(encoding="utf-8")
-        count += text.count(PRODUCTION_TRUST)
-        path.write_text(text.replace(PRODUCTION_TRUST, f"--instance {trust_config}"), encoding="utf-8")
+        count += text.count(generated)
+        path.write_text(text.replace(generated, simulated), encoding="utf-8")
     return count
 
 
@@ -124,8 +129,11 @@ def run_workflow(
     Actions cache's folder (default: folder/caches)."""
     folder.mkdir(parents=True, exist_ok=True)
     commit = lay_out(repo_root, folder, run)
-    if run.trust_config and not retarget_verification(folder / "repo", run.trust_config):
+    if run.trust_config and not retarget(folder / "repo", PRODUCTION_TRUST, f"--instance {run.trust_config}"):
         raise UsageError(f"{run.caller}: no `{PRODUCTION_TRUST}` to point at the simulated Sigstore")
+    generated, simulated = run.image_registry
+    if generated and not retarget(folder / "repo", IMAGE_REGISTRY + generated, IMAGE_REGISTRY + simulated):
+        raise UsageError(f"{run.caller}: no `{IMAGE_REGISTRY}{generated}` to point at the simulated registry")
     facts = token_endpoint.RunFacts(
         repository=run.repository,
         repository_id="100001",

@@ -25,17 +25,19 @@ from typing import Any
 
 import jwt
 
-from ...build import ci_workflow, targets
+from ...build import ci_images, ci_workflow, targets
 from ...build import stages as build_stages
 from ...core.config import Settings
 from ...core.errors import CheckFailed, UsageError
 from ...core.ledger import Ledger
 from ...core.names import github_owner_name
 from ...devsigstore import LocalSigstore
+from ...images.publish import tags_of
 from ...verify import stages as verify_stages
+from ...verify.image import verify_image
 from ...verify.release import verify_release
 from .. import merge
-from . import object_store, runner, secrets, token_endpoint
+from . import object_store, registry, runner, secrets, token_endpoint
 
 # refresh: the nightly workflow as its second schedule starts it (only the refresh job runs)
 CALLERS = {
@@ -44,6 +46,7 @@ CALLERS = {
     "refresh": ".github/workflows/nightly.yml",
 }
 CHANNEL_STORE = "channel-store"  # under kept: the channel bucket's objects between runs
+REGISTRY = "registry"  # under kept: the simulated container registry's storage between runs
 _JOB_END = re.compile(r"^\[(?P<job>[^\]]+?)\s*\]\s+🏁\s+Job (?P<result>succeeded|failed)")
 
 
@@ -53,6 +56,7 @@ class Outcome:
     log: Path
     delivered: Path  # the release folder the run produced
     verified: int = 0  # files verify-release checked at the end (0: the run stopped before publish)
+    image: str = ""  # the pushed image verify-image checked at the end (HOST/REPO:VERSION; "" for none)
 
 
 def verify_delivered(settings: Settings, release: Path, trust_file: str, channel: str) -> int:
@@ -64,6 +68,14 @@ def verify_delivered(settings: Settings, release: Path, trust_file: str, channel
     if failure is not None:
         raise CheckFailed(f"ci --simulate: verify-release {release}: {failure}")
     return len(report.rows)
+
+
+def verify_pushed(settings: Settings, reference: str, trust_file: str, channel: str) -> None:
+    """verify-image --binary of what the publish job pushed, under the channel's production policy."""
+    trust, policy = verify_stages.release_trust(settings, trust_file, settings.path(settings.state_dir), channel)
+    for row in verify_image(reference, trust, lambda _channel: policy, channel=channel, binary=True):
+        if not row.ok:
+            raise CheckFailed(f"ci --simulate: verify-image {reference}: {row.artifact}: {row.check}: {row.reason}")
 
 
 def github_repository(settings: Settings) -> str:
@@ -83,6 +95,7 @@ def run_for(
     job: str | None,
     trust_config: str = "",
     secrets: Mapping[str, str] | None = None,
+    image_registry: tuple[str, str] = ("", ""),
 ) -> runner.Run:
     if workflow not in CALLERS:
         raise UsageError(f"ci --simulate --workflow {workflow!r}: expected release, nightly or refresh")
@@ -99,6 +112,7 @@ def run_for(
         schedule=ci_workflow.REFRESH_CRON if workflow == "refresh" else "",
         trust_config=trust_config,
         secrets=dict(secrets or {}),
+        image_registry=image_registry,
     )
 
 
@@ -171,6 +185,11 @@ def simulate(
         sigstore = running.enter_context(instance.running())
         endpoint = store or running.enter_context(object_store.serving(kept / CHANNEL_STORE))
         object_store.ensure_bucket(endpoint, settings.ci_channel_store())
+        pushes_to = ci_images.registry(settings)  # ghcr.io/<owner>/<name>: GitHub's, so the simulation plays it
+        images = ("", "")
+        if pushes_to and workflow != "refresh":
+            host = running.enter_context(registry.serving(kept / REGISTRY))
+            images = (pushes_to, f"{host}/{pushes_to.split('/', 1)[1]}")
         key = sigstore.services.keys.oidc
 
         def mint(claims: Mapping[str, Any]) -> str:
@@ -187,7 +206,7 @@ def simulate(
         channel = "stable" if workflow == "release" else "nightly"
         publishing = secrets.publishing_secrets(kept, settings.name) if job != "build" else {}
         shutil.rmtree(folder / "github-releases", ignore_errors=True)
-        planned = run_for(settings, workflow, env, job, trust_config=trust, secrets=publishing)
+        planned = run_for(settings, workflow, env, job, trust_config=trust, secrets=publishing, image_registry=images)
         code, log = runner.run_workflow(repo_root, folder, planned, mint, echo=echo, caches=kept / "caches")
         jobs = job_results(log)
         failed = sorted(name for name, result in jobs.items() if result == "failed")
@@ -199,5 +218,11 @@ def simulate(
         if workflow == "refresh":
             return Outcome(jobs, log, folder)
         release = delivered(folder)
-        verified = verify_delivered(settings, release, trust, channel) if job != "build" else 0
-    return Outcome(jobs, log, release, verified)
+        if job == "build":
+            return Outcome(jobs, log, release)
+        verified = verify_delivered(settings, release, trust, channel)
+        pushed = Ledger.load(release)
+        image = f"{images[1]}:{tags_of(pushed.version, pushed.channel)[0]}" if images[1] else ""
+        if image:
+            verify_pushed(settings, image, trust, channel)
+    return Outcome(jobs, log, release, verified, image)

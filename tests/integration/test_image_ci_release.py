@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from opencode_release.core import config, oci
+from opencode_release.core.errors import CheckFailed
 from opencode_release.core.ledger import ArtifactKind, Ledger
 from opencode_release.images import publish as publishing
 from opencode_release.release import merge
+from opencode_release.release.ci_sim import simulate
 
 from .ci_signed import attest_like_ci, sign_as_statements
 from .image_helpers import GNU, cli, configure, run
@@ -225,3 +227,16 @@ def test_the_release_statement_may_come_from_the_release_instead_of_the_registry
 
     done = cli("verify-image", reference, "--release-statement", str(tmp_path / "absent.json"), "--json")
     assert done.returncode == 2 and "--release-statement" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_simulations_closing_verify_image_fails_the_run_on_a_failing_row(
+    ci_release: tuple[Path, Path, dict[str, Any]], session_registry: RegistryServer
+) -> None:
+    # `ci --simulate` ends with verify-image of the pushed tag (release/ci_sim/simulate.py): a row that fails
+    # must fail the run, one line naming the reference and the check
+    product, _, _ = ci_release
+    settings = config.load(product / "pyproject.toml")
+    reference = f"{session_registry.host}/opencode/ci:9.9.9"  # a tag the publish phase never pushed
+    with pytest.raises(CheckFailed) as caught:
+        simulate.verify_pushed(settings, reference, "local", "stable")
+    assert str(caught.value).startswith(f"ci --simulate: verify-image {reference}: ") and "\n" not in str(caught.value)

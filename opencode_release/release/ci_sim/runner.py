@@ -44,8 +44,8 @@ class Run:
     secrets: Mapping[str, str] = field(default_factory=dict)
     job: str | None = None  # run this job and what it needs, not the whole graph
     schedule: str = ""  # event schedule: the cron line that started it (github.event.schedule)
-    # the simulated Sigstore's client trust config, which the publish job verifies against
-    # instead of public-good Sigstore's (the one change to the generated scripts besides token grants)
+    # the simulated Sigstore's client trust config, which the publish job verifies against instead of
+    # public-good Sigstore's (with image_registry, the only changes to the generated scripts besides token grants)
     trust_config: str = ""
     # the registry the publish job pushes images to (ghcr.io/<owner>/<name>), and the simulated one it pushes
     # to instead (registry.py); ("", "") for a product whose CI makes no image

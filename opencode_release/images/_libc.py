@@ -69,12 +69,13 @@ def host_libc(package: str, architecture: str, interpreter: str | None, needed: 
     # PACKAGE:ARCH: a C library is Multi-Arch: same, so a machine may hold it for several architectures
     # (dpkg-query -W of the bare name then lists each); the image takes the one of its own.
     qualified = f"{package}:{architecture}"
-    if _dpkg("dpkg-query", "-W", "-f=${db:Status-Status}", qualified, missing_ok=True) != "installed":
+    answer = _dpkg("dpkg-query", "-W", "-f=${db:Status-Status} ${Version} ${Architecture}", qualified, missing_ok=True)
+    if len(answer.split()) != 3 or answer.split()[0] != "installed":
         raise StageError(
             f"images.libc-package {package}: not installed for {architecture} on this machine; build that image "
             f"where the package is installed for its architecture (apt-get install {qualified})"
         )
-    version, found_arch = _dpkg("dpkg-query", "-W", "-f=${Version} ${Architecture}", qualified).split()
+    _, version, found_arch = answer.split()
     if found_arch != architecture:
         raise StageError(
             f"images.libc-package {package}: this machine has it for {found_arch}, the image is {architecture}; "

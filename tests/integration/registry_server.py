@@ -58,9 +58,6 @@ def running_registry(
 ) -> Iterator[RegistryServer]:
     """With `htpasswd`, every request needs Basic credentials of that file (the registry answers 401 otherwise);
     with `token`, a Bearer token of that service (401 with the Bearer challenge naming its realm otherwise)."""
-    assert shutil.which("docker-registry"), (
-        "docker-registry is missing: run ./setup.sh (Debian package docker-registry)"
-    )
     auth = HTPASSWD.format(path=htpasswd) if htpasswd else ""
     if token:
         auth += TOKEN.format(realm=token.realm, service=SERVICE, issuer=ISSUER, bundle=token.certificate)

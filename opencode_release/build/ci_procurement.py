@@ -1,8 +1,8 @@
 """The nightly workflow's quarterly job: on the first day of each quarter, the packet of the quarter that ended.
 
 CI keeps no `dist/`: the release job attaches each stable release's folder (its
-ledger, evidence and build files, as the pipeline left it) to the tag's GitHub
-Release as `release-folder-<version>.tar.gz`, and this job downloads the folders
+ledger, evidence and build files, packed as it verified: release/verified_folder.py)
+to the tag's GitHub Release as `release-folder-<version>.tar.gz`, and this job downloads the folders
 of the releases in scope from there. It reads the channel repository (the
 store's read credentials from the `procurement` environment: no TUF key, no
 signing identity), rebuilds each release from its recorded commit (`reproduce`,
@@ -35,19 +35,28 @@ STORE_READ_SECRETS = {"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCE
 # what publishing into LTS lines signs: their delegation, the top-level targets, snapshot and timestamp (never root)
 PACKET_TUF_ROLES = ("release", "targets", "snapshot", "timestamp")
 QUARTER_ENV = {"QUARTER": "${{ needs.procurement.outputs.quarter }}"}
+# Started by hand (Actions' "Run workflow", or `gh workflow run nightly.yml -f quarter=2026-Q4`), the
+# nightly workflow builds that quarter's packet instead of a nightly: a quarter missed, or made again.
+QUARTER_INPUT = "quarter"
+DISPATCH_INPUTS = {
+    QUARTER_INPUT: {
+        "description": "build the procurement packet of this quarter (YYYY-QN) instead of a nightly",
+        "type": "string",
+        "required": False,
+        "default": "",
+    }
+}
+DISPATCHED_QUARTER = f"(github.event_name == 'workflow_dispatch' && inputs.{QUARTER_INPUT} != '')"
 # a job output is data: checked before the shell uses it in a path
 _QUARTER_CHECK = '[[ "$QUARTER" =~ ^[0-9]{4}-Q[1-4]$ ]] || { echo "::error::not a quarter: $QUARTER"; exit 1; }\n'
 
 
-def release_folder_archive() -> str:
-    """The release job's script line that packs `<dist>/$VERSION` (run from inside it) beside it."""
-    name = RELEASE_FOLDER.format(version="$VERSION")
-    return f'tar -czf "../{name}" --exclude=.work -C .. "$VERSION"\n'
-
-
 def procurement_job(layout: Layout, store: str) -> dict[str, Any]:
     """`store`: the channel repository CI publishes to (channels.ci-storage), read here."""
-    packet = f"opencode-release procurement --project {layout.project} --store {store} --quarter previous"
+    # the input reaches the shell as data (an environment variable), never as script text;
+    # `procurement` refuses anything that is not a quarter or `previous`
+    packet = f'opencode-release procurement --project {layout.project} --store {store} --quarter "$QUARTER"'
+    asked = {"QUARTER": f"${{{{ inputs.{QUARTER_INPUT} || 'previous' }}}}"}
     restore = (
         f"{packet} --list-scope --json > scope.json\n"
         'python -c \'import json; print("\\n".join(json.load(open("scope.json"))["releases"]))\' > versions.txt\n'
@@ -76,13 +85,14 @@ def procurement_job(layout: Layout, store: str) -> dict[str, Any]:
             run(
                 "the releases in scope of the quarter that ended, from their GitHub Releases",
                 restore,
-                {"GH_TOKEN": "${{ github.token }}", **credentials},
+                {"GH_TOKEN": "${{ github.token }}", **asked, **credentials},
             ),
             run(
                 "the packet: each release rebuilt and compared, the evidence, the SSDF mapping (unsigned)",
-                f"{packet} --reproduce --unsigned --json > packet.json\n"
+                # CI's bundles record no instance: the releases were signed by public-good Sigstore
+                f"{packet} --reproduce --unsigned --instance production --json > packet.json\n"
                 'jq -r \'"quarter=\\(.quarter)"\' packet.json >> "$GITHUB_OUTPUT"\n',
-                credentials,
+                {**asked, **credentials},
                 id="packet",
             ),
             upload("procurement-packet", f"{layout.dist}/procurement/"),
@@ -92,7 +102,7 @@ def procurement_job(layout: Layout, store: str) -> dict[str, Any]:
 
 # Skipped with the procurement job anyway (its `needs`); said again so that no runner's reading of a
 # skipped dependency can start them on another schedule.
-_QUARTERLY_ONLY = {"if": f"github.event.schedule == '{QUARTERLY_CRON}'"}
+_QUARTERLY_ONLY = {"if": f"github.event.schedule == '{QUARTERLY_CRON}' || {DISPATCHED_QUARTER}"}
 
 
 def _sign_script() -> str:

@@ -24,12 +24,13 @@ from . import ci_images, ci_pins, targets
 from .ci_attest import attest
 from .ci_jobs import CALLER_VERSION_ENV, HOST_RUNNER, PYTHON, Layout, build, download, merge, plan, run, setup
 from .ci_procurement import (
+    DISPATCH_INPUTS,
+    DISPATCHED_QUARTER,
     PACKET_TUF_ROLES,
     QUARTERLY_CRON,
     procurement_job,
     procurement_publish_job,
     procurement_sign_job,
-    release_folder_archive,
 )
 
 __all__ = [
@@ -106,9 +107,9 @@ def _publish(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
             run(
                 "the deliverables and their evidence as the tag's GitHub Release",
                 f'cd "{layout.dist}/$VERSION"\n'
-                # the whole release folder too: the quarterly packet (ci_procurement.py) is made from it
-                + release_folder_archive()
-                + 'gh release create "v$VERSION" --verify-tag --title "v$VERSION" --notes "Checksums: SHA256SUMS" '
+                # the folder as it verified too (collect's verified-folder stage): the quarterly packet
+                # (ci_procurement.py) is made from it
+                'gh release create "v$VERSION" --verify-tag --title "v$VERSION" --notes "Checksums: SHA256SUMS" '
                 "SHA256SUMS $(awk '{print $2}' SHA256SUMS) provenance.intoto.json provenance.intoto.json.sigstore.json "
                 'release.intoto.json release.intoto.json.sigstore.json "../release-folder-$VERSION.tar.gz"\n',
                 {**CALLER_VERSION_ENV, "GH_TOKEN": "${{ github.token }}"},
@@ -170,12 +171,15 @@ def workflow(settings: Settings, layout: Layout, channel: str) -> dict[str, Any]
     if channel == "nightly":
         trigger: dict[str, Any] = {
             "schedule": [{"cron": NIGHTLY_CRON}, {"cron": REFRESH_CRON}, {"cron": QUARTERLY_CRON}],
-            "workflow_dispatch": {},
+            "workflow_dispatch": {"inputs": DISPATCH_INPUTS},
         }
     else:
         trigger = {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+"]}}
-    # The refresh and quarterly schedules run only their own job.
-    others = f"github.event.schedule != '{REFRESH_CRON}' && github.event.schedule != '{QUARTERLY_CRON}'"
+    # The refresh and quarterly schedules, and a dispatch naming a quarter, run only their own jobs.
+    others = (
+        f"github.event.schedule != '{REFRESH_CRON}' && github.event.schedule != '{QUARTERLY_CRON}' "
+        f"&& !{DISPATCHED_QUARTER}"
+    )
     nightly_only = {"if": others} if channel == "nightly" else {}
     jobs: dict[str, Any] = {
         "plan": {**nightly_only, **plan(layout, channel)},

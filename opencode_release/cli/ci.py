@@ -85,9 +85,10 @@ def _ci_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workflow",
-        choices=("release", "nightly", "refresh"),
+        choices=("release", "nightly", "refresh", "quarterly"),
         default="release",
-        help="with --simulate (refresh: nightly.yml as its refresh schedule starts it)",
+        help="with --simulate (refresh: nightly.yml as its refresh schedule starts it; quarterly: nightly.yml "
+        "started for this quarter's procurement packet, from the releases earlier runs left)",
     )
     parser.add_argument(
         "--prebuilt",
@@ -136,6 +137,7 @@ def _ci(args: argparse.Namespace, out: Output) -> Outcome:
                 "log": str(run.log),
                 "delivered": str(run.delivered),
                 "kept": str(kept.resolve()),
+                **({"verified": run.verified} if run.verified else {}),
                 **({"image": run.image} if run.image else {}),
             }
         )

@@ -43,8 +43,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "--instance",
         default=None,
         metavar="NAME|FILE",
-        help="with --publish-built: the Sigstore instance the packet was signed with: production, staging, local "
-        "or a client trust config file (default: signing.instance)",
+        help="the Sigstore instance to verify against: production, staging, local or a client trust config file; "
+        "with --publish-built the one the packet was signed with, else the one the releases in scope were signed "
+        "with (default: what their ledgers record, else signing.instance; CI's record none)",
     )
     parser.add_argument(
         "--reproduce",
@@ -73,7 +74,13 @@ def _run(args: argparse.Namespace, out: Output) -> Outcome:
         result = procurement.list_scope(cfg, quarter)
     else:
         result = procurement.build(
-            cfg, quarter, today, dry_run=args.dry_run, reproduce_first=args.reproduce, unsigned=args.unsigned
+            cfg,
+            quarter,
+            today,
+            dry_run=args.dry_run,
+            reproduce_first=args.reproduce,
+            unsigned=args.unsigned,
+            instance=args.instance or "",
         )
     if args.publish and not args.dry_run and not args.list_scope and not args.publish_built:
         result["channel_repository"] = procurement.publish(cfg, quarter, snapshot=args.snapshot)

@@ -17,6 +17,7 @@ from ..images.stages import ImagePublishStage, ImageStage
 from ..manifests.stages import AptRepoStage, DebStage, HomebrewStage, IndexUploadStage, PythonDistsStage, WingetStage
 from ..verify.stages import VerifyStage
 from .stages import PreflightStage, PublishStage
+from .verified_folder import VerifiedFolderStage
 
 
 def release_stages() -> list[Stage]:
@@ -110,8 +111,9 @@ def ci_phase(phase: str) -> list[Stage]:
     if phase == "publish":
         # Verify first, over exactly what the attest job signed. The apt repository comes after:
         # it is signed with a key the signing jobs never see (gpg), and covered by TUF and its own
-        # InRelease signature, not by the release statement signed before it existed.
+        # InRelease signature, not by the release statement signed before it existed; so the folder
+        # the tag's GitHub Release carries for the quarterly packet is packed before it.
         after = stages[last + 1 :]
         checks = [s for s in after if s.name == "verify"]
-        return checks + keyed + [s for s in after if s not in checks]
+        return [*checks, VerifiedFolderStage(), *keyed, *(s for s in after if s not in checks)]
     raise ValueError(f"unknown CI phase {phase!r}; expected merge or publish")

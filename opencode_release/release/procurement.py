@@ -70,11 +70,12 @@ def scope(settings: Settings, quarter: str) -> tuple[dict[str, Any], dict[str, l
     return document, chosen
 
 
-def _verified(settings: Settings, ledger: Ledger) -> tuple[dict[str, Any], bool, str]:
+def _verified(settings: Settings, ledger: Ledger, given: str) -> tuple[dict[str, Any], bool, str]:
+    """`given`: the instance to verify against (`--instance`), else the one the ledger's bundles record,
+    else signing.instance. CI's bundles record none (the attest action signs them), so CI names it."""
     bundles = ledger.by_kind(ArtifactKind.SIGSTORE_BUNDLE)
-    instance = (
-        str(bundles[0].facts.get("instance", settings.signing.instance)) if bundles else settings.signing.instance
-    )
+    recorded = str(bundles[0].facts.get("instance", "")) if bundles else ""
+    instance = given or recorded or settings.signing.instance
     try:
         trust, policy = release_trust(settings, instance, settings.path(settings.state_dir), ledger.channel)
         report = verify_release(ledger.root, trust, policy)
@@ -91,7 +92,9 @@ def _verified(settings: Settings, ledger: Ledger) -> tuple[dict[str, Any], bool,
     return document, failure is None and bool(report.rows), instance
 
 
-def _release(settings: Settings, version: str, why: list[str]) -> tuple[packet.ReleaseEvidence, Ledger, str]:
+def _release(
+    settings: Settings, version: str, why: list[str], instance: str
+) -> tuple[packet.ReleaseEvidence, Ledger, str]:
     folder = release_dir(settings, version)
     if not (folder / MANIFEST_NAME).is_file():
         raise UsageError(
@@ -103,17 +106,17 @@ def _release(settings: Settings, version: str, why: list[str]) -> tuple[packet.R
     missing = [path for path, _ in files if not (folder / path).is_file()]
     if missing:
         raise UsageError(f"release {version}: {folder / missing[0]} is in its ledger but not on disk; restore it")
-    document, ok, instance = _verified(settings, ledger)
-    return packet.ReleaseEvidence(version, tuple(why), folder, files, document, ok), ledger, instance
+    document, ok, used = _verified(settings, ledger, instance)
+    return packet.ReleaseEvidence(version, tuple(why), folder, files, document, ok), ledger, used
 
 
 def _trust(settings: Settings, ledgers: list[Ledger], instance: str) -> list[packet.TrustFile]:
     if instance in ("production", "staging"):
-        root: Path | None = identity_policy.shipped_trusted_root_path(instance)
+        root: Path | bytes | None = identity_policy.shipped_trusted_root_path(instance)
     elif instance == "local":
         root = local_trusted_root_path(settings.path(settings.state_dir))
     else:
-        root = settings.path(instance)
+        root = _trusted_root_of(settings.path(instance))
     policy = Path(str(importlib.resources.files("opencode_release.verify") / identity_policy.POLICY_FILE))
     tuf = released_root(settings)
     items = [
@@ -150,6 +153,19 @@ def _trust(settings: Settings, ledgers: list[Ledger], instance: str) -> list[pac
             )
         )
     return items
+
+
+def _trusted_root_of(path: Path) -> Path | bytes:
+    """The trusted root a private instance's client trust config holds (the file itself if it is a root):
+    the packet ships the root, which is what `verify --trusted-root` and the key listing read."""
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:  # release_trust read it first: this is a file changed since
+        raise UsageError(f"{path}: unreadable trust config: {exc}") from None
+    inner = document.get("trustedRoot") if isinstance(document, dict) else None
+    if isinstance(inner, dict):
+        return (json.dumps(inner, indent=2, sort_keys=True) + "\n").encode()
+    return path
 
 
 def released_root(settings: Settings) -> bytes | None:
@@ -210,9 +226,10 @@ def _osv_export(settings: Settings) -> Path | bytes | None:
 
 
 def request(
-    settings: Settings, quarter: str, today: dt.date, refused: dict[str, str] | None = None
+    settings: Settings, quarter: str, today: dt.date, refused: dict[str, str] | None = None, instance: str = ""
 ) -> packet.PacketRequest:
-    """Everything the packet needs, read and checked; nothing written."""
+    """Everything the packet needs, read and checked; nothing written. `instance`: what the releases are
+    verified against (empty: what each ledger records, else signing.instance)."""
     start, end = packet.quarter_dates(quarter)
     document, chosen = scope(settings, quarter)
     statements_source = settings.procurement.statements
@@ -220,9 +237,8 @@ def request(
     organisational = [task for task, rule in RULES.items() if rule.kind == "organisational"]
     statements = load_statements(statements_file, statements_source, organisational)
     osv_export = _osv_export(settings)
-    found = [
-        _release(settings, version, why) for version, why in sorted(chosen.items(), key=lambda kv: Version.parse(kv[0]))
-    ]
+    ordered = sorted(chosen.items(), key=lambda kv: Version.parse(kv[0]))
+    found = [_release(settings, version, why, instance) for version, why in ordered]
     ledgers = [ledger for _, ledger, _ in found]
     lines = [line["line"] for line in document["lts_lines"]]
     stables = released_on(settings, "stable")
@@ -266,11 +282,13 @@ def build(
     dry_run: bool = False,
     reproduce_first: bool = False,
     unsigned: bool = False,
+    instance: str = "",
 ) -> dict[str, Any]:
     """The packet of `quarter`; with `reproduce_first`, each release in scope is rebuilt and compared first;
-    `unsigned` (CI's quarterly job, which holds no signing identity) writes the manifest and zip unsigned."""
+    `unsigned` (CI's quarterly job, which holds no signing identity) writes the manifest and zip unsigned;
+    `instance` as in request()."""
     refused = reproduce_in_scope(settings, quarter) if reproduce_first and not dry_run else {}
-    wanted = request(settings, quarter, today, refused)
+    wanted = request(settings, quarter, today, refused, instance)
     out = packet_dir(settings, quarter)
     if dry_run:
         return {

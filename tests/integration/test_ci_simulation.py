@@ -12,7 +12,9 @@ Both push the musl images to the simulated ghcr.io (a Distribution registry kept
 with verify-image of the pushed tag. Both publish to the channel bucket (channels.ci-storage), kept between runs in the simulation's
 kept/ folder as a real bucket outlives runs: the release's publish reads the repository the nightly's made, keeps its root and signs the next versions; then the nightly
 workflow's refresh schedule, started from the command line in another process, re-signs the
-timestamp that is about to expire.
+timestamp that is about to expire; last, the nightly workflow started for the quarter's procurement
+packet builds it from the release folder the release's GitHub Release carries, signs, verifies and
+publishes it under the LTS line.
 """
 
 from __future__ import annotations
@@ -183,13 +185,15 @@ def test_nightly_then_release_build_merge_attest_and_publish_under_act(tmp_path:
     assert listed["predicate"]["signatures"] == "statement" and "provenance.intoto.json" in files
     assert merged.items() <= files.items()
     # the GitHub Release holds the deliverables and both signed statements
-    assets = {p.name for p in (folder / "github-releases" / "v1.4.0").iterdir()}
+    github_release = kept / simulate.RELEASES / "v1.4.0"  # kept: GitHub Releases outlive the run
+    assets = {p.name for p in github_release.iterdir()}
     assert {"SHA256SUMS", "release.intoto.json", "provenance.intoto.json.sigstore.json"} <= assets
-    # and the release folder as the pipeline left it, ledger included: the quarterly packet restores it
-    with tarfile.open(folder / "github-releases" / "v1.4.0" / "release-folder-1.4.0.tar.gz") as packed:
+    # and the release folder as it verified, ledger included: the quarterly packet restores it; packed before
+    # the apt repository (signed later, by a key the signing jobs never see) added files no statement lists
+    with tarfile.open(github_release / "release-folder-1.4.0.tar.gz") as packed:
         names = packed.getnames()
     assert "1.4.0/release-manifest.json" in names and "1.4.0/release.intoto.json" in names
-    assert not any("/.work" in n for n in names)
+    assert not any("/.work" in n for n in names) and not any("/manifests/apt/" in n for n in names)
 
     # the release's publish job read the repository from the store: the same root, the next versions
     assert storage.read("metadata/root.json") == root and storage.read("metadata/2.root.json") is None
@@ -210,3 +214,26 @@ def test_nightly_then_release_build_merge_attest_and_publish_under_act(tmp_path:
     third = _metadata(storage, "metadata/timestamp.json").signed
     assert third.version == aged + 1 and third.expires > dt.datetime.now(dt.UTC) + dt.timedelta(days=6)
     assert storage.read("metadata/root.json") == root
+
+    # the quarter's procurement packet, the nightly workflow started by hand for it (its dispatch input):
+    # the procurement job restores 1.4.0's folder from its GitHub Release, verifies it against the instance
+    # that signed it, rebuilds it from its commit; procurement-sign signs; procurement-publish verifies, publishes
+    quarterly = simulate.simulate(settings, REPO, "quarterly", base / "quarterly", None, echo=False, kept=kept)
+    jobs = ("procurement", "procurement-sign", "procurement-publish")
+    assert quarterly.jobs == {f"nightly release/{n}": "succeeded" for n in jobs}, quarterly.jobs
+    assert quarterly.verified == 2  # the zip and the manifest (and the folder it lists), under `procurement`
+    packet = quarterly.delivered
+    quarter = packet.name
+    scope = json.loads((packet / "scope.json").read_text())
+    assert [(r["version"], r["verified"]) for r in scope["releases"]] == [("1.4.0", True)], scope["releases"]
+    verified = json.loads((packet / "releases/1.4.0/verify-release.json").read_text())
+    assert verified["ok"] is True and len(verified["artifacts"]) == release.verified
+    (rebuilt,) = json.loads((packet / "reproducibility/summary.json").read_text())["releases"]
+    assert rebuilt["reproduced"] is True and rebuilt["commit"] == commit, rebuilt
+    bundle = packet.parent / f"{quarter}.zip.sigstore.json"
+    signed = _statement(bundle)
+    assert {s["name"] for s in signed["subject"]} == {f"{quarter}.zip", f"{quarter}/packet-manifest.json"}
+    nightly_yml = "https://github.com/opencode/opencode/.github/workflows/nightly.yml@refs/heads/main"
+    assert _extensions(bundle)["9"] == nightly_yml
+    published = [k for k in storage.keys("targets") if f"/lts/1.4/procurement/{quarter}/" in f"/{k}"]
+    assert any(k.endswith(f".{quarter}.zip") for k in published), published

@@ -200,3 +200,25 @@ def test_the_publish_job_signs_with_the_environment_s_keys_alone_and_never_needs
     assert code == 0, done
     assert done["published"]["channels"] == ["lts/1.4"] and _published_anywhere(product)
     assert not folder.exists()  # a real publish never creates keys
+
+
+def test_the_packet_verifies_the_releases_against_the_instance_it_is_given(
+    sigstore: Session, product: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # CI's bundles record no instance (the attest action signs them): the procurement job names it.
+    # The releases here were signed by the state folder's instance, so another one refuses them.
+    argv = ["procurement", "--quarter", QUARTER, "--project", str(product), "--unsigned", "--json"]
+    assert program.main([*argv, "--instance", str(sigstore.trust_config_path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["verified"] is False
+    packet = Path(summary["packet"])
+    result = json.loads((packet / "releases" / "1.4.0" / "verify-release.json").read_text())
+    assert result["ok"] is False and result["trusted_root"] == str(sigstore.trust_config_path)
+    # the packet ships the trusted root inside that client trust config, not the config itself
+    shipped = json.loads((packet / "trust" / "sigstore-trusted-root.json").read_text())
+    assert shipped == json.loads(sigstore.trust_config_json)["trustedRoot"]
+    assert program.main([*argv, "--instance", "local"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["verified"] is True
+    packet = Path(summary["packet"])
+    assert "clienttrustconfig" not in (packet / "trust" / "sigstore-trusted-root.json").read_text().lower()

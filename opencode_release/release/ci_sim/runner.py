@@ -44,6 +44,7 @@ class Run:
     secrets: Mapping[str, str] = field(default_factory=dict)
     job: str | None = None  # run this job and what it needs, not the whole graph
     schedule: str = ""  # event schedule: the cron line that started it (github.event.schedule)
+    inputs: Mapping[str, str] = field(default_factory=dict)  # workflow_dispatch's inputs (the `inputs` context)
     # the simulated Sigstore's client trust config, which the publish job verifies against instead of
     # public-good Sigstore's (with image_registry, the only changes to the generated scripts besides token grants)
     trust_config: str = ""
@@ -155,6 +156,8 @@ def run_workflow(
         payload["ref"] = run.ref
     if run.schedule:
         payload["schedule"] = run.schedule
+    if run.inputs:  # GitHub's workflow_dispatch payload carries them; act reads `inputs` from there
+        payload["inputs"] = dict(run.inputs)
     event_file.write_text(json.dumps(payload), encoding="utf-8")
     secret_file = None
     if run.secrets:

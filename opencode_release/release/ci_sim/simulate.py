@@ -6,14 +6,16 @@ embedded Sigstore plays public-good Sigstore: the attest action's stand-in signs
 the OIDC token the simulated runner grants to the attest job alone, with GitHub's claims.
 
 What outlives a run on GitHub lives in the `kept` folder, which later runs share: the environments'
-secrets, the Actions cache, the channel bucket (channel-store/, see object_store.py) and the signing
-instance playing public-good Sigstore. Everything else (the repository copy, artifacts, the log, the
-delivered release) is the run's own, in its folder.
+secrets, the Actions cache, the channel bucket (channel-store/, see object_store.py), the GitHub
+Releases (github-releases/, which the quarterly packet's job downloads release folders from) and the
+signing instance playing public-good Sigstore. Everything else (the repository copy, artifacts, the
+log, the delivered release) is the run's own, in its folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import re
 import shutil
@@ -25,7 +27,7 @@ from typing import Any
 
 import jwt
 
-from ...build import ci_images, ci_workflow, targets
+from ...build import ci_images, ci_procurement, ci_workflow, targets
 from ...build import stages as build_stages
 from ...core.config import Settings
 from ...core.errors import CheckFailed, UsageError
@@ -34,18 +36,24 @@ from ...core.names import github_owner_name
 from ...devsigstore import LocalSigstore
 from ...images.publish import tags_of
 from ...verify import stages as verify_stages
+from ...verify.artifact import verify_files
 from ...verify.image import verify_image
 from ...verify.release import verify_release
 from .. import merge
 from . import object_store, registry, runner, secrets, token_endpoint
 
-# refresh: the nightly workflow as its second schedule starts it (only the refresh job runs)
+# refresh: the nightly workflow as its second schedule starts it (only the refresh job runs);
+# quarterly: the nightly workflow started by hand for a quarter's packet (its dispatch input), for the
+# current quarter, as the releases the simulation makes are dated today
 CALLERS = {
     "release": ".github/workflows/release.yml",
     "nightly": ".github/workflows/nightly.yml",
     "refresh": ".github/workflows/nightly.yml",
+    "quarterly": ".github/workflows/nightly.yml",
 }
+BUILDS_NOTHING = ("refresh", "quarterly")
 CHANNEL_STORE = "channel-store"  # under kept: the channel bucket's objects between runs
+RELEASES = "github-releases"  # under kept: the GitHub Releases, TAG/ASSET, between runs
 REGISTRY = "registry"  # under kept: the simulated container registry's storage between runs
 _JOB_END = re.compile(r"^\[(?P<job>[^\]]+?)\s*\]\s+🏁\s+Job (?P<result>succeeded|failed)")
 
@@ -98,8 +106,9 @@ def run_for(
     image_registry: tuple[str, str] = ("", ""),
 ) -> runner.Run:
     if workflow not in CALLERS:
-        raise UsageError(f"ci --simulate --workflow {workflow!r}: expected release, nightly or refresh")
+        raise UsageError(f"ci --simulate --workflow {workflow!r}: expected {', '.join(CALLERS)}")
     release = workflow == "release"
+    inputs = {ci_procurement.QUARTER_INPUT: current_quarter()} if workflow == "quarterly" else {}
     labels = sorted({ci_workflow.HOST_RUNNER} | {targets.get(t).runner for t in settings.targets})
     return runner.Run(
         repository=github_repository(settings),
@@ -110,10 +119,37 @@ def run_for(
         env=env,
         job="refresh" if workflow == "refresh" else job,
         schedule=ci_workflow.REFRESH_CRON if workflow == "refresh" else "",
+        inputs=inputs,
         trust_config=trust_config,
         secrets=dict(secrets or {}),
         image_registry=image_registry,
     )
+
+
+def current_quarter() -> str:
+    today = dt.datetime.now(dt.UTC).date()
+    return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+
+
+def verify_packet(settings: Settings, folder: Path, trust_file: str) -> tuple[Path, int]:
+    """What the quarterly run's procurement jobs made, checked as procurement-publish checks it: the zip
+    and the manifest (and the folder it lists) against their bundles under production's `procurement`
+    policy. Returns the packet folder and the files checked."""
+    dest = folder / "packet"
+    shutil.rmtree(dest, ignore_errors=True)
+    for name in ("procurement-packet", "procurement-signed"):
+        found = _artifact(folder, name)
+        if found is None:
+            raise CheckFailed(f"ci --simulate: the quarterly run uploaded no {name} artifact; see {folder}/act.log")
+        found.extractall(dest)
+    quarter = current_quarter()
+    files = [dest / f"{quarter}.zip", dest / quarter / "packet-manifest.json"]
+    pairs = [(path, path.with_name(path.name + ".sigstore.json")) for path in files]
+    trust, policy = verify_stages.release_trust(settings, trust_file, settings.path(settings.state_dir), "procurement")
+    failure = verify_files(pairs, trust, policy).first_failure()
+    if failure is not None:
+        raise CheckFailed(f"ci --simulate: the quarterly packet does not verify: {failure}")
+    return dest / quarter, len(pairs)
 
 
 def job_results(log: Path) -> dict[str, str]:
@@ -168,8 +204,8 @@ def simulate(
         for t in settings.targets
         if targets.get(t).built_natively and t != host and (prebuilt is None or not (prebuilt / t).is_dir())
     ]
-    if workflow == "refresh":
-        missing = []  # nothing is built
+    if workflow in BUILDS_NOTHING:
+        missing = []
     if missing:
         raise UsageError(
             f"ci --simulate: this machine builds only {host}; pass --prebuilt DIR with <target>/ folders "
@@ -187,7 +223,7 @@ def simulate(
         object_store.ensure_bucket(endpoint, settings.ci_channel_store())
         pushes_to = ci_images.registry(settings)  # ghcr.io/<owner>/<name>: GitHub's, so the simulation plays it
         images = ("", "")
-        if pushes_to and workflow != "refresh":
+        if pushes_to and workflow not in BUILDS_NOTHING:
             host = running.enter_context(registry.serving(kept / REGISTRY))
             images = (pushes_to, f"{host}/{pushes_to.split('/', 1)[1]}")
         key = sigstore.services.keys.oidc
@@ -198,14 +234,15 @@ def simulate(
         trust = str(sigstore.trust_config_path)
         env = {
             "OPENCODE_SIM_SIGSTORE_TRUST_CONFIG": trust,
-            "OPENCODE_SIM_RELEASES": str(folder / "github-releases"),
+            "OPENCODE_SIM_RELEASES": str(kept / RELEASES),
             build_stages.SIMULATED_RUNNER: "1",
             object_store.ENDPOINT_ENV: endpoint,
             **({build_stages.PREBUILT: str(prebuilt.resolve())} if prebuilt else {}),
         }
         channel = "stable" if workflow == "release" else "nightly"
         publishing = secrets.publishing_secrets(kept, settings.name) if job != "build" else {}
-        shutil.rmtree(folder / "github-releases", ignore_errors=True)
+        if workflow == "release":  # a run again of the same tag replaces its GitHub Release
+            shutil.rmtree(kept / RELEASES / f"v{settings.version}", ignore_errors=True)
         planned = run_for(settings, workflow, env, job, trust_config=trust, secrets=publishing, image_registry=images)
         code, log = runner.run_workflow(repo_root, folder, planned, mint, echo=echo, caches=kept / "caches")
         jobs = job_results(log)
@@ -217,6 +254,9 @@ def simulate(
             )
         if workflow == "refresh":
             return Outcome(jobs, log, folder)
+        if workflow == "quarterly":
+            packet, checked = verify_packet(settings, folder, trust)
+            return Outcome(jobs, log, packet, checked)
         release = delivered(folder)
         if job == "build":
             return Outcome(jobs, log, release)

@@ -53,6 +53,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         help="first rebuild each release in scope from its recorded commit and compare (`reproduce`); "
         "without it the packet reads each release's last reproduce result",
     )
+    parser.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="exit 0 (and publish, with --publish) although a release in scope does not verify; the packet "
+        "records it either way (PS.2.1 partly met)",
+    )
     parser.add_argument("--snapshot", action="store_true", help="publish with the local keys of the state folder")
     store_option(parser)
     project_option(parser)
@@ -82,6 +88,16 @@ def _run(args: argparse.Namespace, out: Output) -> Outcome:
             unsigned=args.unsigned,
             instance=args.instance or "",
         )
+    unverified = dict(result.get("unverified") or {})
+    if unverified and not args.allow_unverified:
+        # the packet is evidence either way; a green run that ships "does not verify" is how a wrong
+        # trusted root went unnoticed, so the command fails and publishes nothing
+        version, reason = min(unverified.items())
+        message = (
+            f"procurement {quarter}: release {version} does not verify ({reason}); {result['packet']} records "
+            "it and nothing was published: fix the release or its --instance, or pass --allow-unverified"
+        )
+        return Outcome({**result, "error": message}, 1, message)
     if args.publish and not args.dry_run and not args.list_scope and not args.publish_built:
         result["channel_repository"] = procurement.publish(cfg, quarter, snapshot=args.snapshot)
     if not out.json:

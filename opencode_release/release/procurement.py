@@ -315,6 +315,10 @@ def build(
         "zip": str(bundle_zip),
         "bundles": [str(p) for p in signed],
         "signed": not unsigned,
+        # version -> why it did not verify (the packet records it as evidence; the command stops on it)
+        "unverified": {
+            r.version: str(r.verification.get("error", "no file verified")) for r in wanted.releases if not r.verified
+        },
     }
 
 

@@ -208,17 +208,25 @@ def test_the_packet_verifies_the_releases_against_the_instance_it_is_given(
     # CI's bundles record no instance (the attest action signs them): the procurement job names it.
     # The releases here were signed by the state folder's instance, so another one refuses them.
     argv = ["procurement", "--quarter", QUARTER, "--project", str(product), "--unsigned", "--json"]
-    assert program.main([*argv, "--instance", str(sigstore.trust_config_path)]) == 0
+    assert program.main([*argv, "--instance", str(sigstore.trust_config_path)]) == 1
     summary = json.loads(capsys.readouterr().out)
-    assert summary["verified"] is False
+    assert summary["verified"] is False and list(summary["unverified"]) == ["1.4.0"]
     packet = Path(summary["packet"])
+    # the packet is written as evidence, and the command fails naming the release
+    assert summary["error"].startswith(f"procurement {QUARTER}: release 1.4.0 does not verify (")
+    assert summary["error"].endswith(
+        f"{packet} records it and nothing was published: fix the release or its --instance, or pass --allow-unverified"
+    )
     result = json.loads((packet / "releases" / "1.4.0" / "verify-release.json").read_text())
     assert result["ok"] is False and result["trusted_root"] == str(sigstore.trust_config_path)
     # the packet ships the trusted root inside that client trust config, not the config itself
     shipped = json.loads((packet / "trust" / "sigstore-trusted-root.json").read_text())
     assert shipped == json.loads(sigstore.trust_config_json)["trustedRoot"]
+    allowed = [*argv, "--instance", str(sigstore.trust_config_path), "--allow-unverified"]
+    assert program.main(allowed) == 0
+    assert json.loads(capsys.readouterr().out)["verified"] is False
     assert program.main([*argv, "--instance", "local"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["verified"] is True
+    assert summary["verified"] is True and summary["unverified"] == {}
     packet = Path(summary["packet"])
     assert "clienttrustconfig" not in (packet / "trust" / "sigstore-trusted-root.json").read_text().lower()

@@ -165,6 +165,27 @@ def test_a_release_that_fails_verification_lowers_ps_2_1(product: Path) -> None:
     assert _read(packet, "releases/1.4.0/verify-release.json")["ok"] is False
 
 
+def test_the_command_fails_on_a_release_that_does_not_verify_and_publishes_nothing(
+    product: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from opencode_release.cli import program
+
+    root = signed_release.release_root(product)
+    sbom = root / "opencode-1.4.0-linux-x86_64-gnu.tar.gz.cdx.json"
+    sbom.write_bytes(sbom.read_bytes().replace(b"CycloneDX", b"CycloneDY"))
+    argv = ["procurement", "--quarter", QUARTER, "--project", str(product), "--publish", "--snapshot", "--json"]
+    code = program.main(argv)
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1 and document["error"].startswith(f"procurement {QUARTER}: release 1.4.0 does not verify (")
+    assert "channel_repository" not in document and Path(document["packet"], "scope.json").is_file()
+    metadata = product.parent / "public" / "metadata"
+    assert not any(f"procurement/{QUARTER}/" in p.read_text() for p in metadata.glob("*.json"))
+    code = program.main([*argv, "--allow-unverified"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0 and document["verified"] is False and document["channel_repository"]["published"]
+    assert any(f"procurement/{QUARTER}/" in p.read_text() for p in metadata.glob("*.json"))
+
+
 def test_bad_input_writes_nothing(product: Path) -> None:
     settings = config.load(product / "pyproject.toml")
     with pytest.raises(UsageError):

@@ -189,11 +189,12 @@ def test_nightly_then_release_build_merge_attest_and_publish_under_act(tmp_path:
     assets = {p.name for p in github_release.iterdir()}
     assert {"SHA256SUMS", "release.intoto.json", "provenance.intoto.json.sigstore.json"} <= assets
     # and the release folder as it verified, ledger included: the quarterly packet restores it; packed before
-    # the apt repository (signed later, by a key the signing jobs never see) added files no statement lists
+    # the apt repository's indexes (signed later, by a key the signing jobs never see) joined it
     with tarfile.open(github_release / "release-folder-1.4.0.tar.gz") as packed:
         names = packed.getnames()
     assert "1.4.0/release-manifest.json" in names and "1.4.0/release.intoto.json" in names
-    assert not any("/.work" in n for n in names) and not any("/manifests/apt/" in n for n in names)
+    assert not any("/.work" in n for n in names) and not any("/manifests/apt/dists/" in n for n in names)
+    assert "1.4.0/manifests/apt/pool/main/o/opencode/opencode_1.4.0_amd64.deb" in names  # the deb stage's, signed
 
     # the release's publish job read the repository from the store: the same root, the next versions
     assert storage.read("metadata/root.json") == root and storage.read("metadata/2.root.json") is None

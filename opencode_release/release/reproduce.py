@@ -118,16 +118,38 @@ def plan(settings: Settings, version: str) -> Plan:
 
 @contextlib.contextmanager
 def clean_checkout(repository: Path, commit: str) -> Iterator[Path]:
-    """A checkout of `commit` alone in a new temporary folder, removed afterwards."""
+    """A checkout of `commit` alone in a new temporary folder, removed afterwards. `repository`: the
+    git folder of the repository plan() already read (so one the user's git trusts)."""
     with tempfile.TemporaryDirectory(prefix="opencode-reproduce-") as work:
         dest = Path(work) / "source"
-        _git("clone", "--quiet", "--shared", "--no-checkout", str(repository), str(dest))
+        trusted = _trusting(repository, Path(work) / "gitconfig")
+        _git("clone", "--quiet", "--shared", "--no-checkout", str(repository), str(dest), env=trusted)
         _git("-C", str(dest), "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit)
         yield dest
 
 
-def _git(*args: str) -> None:
-    proc = subprocess.run(["git", *args], capture_output=True, text=True, check=False, env=minimal())
+def _trusting(repository: Path, config: Path) -> dict[str, str]:
+    """The environment for cloning `repository` when it belongs to another user than the one running.
+
+    Git checks the owner of the clone's source at its git folder, while safe.directory usually names
+    the worktree (actions/checkout adds the workspace: a job running as another uid than the checkout's
+    owner reads the worktree and cannot clone it). The repository is the one plan() read through the
+    user's own git configuration, so the user's trust in it is extended to its git folder for this
+    clone alone: a global configuration that includes the user's and adds it (git 2.39 honours
+    safe.directory only from global or system configuration, not from `-c`)."""
+    given = os.environ.get("GIT_CONFIG_GLOBAL")
+    home = Path(os.environ.get("HOME", "/nonexistent"))
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "git" / "config"
+    own = [Path(given)] if given else [p for p in (xdg, home / ".gitconfig") if p.is_file()]
+    includes = "".join(f"[include]\n\tpath = {json.dumps(str(p), ensure_ascii=False)}\n" for p in own)
+    config.write_text(
+        f"{includes}[safe]\n\tdirectory = {json.dumps(str(repository), ensure_ascii=False)}\n", encoding="utf-8"
+    )
+    return minimal(set_={"GIT_CONFIG_GLOBAL": str(config)})
+
+
+def _git(*args: str, env: dict[str, str] | None = None) -> None:
+    proc = subprocess.run(["git", *args], capture_output=True, text=True, check=False, env=env or minimal())
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
         raise StageError(f"git {args[0] if args[0] != '-C' else args[2]}: {last[:200]}")

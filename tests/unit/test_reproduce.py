@@ -170,3 +170,33 @@ def test_a_report_of_another_version_is_refused(tmp_path: Path) -> None:
     path.write_text('{"version": "1.3.0"}')
     with pytest.raises(UsageError, match=r"not the reproduce report of 1\.4\.0"):
         reproduce.load_report(settings, "1.4.0")
+
+
+def test_a_checkout_another_user_owns_is_cloned_when_its_worktree_is_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a runner whose checkout belongs to the runner's user while the job runs as another (CI's
+    # quarterly job in the simulation, a container over the workspace): actions/checkout added the
+    # worktree to safe.directory, and git checks a clone's source at its .git folder.
+    from opencode_release.core import config
+
+    project, head = _git_project(tmp_path)
+    subprocess.run(["chown", "-R", "1001:1001", str(project)], check=True)
+    runner = tmp_path / "runner-gitconfig"
+    runner.write_text(f'[safe]\n\tdirectory = "{project}"\n[user]\n\tname = runner\n')
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(runner))
+    _ledger(project / "dist" / "1.4.0", RELEASE, commit=head).save()
+    chosen = reproduce.plan(config.load(project / "pyproject.toml"), "1.4.0")  # reads the worktree: trusted
+    plain = subprocess.run(
+        ["git", "clone", "-q", "--shared", str(chosen.repository), str(tmp_path / "plain")], capture_output=True
+    )
+    assert plain.returncode != 0 and b"dubious ownership" in plain.stderr  # what git alone does
+    with reproduce.clean_checkout(chosen.repository, head) as checkout:
+        assert (checkout / "pyproject.toml").is_file()
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True)
+        assert done.stdout.strip() == head
+    assert runner.read_text().count("directory") == 1  # the user's file is not changed
+    # a repository the user's git does not trust is not read at all: nothing to extend
+    runner.write_text("[user]\n\tname = runner\n")
+    with pytest.raises(UsageError, match="not inside a git repository"):
+        reproduce.plan(config.load(project / "pyproject.toml"), "1.4.0")

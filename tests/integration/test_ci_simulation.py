@@ -229,8 +229,13 @@ def test_nightly_then_release_build_merge_attest_and_publish_under_act(tmp_path:
     assert [(r["version"], r["verified"]) for r in scope["releases"]] == [("1.4.0", True)], scope["releases"]
     verified = json.loads((packet / "releases/1.4.0/verify-release.json").read_text())
     assert verified["ok"] is True and len(verified["artifacts"]) == release.verified
+    # rebuilt in the job from the recorded commit (the checkout, owned by the runner's user, cloned by the
+    # job); what differs from the containerised release build is recorded with its diff, not hidden
     (rebuilt,) = json.loads((packet / "reproducibility/summary.json").read_text())["releases"]
     assert rebuilt["reproduced"] is True and rebuilt["commit"] == commit, rebuilt
+    assert rebuilt["counts"]["matched"] > 0, rebuilt
+    diffs = {p.name for p in (packet / "reproducibility/1.4.0/diffs").glob("*.diffoscope.txt")}
+    assert all(f"{m.replace('/', '__')}.diffoscope.txt" in diffs for m in rebuilt["mismatched"]), (rebuilt, diffs)
     bundle = packet.parent / f"{quarter}.zip.sigstore.json"
     signed = _statement(bundle)
     assert {s["name"] for s in signed["subject"]} == {f"{quarter}.zip", f"{quarter}/packet-manifest.json"}

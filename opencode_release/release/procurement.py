@@ -160,7 +160,7 @@ def _trusted_root_of(path: Path) -> Path | bytes:
     the packet ships the root, which is what `verify --trusted-root` and the key listing read."""
     try:
         document = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:  # release_trust read it first: this is a file changed since
+    except (OSError, ValueError, RecursionError) as exc:  # hostile or changed since release_trust read it
         raise UsageError(f"{path}: unreadable trust config: {exc}") from None
     inner = document.get("trustedRoot") if isinstance(document, dict) else None
     if isinstance(inner, dict):
@@ -231,6 +231,8 @@ def request(
     """Everything the packet needs, read and checked; nothing written. `instance`: what the releases are
     verified against (empty: what each ledger records, else signing.instance)."""
     start, end = packet.quarter_dates(quarter)
+    if instance:  # an unusable --instance is the caller's input, not a release that fails to verify
+        release_trust(settings, instance, settings.path(settings.state_dir))
     document, chosen = scope(settings, quarter)
     statements_source = settings.procurement.statements
     statements_file = settings.path(statements_source)

@@ -230,3 +230,17 @@ def test_the_packet_verifies_the_releases_against_the_instance_it_is_given(
     assert summary["verified"] is True and summary["unverified"] == {}
     packet = Path(summary["packet"])
     assert "clienttrustconfig" not in (packet / "trust" / "sigstore-trusted-root.json").read_text().lower()
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"trustedRoot": 1e400}', "\udcff"])
+def test_a_hostile_trust_config_is_one_line_and_no_packet(
+    product: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str
+) -> None:
+    config_file = tmp_path / "trust.json"
+    config_file.write_bytes(text.encode("utf-8", "surrogateescape"))
+    argv = ["procurement", "--quarter", QUARTER, "--project", str(product), "--unsigned", "--json"]
+    code = program.main([*argv, "--instance", str(config_file)])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 2 and document["error"].startswith(f"{config_file}: "), document
+    assert "\n" not in document["error"]
+    assert not (product.parent / "dist" / "procurement").exists()

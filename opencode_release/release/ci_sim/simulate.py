@@ -32,7 +32,7 @@ from ...build import stages as build_stages
 from ...core.config import Settings
 from ...core.errors import CheckFailed, UsageError
 from ...core.ledger import Ledger
-from ...core.names import github_owner_name
+from ...core.names import BUNDLE_SUFFIX, PACKET_MANIFEST_NAME, github_owner_name
 from ...devsigstore import LocalSigstore
 from ...images.publish import tags_of
 from ...verify import stages as verify_stages
@@ -143,8 +143,8 @@ def verify_packet(settings: Settings, folder: Path, trust_file: str) -> tuple[Pa
             raise CheckFailed(f"ci --simulate: the quarterly run uploaded no {name} artifact; see {folder}/act.log")
         found.extractall(dest)
     quarter = current_quarter()
-    files = [dest / f"{quarter}.zip", dest / quarter / "packet-manifest.json"]
-    pairs = [(path, path.with_name(path.name + ".sigstore.json")) for path in files]
+    files = [dest / f"{quarter}.zip", dest / quarter / PACKET_MANIFEST_NAME]
+    pairs = [(path, path.with_name(path.name + BUNDLE_SUFFIX)) for path in files]
     trust, policy = verify_stages.release_trust(settings, trust_file, settings.path(settings.state_dir), "procurement")
     failure = verify_files(pairs, trust, policy).first_failure()
     if failure is not None:

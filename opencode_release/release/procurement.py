@@ -263,10 +263,14 @@ def request(
     )
 
 
+def quarter_of(day: dt.date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
 def previous_quarter(today: dt.date) -> str:
     """The quarter before the one `today` is in (on the first day of a quarter: the one that just ended)."""
-    number = (today.month - 1) // 3 + 1
-    return f"{today.year - 1}-Q4" if number == 1 else f"{today.year}-Q{number - 1}"
+    first = dt.date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
+    return quarter_of(first - dt.timedelta(days=1))
 
 
 def list_scope(settings: Settings, quarter: str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from ...verify import stages as verify_stages
 from ...verify.artifact import verify_files
 from ...verify.image import verify_image
 from ...verify.release import verify_release
-from .. import merge
+from .. import merge, procurement
 from . import object_store, registry, runner, secrets, token_endpoint
 
 # refresh: the nightly workflow as its second schedule starts it (only the refresh job runs);
@@ -127,8 +127,7 @@ def run_for(
 
 
 def current_quarter() -> str:
-    today = dt.datetime.now(dt.UTC).date()
-    return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    return procurement.quarter_of(dt.datetime.now(dt.UTC).date())
 
 
 def verify_packet(settings: Settings, folder: Path, trust_file: str) -> tuple[Path, int]:

@@ -67,7 +67,11 @@ def _extensions(bundle: Path) -> dict[str, str]:
 
 
 def _host_build_lines(log: Path) -> list[str]:
-    return [line for line in log.read_text(errors="replace").splitlines() if "build-linux-x86_64-gnu" in line]
+    """The host build job's lines of the run, the attempt act hung in first when there was one (its cache
+    misses and saves are the run's first)."""
+    logs = [p for p in (log.with_name(simulate.STALLED_LOG), log) if p.is_file()]
+    lines = [line for path in logs for line in path.read_text(errors="replace").splitlines()]
+    return [line for line in lines if "build-linux-x86_64-gnu" in line]
 
 
 def _image_tags(kept: Path) -> set[str]:

@@ -16,13 +16,25 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...core.errors import UsageError
+from ...core.errors import CheckFailed, UsageError
 
 SELF_HOSTED = "-self-hosted"
+# act's host executor reads a step's output from a pseudo-terminal until the EOT it writes there once
+# the step's process has exited arrives (act 0.2.89, pkg/container/host_environment.go, exec). Now and
+# then it never arrives, and act waits forever with no step running. That is told apart from a slow
+# step (a compile prints nothing for minutes) by act having no child process left.
+STALL_SECONDS = 120.0
+_POLL_SECONDS = 2.0
+
+
+class ActStalled(CheckFailed):
+    """act printed nothing for STALL_SECONDS and runs no step."""
 
 
 def free_port() -> int:
@@ -73,24 +85,70 @@ class ActRun:
         return argv
 
     def run(self, log: Path, process_env: Mapping[str, str], echo: bool = True) -> int:
-        """Run act to the end; its output goes to `log` (and to stderr when `echo`)."""
+        """Run act to the end; its output goes to `log` (and to stderr when `echo`). Raises ActStalled
+        (act stopped) when it hangs with no step running."""
         argv = self.command(act_binary(), free_port(), free_port())
-        with log.open("w", encoding="utf-8") as out:
-            process = subprocess.Popen(
-                argv,
-                cwd=self.workdir,
-                env=dict(process_env),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
+        return watch(argv, self.workdir, process_env, log, echo)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started that are still running (any of its threads may have started them)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in task.read_text().split()]
+        except OSError:  # the thread ended meanwhile
+            continue
+    return found
+
+
+def watch(
+    argv: Sequence[str],
+    cwd: Path,
+    process_env: Mapping[str, str],
+    log: Path,
+    echo: bool,
+    stall_seconds: float = STALL_SECONDS,
+) -> int:
+    """Run `argv` to the end with its output in `log`; its exit status, or ActStalled once it has printed
+    nothing for `stall_seconds` while running no child process (it is killed first)."""
+    with log.open("w", encoding="utf-8") as out:
+        process = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(process_env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        last_output = [time.monotonic()]
+
+        def pump() -> None:
             assert process.stdout is not None
             for line in process.stdout:
                 out.write(line)
+                last_output[0] = time.monotonic()
                 if echo:
                     sys.stderr.write(line)
-            return process.wait()
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        while True:
+            try:
+                code = process.wait(timeout=_POLL_SECONDS)
+            except subprocess.TimeoutExpired:
+                quiet = time.monotonic() - last_output[0]
+                if quiet >= stall_seconds and not _children(process.pid):
+                    process.kill()
+                    process.wait()
+                    reader.join(timeout=10)
+                    raise ActStalled(
+                        f"{Path(argv[0]).name} printed nothing for {quiet:.0f} s and runs no step: stopped"
+                    ) from None
+                continue
+            reader.join()
+            return code
 
 
 # How this machine reaches the package registries (its CA bundle, proxies, pip settings): a runner

@@ -19,6 +19,7 @@ import datetime as dt
 import io
 import re
 import shutil
+import sys
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from ...verify.artifact import verify_files
 from ...verify.image import verify_image
 from ...verify.release import verify_release
 from .. import merge, procurement
-from . import object_store, registry, runner, secrets, token_endpoint
+from . import act_runner, object_store, registry, runner, secrets, token_endpoint
 
 # refresh: the nightly workflow as its second schedule starts it (only the refresh job runs);
 # quarterly: the nightly workflow started by hand for a quarter's packet (its dispatch input), for the
@@ -55,6 +56,7 @@ BUILDS_NOTHING = ("refresh", "quarterly")
 CHANNEL_STORE = "channel-store"  # under kept: the channel bucket's objects between runs
 RELEASES = "github-releases"  # under kept: the GitHub Releases, TAG/ASSET, between runs
 REGISTRY = "registry"  # under kept: the simulated container registry's storage between runs
+STALLED_LOG = "act.stalled.log"  # the log of an attempt act hung in (act_runner.ActStalled), beside act.log
 _JOB_END = re.compile(r"^\[(?P<job>[^\]]+?)\s*\]\s+🏁\s+Job (?P<result>succeeded|failed)")
 
 
@@ -240,10 +242,21 @@ def simulate(
         }
         channel = "stable" if workflow == "release" else "nightly"
         publishing = secrets.publishing_secrets(kept, settings.name) if job != "build" else {}
-        if workflow == "release":  # a run again of the same tag replaces its GitHub Release
-            shutil.rmtree(kept / RELEASES / f"v{settings.version}", ignore_errors=True)
         planned = run_for(settings, workflow, env, job, trust_config=trust, secrets=publishing, image_registry=images)
-        code, log = runner.run_workflow(repo_root, folder, planned, mint, echo=echo, caches=kept / "caches")
+
+        def run_once() -> tuple[int, Path]:
+            if workflow == "release":  # a run again of the same tag replaces its GitHub Release
+                shutil.rmtree(kept / RELEASES / f"v{settings.version}", ignore_errors=True)
+            return runner.run_workflow(repo_root, folder, planned, mint, echo=echo, caches=kept / "caches")
+
+        try:
+            code, log = run_once()
+        except act_runner.ActStalled as exc:
+            # act's own hang (act_runner.STALL_SECONDS), not a step's: the workflow once more, as one re-runs
+            # it on GitHub (it sees what the first attempt left: caches, the bucket); its log is kept.
+            stalled = (folder / "act.log").replace(folder / STALLED_LOG)
+            sys.stderr.write(f"ci --simulate: {exc} (see {stalled}); running {planned.caller} again\n")
+            code, log = run_once()
         jobs = job_results(log)
         failed = sorted(name for name, result in jobs.items() if result == "failed")
         if code != 0 or failed:

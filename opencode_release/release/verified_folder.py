@@ -23,16 +23,16 @@ def archive_path(folder: Path, version: str) -> Path:
     return folder.parent / RELEASE_FOLDER.format(version=version)
 
 
-def pack(folder: Path, epoch: int) -> list[Entry]:
+def entries(folder: Path) -> list[Entry]:
     """Every regular file of `folder` under `<folder name>/`, its scratch space left out; symlinks and
     other special files are not followed (verify has refused a folder holding them before this runs)."""
-    entries = []
+    found = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if relative.parts[0] == BUILD_SCRATCH or path.is_symlink() or not path.is_file():
             continue
-        entries.append(Entry(path, f"{folder.name}/{relative.as_posix()}"))
-    return entries
+        found.append(Entry(path, f"{folder.name}/{relative.as_posix()}"))
+    return found
 
 
 class VerifiedFolderStage(Stage):
@@ -48,5 +48,5 @@ class VerifiedFolderStage(Stage):
     def run(self, ctx: Context) -> None:
         ctx.ledger.save()  # the ledger inside is the one that verified
         folder = ctx.ledger.root
-        dest = tar_gz(pack(folder, ctx.epoch), archive_path(folder, ctx.ledger.version), ctx.epoch)
+        dest = tar_gz(entries(folder), archive_path(folder, ctx.ledger.version), ctx.epoch)
         ctx.reporter.note(f"{dest.name}: the release folder as verified ({dest.stat().st_size} bytes)")

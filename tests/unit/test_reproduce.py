@@ -183,7 +183,8 @@ def test_a_checkout_another_user_owns_is_cloned_when_its_worktree_is_trusted(
     project, head = _git_project(tmp_path)
     subprocess.run(["chown", "-R", "1001:1001", str(project)], check=True)
     runner = tmp_path / "runner-gitconfig"
-    runner.write_text(f'[safe]\n\tdirectory = "{project}"\n[user]\n\tname = runner\n')
+    # clone.defaultRemoteName: a setting of the user's own that the clone must still see
+    runner.write_text(f'[safe]\n\tdirectory = "{project}"\n[clone]\n\tdefaultRemoteName = runner-origin\n')
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(runner))
     _ledger(project / "dist" / "1.4.0", RELEASE, commit=head).save()
     chosen = reproduce.plan(config.load(project / "pyproject.toml"), "1.4.0")  # reads the worktree: trusted
@@ -195,8 +196,10 @@ def test_a_checkout_another_user_owns_is_cloned_when_its_worktree_is_trusted(
         assert (checkout / "pyproject.toml").is_file()
         done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True)
         assert done.stdout.strip() == head
+        remotes = subprocess.run(["git", "remote"], cwd=checkout, capture_output=True, text=True)
+        assert remotes.stdout.split() == ["runner-origin"]  # the user's configuration is included, not replaced
     assert runner.read_text().count("directory") == 1  # the user's file is not changed
     # a repository the user's git does not trust is not read at all: nothing to extend
-    runner.write_text("[user]\n\tname = runner\n")
+    runner.write_text("[clone]\n\tdefaultRemoteName = runner-origin\n")
     with pytest.raises(UsageError, match="not inside a git repository"):
         reproduce.plan(config.load(project / "pyproject.toml"), "1.4.0")
